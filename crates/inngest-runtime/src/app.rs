@@ -1,0 +1,340 @@
+//! The app: the set of workflows an endpoint serves, checked at build time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::client::Inngest;
+use crate::error::{RegistrationError, WorkflowError};
+use crate::event::ReceivedEvent;
+use crate::execution::{Execution, Outcome, Services};
+use crate::options::{Trigger, WorkflowOptions};
+use crate::protocol::event::names;
+use crate::protocol::sync::{FunctionConfig, StepConfig, StepRetries, StepRuntime, TriggerConfig};
+use crate::protocol::{ExecutionRequest, SerializedError};
+use crate::workflow::{Context, FailureContext, Workflow};
+
+/// The server's retry count when a function sets none (`DefaultRetryCount` in Inngest's Go
+/// source): 4 retries, so 5 attempts.
+pub const DEFAULT_RETRIES: u32 = 4;
+
+type Handler =
+    Arc<dyn Fn(Arc<ExecutionRequest>, Execution) -> BoxFuture<'static, Outcome> + Send + Sync>;
+
+/// One registered function: a workflow or the failure handler of one.
+#[derive(Clone)]
+pub(crate) struct Registered {
+    /// `<app id>-<id>`.
+    pub fn_id: String,
+    pub name: String,
+    pub triggers: Vec<TriggerConfig>,
+    pub retries: Option<u32>,
+    pub options: Option<WorkflowOptions>,
+    pub handler: Handler,
+}
+
+impl Registered {
+    /// The attempts allowed when the request does not say.
+    pub fn max_attempts(&self) -> u32 {
+        self.retries.unwrap_or(DEFAULT_RETRIES) + 1
+    }
+
+    /// The function's config for sync payloads.
+    pub fn config(&self, serve_url: &str, runtime: &str) -> FunctionConfig {
+        let sep = if serve_url.contains('?') { '&' } else { '?' };
+        let step = StepConfig {
+            id: "step".into(),
+            name: "step".into(),
+            runtime: StepRuntime {
+                kind: runtime.into(),
+                url: format!("{serve_url}{sep}fnId={}&stepId=step", self.fn_id),
+            },
+            retries: self.retries.map(|attempts| StepRetries { attempts }),
+        };
+        let o = self.options.as_ref();
+        FunctionConfig {
+            id: self.fn_id.clone(),
+            name: self.name.clone(),
+            triggers: self.triggers.clone(),
+            steps: [("step".to_string(), step)].into_iter().collect(),
+            concurrency: o.and_then(WorkflowOptions::concurrency_json),
+            throttle: o.and_then(|o| o.throttle.clone()),
+            rate_limit: o.and_then(|o| o.rate_limit.clone()),
+            debounce: o.and_then(|o| o.debounce.clone()),
+            batch_events: o.and_then(|o| o.batch_events.clone()),
+            priority: o.and_then(|o| o.priority.clone()),
+            cancel: o
+                .filter(|o| !o.cancel.is_empty())
+                .map(|o| Value::Array(o.cancel.clone())),
+            timeouts: o.and_then(|o| o.timeouts.clone()),
+            idempotency: o.and_then(|o| o.idempotency.clone()),
+            singleton: o.and_then(|o| o.singleton.clone()),
+        }
+    }
+}
+
+/// The workflows one endpoint serves.
+///
+/// ```
+/// # use inngest_runtime::{App, Inngest, Context, Event, Workflow, WorkflowError, WorkflowOptions};
+/// # #[derive(serde::Serialize, serde::Deserialize, garde::Validate)]
+/// # struct Ping { #[garde(skip)] n: u32 }
+/// # impl Event for Ping { const NAME: &'static str = "app/ping"; }
+/// struct Pong;
+/// impl Workflow for Pong {
+///     type Event = Ping;
+///     type Output = u32;
+///     fn options() -> WorkflowOptions { WorkflowOptions::new("pong") }
+///     async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> { Ok(ctx.event.data.n) }
+/// }
+/// let app = App::builder(Inngest::new("my-app")).register(Pong).build().unwrap();
+/// assert_eq!(app.function_ids(), vec!["my-app-pong"]);
+/// assert!(App::builder(Inngest::new("my-app")).register(Pong).register(Pong).build().is_err());
+/// ```
+#[derive(Clone)]
+pub struct App {
+    pub(crate) client: Inngest,
+    pub(crate) functions: Vec<Registered>,
+    by_id: HashMap<String, usize>,
+    pub(crate) services: Arc<Services>,
+}
+
+/// Collects workflows; [`AppBuilder::build`] checks them.
+pub struct AppBuilder {
+    client: Inngest,
+    functions: Vec<Registered>,
+    errors: Vec<RegistrationError>,
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl App {
+    /// Starts an app served with `client`'s id and configuration.
+    pub fn builder(client: Inngest) -> AppBuilder {
+        AppBuilder {
+            client,
+            functions: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Inngest {
+        &self.client
+    }
+
+    /// The composite ids of every registered function, failure handlers included.
+    pub fn function_ids(&self) -> Vec<&str> {
+        self.functions.iter().map(|f| f.fn_id.as_str()).collect()
+    }
+
+    /// The sync configs of every function, for a serve URL.
+    pub fn function_configs(&self, serve_url: &str, runtime: &str) -> Vec<FunctionConfig> {
+        self.functions
+            .iter()
+            .map(|f| f.config(serve_url, runtime))
+            .collect()
+    }
+
+    pub(crate) fn function(&self, fn_id: &str) -> Option<&Registered> {
+        self.by_id.get(fn_id).map(|&i| &self.functions[i])
+    }
+}
+
+impl AppBuilder {
+    /// Registers a workflow (and its failure handler when [`Workflow::ON_FAILURE`] is set).
+    pub fn register<W: Workflow>(mut self, workflow: W) -> Self {
+        let app_id = self.client.app_id().to_string();
+        let options = W::options();
+        let id = options.id.clone();
+        if !valid_id(&id) {
+            self.errors.push(RegistrationError::InvalidId(id));
+            return self;
+        }
+        for d in &options.durations {
+            if let Err(source) = crate::duration::parse(d) {
+                self.errors.push(RegistrationError::Duration {
+                    id: id.clone(),
+                    source,
+                });
+            }
+        }
+        if options.concurrency.len() > 2 {
+            self.errors.push(RegistrationError::Options {
+                id: id.clone(),
+                reason: "at most two concurrency limits".into(),
+            });
+        }
+        if options.retries.is_some_and(|r| r > 20) {
+            self.errors.push(RegistrationError::Options {
+                id: id.clone(),
+                reason: "at most 20 retries".into(),
+            });
+        }
+        let mut triggers = Vec::new();
+        for t in W::triggers() {
+            match t {
+                Trigger::Event { name, expression } => triggers.push(TriggerConfig::Event {
+                    event: name.to_string(),
+                    expression,
+                }),
+                Trigger::Cron(cron) => match crate::cron::CronSchedule::parse(&cron) {
+                    Ok(_) => triggers.push(TriggerConfig::Cron { cron }),
+                    Err(source) => self.errors.push(RegistrationError::Cron {
+                        id: id.clone(),
+                        source,
+                    }),
+                },
+            }
+        }
+        if triggers.is_empty()
+            && !self
+                .errors
+                .iter()
+                .any(|e| matches!(e, RegistrationError::Cron { id: i, .. } if *i == id))
+        {
+            self.errors.push(RegistrationError::NoTrigger(id.clone()));
+        }
+        let fn_id = format!("{app_id}-{id}");
+        let name = options.name.clone().unwrap_or_else(|| id.clone());
+        let workflow = Arc::new(workflow);
+
+        let main = workflow.clone();
+        let handler: Handler = Arc::new(move |req, exec| {
+            let w = main.clone();
+            Box::pin(async move {
+                let step = exec.step.clone();
+                let (attempt, max_attempts) = {
+                    let st = exec.run.lock();
+                    (st.attempt, st.max_attempts)
+                };
+                exec.drive(async move {
+                    let decode = |e: &crate::protocol::EventPayload| {
+                        ReceivedEvent::<W::Event>::decode(e)
+                            .map_err(|e| WorkflowError::non_retriable(e.to_string()))
+                    };
+                    let event = decode(&req.event)?;
+                    let events = req
+                        .events
+                        .iter()
+                        .map(decode)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let ctx = Context {
+                        event,
+                        events,
+                        run_id: req.ctx.run_id.clone(),
+                        attempt,
+                        max_attempts,
+                        step,
+                    };
+                    let out = w.handler(ctx).await?;
+                    serde_json::to_value(out).map_err(|e| {
+                        WorkflowError::non_retriable(format!("output is not JSON: {e}"))
+                    })
+                })
+                .await
+            })
+        });
+        self.functions.push(Registered {
+            fn_id: fn_id.clone(),
+            name: name.clone(),
+            triggers,
+            retries: options.retries,
+            options: Some(options),
+            handler,
+        });
+
+        if W::ON_FAILURE {
+            let failure = workflow;
+            let handler: Handler = Arc::new(move |req, exec| {
+                let w = failure.clone();
+                Box::pin(async move {
+                    let step = exec.step.clone();
+                    let attempt = exec.run.lock().attempt;
+                    exec.drive(async move {
+                        let data = &req.event.data;
+                        let error: SerializedError = serde_json::from_value(data["error"].clone())
+                            .unwrap_or_else(|_| {
+                                SerializedError::new("Error", data["error"].to_string())
+                            });
+                        let original: crate::protocol::EventPayload =
+                            serde_json::from_value(data["event"].clone()).map_err(|e| {
+                                WorkflowError::non_retriable(format!(
+                                    "function.failed event without its original event: {e}"
+                                ))
+                            })?;
+                        let event = ReceivedEvent::<W::Event>::decode(&original)
+                            .map_err(|e| WorkflowError::non_retriable(e.to_string()))?;
+                        let ctx = FailureContext {
+                            error,
+                            event,
+                            failed_run_id: data["run_id"].as_str().unwrap_or_default().to_string(),
+                            run_id: req.ctx.run_id.clone(),
+                            attempt,
+                            step,
+                        };
+                        w.on_failure(ctx).await
+                    })
+                    .await
+                })
+            });
+            self.functions.push(Registered {
+                fn_id: format!("{fn_id}-failure"),
+                name: format!("{name} (failure)"),
+                triggers: vec![TriggerConfig::Event {
+                    event: names::FUNCTION_FAILED.into(),
+                    expression: Some(format!("event.data.function_id == '{fn_id}'")),
+                }],
+                retries: Some(1),
+                options: None,
+                handler,
+            });
+        }
+        self
+    }
+
+    /// Checks the set: ids valid and unique, crons and durations valid.
+    pub fn build(mut self) -> Result<App, RegistrationError> {
+        if self.client.app_id().is_empty() {
+            self.errors
+                .insert(0, RegistrationError::InvalidId(String::new()));
+        }
+        if let Some(e) = self.errors.into_iter().next() {
+            return Err(e);
+        }
+        let mut by_id = HashMap::new();
+        for (i, f) in self.functions.iter().enumerate() {
+            if by_id.insert(f.fn_id.clone(), i).is_some() {
+                return Err(RegistrationError::DuplicateId(f.fn_id.clone()));
+            }
+        }
+        let services = Arc::new(Services {
+            app_id: self.client.app_id().to_string(),
+            client: self.client.clone(),
+        });
+        Ok(App {
+            client: self.client,
+            functions: self.functions,
+            by_id,
+            services,
+        })
+    }
+}
+
+/// Runs one execution request against a registered function.
+pub(crate) async fn execute(
+    app: &App,
+    f: &Registered,
+    req: ExecutionRequest,
+    target: Option<String>,
+) -> Outcome {
+    let exec = Execution::new(&req, target, f.max_attempts(), app.services.clone());
+    (f.handler)(Arc::new(req), exec).await
+}

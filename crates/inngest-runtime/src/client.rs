@@ -1,0 +1,158 @@
+//! The client: sends typed events to the event API.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::{Config, Mode};
+use crate::error::SendError;
+use crate::event::Event;
+use crate::protocol::event::SendEventsResponse;
+use crate::protocol::{EventPayload, headers};
+
+/// The key used in dev mode when none is set (as the official SDKs do).
+pub const DEV_EVENT_KEY: &str = "NO_EVENT_KEY_SET";
+
+/// An Inngest client for one app. Cheap to clone.
+///
+/// ```no_run
+/// # use inngest_runtime::{Inngest, Event};
+/// # #[derive(serde::Serialize, serde::Deserialize, garde::Validate)]
+/// # struct UserCreated { #[garde(email)] email: String }
+/// # impl Event for UserCreated { const NAME: &'static str = "user/user.created"; }
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let inngest = Inngest::new("shop"); // reads INNGEST_* from the environment
+/// let ids = inngest.send(UserCreated { email: "ada@example.com".into() }).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Inngest {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    app_id: String,
+    config: Config,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Inngest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inngest")
+            .field("app_id", &self.inner.app_id)
+            .field("mode", &self.inner.config.mode)
+            .finish()
+    }
+}
+
+impl Inngest {
+    /// A client for `app_id`, configured from the environment.
+    pub fn new(app_id: impl Into<String>) -> Self {
+        Self::with_config(app_id, Config::from_env())
+    }
+
+    /// A client with an explicit configuration.
+    pub fn with_config(app_id: impl Into<String>, config: Config) -> Self {
+        let http = reqwest::Client::builder()
+            .user_agent(headers::sdk_header_value())
+            .build()
+            .unwrap_or_default();
+        Self {
+            inner: Arc::new(Inner {
+                app_id: app_id.into(),
+                config,
+                http,
+            }),
+        }
+    }
+
+    /// The app id.
+    pub fn app_id(&self) -> &str {
+        &self.inner.app_id
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// Sends one typed event; returns its id. Invalid payloads are refused before sending.
+    pub async fn send<E: Event>(&self, event: E) -> Result<String, SendError> {
+        let mut ids = self.send_many(std::slice::from_ref(&event)).await?;
+        Ok(ids.pop().unwrap_or_default())
+    }
+
+    /// Sends typed events in one request; returns their ids in order. If any payload is
+    /// invalid, nothing is sent.
+    pub async fn send_many<E: Event>(&self, events: &[E]) -> Result<Vec<String>, SendError> {
+        let payloads = events
+            .iter()
+            .map(crate::event::encode)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.send_payloads(payloads).await
+    }
+
+    /// Sends untyped events (for forwarding); prefer [`Inngest::send`].
+    pub async fn send_payloads(
+        &self,
+        mut payloads: Vec<EventPayload>,
+    ) -> Result<Vec<String>, SendError> {
+        if payloads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = match (&self.inner.config.event_key, self.inner.config.mode) {
+            (Some(k), _) => k.clone(),
+            (None, Mode::Dev) => DEV_EVENT_KEY.to_string(),
+            (None, Mode::Cloud) => return Err(SendError::NoEventKey),
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        for p in &mut payloads {
+            p.ts.get_or_insert(now);
+        }
+        let url = format!("{}/e/{}", self.inner.config.event_origin(), key);
+        let mut req = self
+            .inner
+            .http
+            .post(url)
+            .header(headers::SDK, headers::sdk_header_value())
+            .header(headers::EVENT_ID_SEED, event_id_seed(now))
+            .json(&payloads);
+        if let Some(env) = &self.inner.config.env {
+            req = req.header(headers::ENV, env);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        let parsed: Option<SendEventsResponse> = serde_json::from_str(&text).ok();
+        match parsed {
+            Some(body) if (200..300).contains(&status) && body.error.is_none() => Ok(body.ids),
+            Some(body) => Err(SendError::Refused {
+                status,
+                message: body.error.unwrap_or(text),
+            }),
+            None => Err(SendError::Refused {
+                status,
+                message: text,
+            }),
+        }
+    }
+}
+
+fn event_id_seed(now_ms: i64) -> String {
+    // `<millis>,<base64 of 10 random bytes>`: the server derives event ULIDs from it.
+    let random = ulid::Ulid::new().random().to_be_bytes();
+    let mut bytes = [0u8; 10];
+    bytes.copy_from_slice(&random[6..16]);
+    format!(
+        "{now_ms},{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}

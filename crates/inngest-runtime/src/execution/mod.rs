@@ -1,0 +1,190 @@
+//! Executing one request: replay the memo, find the new steps, run or report them.
+//!
+//! The handler future is polled by [`drive`]. Steps whose results are memoized resolve at once.
+//! A new step registers itself in the [`state::RunState`] and waits. When the handler can make
+//! no more progress (every branch waits on a new step), the driver decides, as the official
+//! SDKs do:
+//!
+//! - a targeted request (`stepId` is a hash) runs that step and reports it;
+//! - a discovery request with exactly one new `run` step, immediate execution allowed, runs it
+//!   and reports `StepRun`;
+//! - otherwise every new step is reported: `run` steps as `StepPlanned`, async steps as
+//!   themselves (`Sleep`, `WaitForEvent`, `InvokeFunction`).
+//!
+//! In checkpoint mode an executed step is saved through the checkpoint API and the run goes on
+//! within the same request; the end of the run is reported as `RunComplete`.
+
+pub(crate) mod checkpoint;
+pub(crate) mod state;
+
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use serde_json::Value;
+
+use crate::client::Inngest;
+use crate::error::WorkflowError;
+use crate::protocol::{ExecutionRequest, GeneratorOp, Opcode};
+use crate::step::Step;
+use state::{Interrupt, RunState, SharedRun};
+
+/// What steps need from the app while running.
+pub(crate) struct Services {
+    pub app_id: String,
+    pub client: Inngest,
+}
+
+/// How one execution request ended.
+pub(crate) enum Outcome {
+    /// The handler returned.
+    Returned(Result<Value, WorkflowError>),
+    /// The handler returned in checkpoint mode (reported as `RunComplete`).
+    Completed(Value),
+    /// A step ran (or failed) and ends this request.
+    Step(Box<Interrupt>),
+    /// New steps to report.
+    Ops(Vec<GeneratorOp>),
+    /// The targeted step is not reachable.
+    StepNotFound {
+        requested: String,
+        found: Vec<GeneratorOp>,
+    },
+}
+
+/// The pieces of a request the engine needs, after parsing.
+pub(crate) struct Execution {
+    pub run: SharedRun,
+    pub step: Step,
+    checkpointing: bool,
+}
+
+impl Execution {
+    /// Prepares the state for a request; `target` is the `stepId` unless it is `step`.
+    pub fn new(
+        req: &ExecutionRequest,
+        target: Option<String>,
+        max_attempts: u32,
+        services: Arc<Services>,
+    ) -> Self {
+        let checkpoint = match (&req.ctx.fn_id, &req.ctx.qi_id) {
+            (Some(fn_id), Some(qi_id))
+                if target.is_none() && !req.ctx.disable_immediate_execution =>
+            {
+                let config = services.client.config();
+                Some(Arc::new(checkpoint::Checkpointer {
+                    http: services.client.http().clone(),
+                    url: format!(
+                        "{}/v1/checkpoint/{}/async",
+                        config.api_origin(),
+                        req.ctx.run_id
+                    ),
+                    bearer: config.signing_key_bearer(),
+                    run_id: req.ctx.run_id.clone(),
+                    fn_id: fn_id.clone(),
+                    qi_id: qi_id.clone(),
+                    started_at_ms: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis())
+                        .unwrap_or(0),
+                }))
+            }
+            _ => None,
+        };
+        let checkpointing = checkpoint.is_some();
+        let run = SharedRun::new(RunState {
+            memo: req.steps.clone(),
+            ids: Default::default(),
+            immediate: !req.ctx.disable_immediate_execution,
+            target,
+            attempt: req.ctx.attempt,
+            max_attempts: req.ctx.max_attempts.unwrap_or(max_attempts).max(1),
+            found: Vec::new(),
+            granted: None,
+            executing: false,
+            interrupt: None,
+            checkpoint,
+        });
+        let step = Step {
+            run: run.clone(),
+            services,
+        };
+        Self {
+            run,
+            step,
+            checkpointing,
+        }
+    }
+
+    /// Drives the handler future to the end of this request.
+    pub async fn drive(
+        self,
+        handler: impl Future<Output = Result<Value, WorkflowError>>,
+    ) -> Outcome {
+        let mut handler = pin!(handler);
+        let run = self.run;
+        let checkpointing = self.checkpointing;
+        poll_fn(move |cx| {
+            loop {
+                if let Poll::Ready(out) = handler.as_mut().poll(cx) {
+                    if let Some(interrupt) = run.lock().interrupt.take() {
+                        return Poll::Ready(Outcome::Step(Box::new(interrupt)));
+                    }
+                    return Poll::Ready(match out {
+                        Ok(v) if checkpointing => Outcome::Completed(v),
+                        other => Outcome::Returned(other),
+                    });
+                }
+                let mut st = run.lock();
+                if let Some(interrupt) = st.interrupt.take() {
+                    return Poll::Ready(Outcome::Step(Box::new(interrupt)));
+                }
+                if st.executing || st.found.is_empty() {
+                    // A step body is running, or the handler awaits something else.
+                    return Poll::Pending;
+                }
+                let grant = match &st.target {
+                    Some(target) => match st.found.iter().find(|f| &f.op.id == target) {
+                        Some(f) if f.runnable => Some(target.clone()),
+                        _ => {
+                            return Poll::Ready(Outcome::StepNotFound {
+                                requested: target.clone(),
+                                found: st.found.iter().map(|f| f.op.clone()).collect(),
+                            });
+                        }
+                    },
+                    None if st.immediate && st.found.len() == 1 && st.found[0].runnable => {
+                        Some(st.found[0].op.id.clone())
+                    }
+                    None => None,
+                };
+                match grant {
+                    Some(hashed) => {
+                        st.granted = Some(hashed);
+                        st.executing = true;
+                        // Poll again: the granted step runs its body now.
+                    }
+                    None => {
+                        let ops = std::mem::take(&mut st.found)
+                            .into_iter()
+                            .map(planned)
+                            .collect();
+                        return Poll::Ready(Outcome::Ops(ops));
+                    }
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// A found step as reported without running it.
+fn planned(found: state::FoundStep) -> GeneratorOp {
+    let mut op = found.op;
+    if found.runnable {
+        op.op = Opcode::StepPlanned;
+        op.data = Some(Value::Null);
+    }
+    op
+}

@@ -1,0 +1,46 @@
+//! The axum adapter: mount the serve endpoint in an axum 0.8 router.
+//!
+//! ```no_run
+//! # use inngest_runtime::{App, Inngest, serve};
+//! # async fn run(app: App) -> std::io::Result<()> {
+//! let router = axum::Router::new().route("/api/inngest", serve::axum::endpoint(app));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, router).await
+//! # }
+//! ```
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, any};
+use http::StatusCode;
+
+use super::ServeHandler;
+use crate::app::App;
+
+/// A method router answering every method of the serve endpoint, with the default body limit.
+pub fn endpoint<S: Clone + Send + Sync + 'static>(app: App) -> MethodRouter<S> {
+    endpoint_with(ServeHandler::new(app))
+}
+
+/// Like [`endpoint`], with a configured handler (body limit, clock).
+pub fn endpoint_with<S: Clone + Send + Sync + 'static>(handler: ServeHandler) -> MethodRouter<S> {
+    any(serve).with_state(handler.framework("axum"))
+}
+
+async fn serve(State(handler): State<ServeHandler>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = match to_bytes(body, handler.limit()).await {
+        Ok(b) => b,
+        Err(_) => {
+            let body = serde_json::json!({
+                "message": format!("request body is over the limit of {} bytes", handler.limit())
+            });
+            return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response();
+        }
+    };
+    let resp = handler
+        .handle(http::Request::from_parts(parts, bytes))
+        .await;
+    resp.map(Body::from).into_response()
+}

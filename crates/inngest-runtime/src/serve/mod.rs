@@ -1,0 +1,293 @@
+//! Serve mode: one endpoint (conventionally `/api/inngest`) that the Inngest server calls.
+//!
+//! | method | action |
+//! | --- | --- |
+//! | `GET` | introspection |
+//! | `PUT` | sync: out-of-band (the app POSTs its functions to `{api}/fn/register`) or in-band (`X-Inngest-Sync-Kind: in_band`, answered in the response) |
+//! | `POST ?fnId=…&stepId=…` | execute a function |
+//! | `POST ?probe=trust` | check the signing key |
+//!
+//! [`ServeHandler`] works on `http` types and knows no framework; [`axum`] adapts it.
+
+#[cfg(feature = "axum")]
+pub mod axum;
+mod introspection;
+mod respond;
+mod sync;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+
+use crate::app::App;
+use crate::config::Mode;
+use crate::protocol::{ExecutionRequest, headers, request::RequestParseError};
+use crate::signature::{self, VerifiedWith};
+use respond::Reply;
+
+/// The default request body limit: 16 MiB (the server switches to `use_api` above 4 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Handles serve-mode requests for an [`App`].
+///
+/// ```
+/// # use inngest_runtime::{App, Inngest, serve::ServeHandler, config::Config};
+/// # let app = App::builder(Inngest::with_config("my-app", Config::dev("http://127.0.0.1:8288"))).build().unwrap();
+/// let handler = ServeHandler::new(app).framework("axum");
+/// # let _ = handler;
+/// ```
+#[derive(Clone)]
+pub struct ServeHandler {
+    app: App,
+    framework: &'static str,
+    body_limit: usize,
+    clock: fn() -> i64,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The query parameters of a serve request.
+#[derive(Debug, Default)]
+struct Query {
+    fn_id: Option<String>,
+    step_id: Option<String>,
+    probe: Option<String>,
+    deploy_id: Option<String>,
+}
+
+fn parse_query(q: Option<&str>) -> Query {
+    let mut out = Query::default();
+    for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
+        let v = v.into_owned();
+        match k.as_ref() {
+            "fnId" => out.fn_id = Some(v),
+            "stepId" => out.step_id = Some(v),
+            "probe" => out.probe = Some(v),
+            "deployId" => out.deploy_id = Some(v),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+impl ServeHandler {
+    /// A handler for `app`.
+    pub fn new(app: App) -> Self {
+        Self {
+            app,
+            framework: "rust",
+            body_limit: DEFAULT_BODY_LIMIT,
+            clock: unix_now,
+        }
+    }
+
+    /// Names the framework in `X-Inngest-Framework` and sync payloads.
+    pub fn framework(mut self, name: &'static str) -> Self {
+        self.framework = name;
+        self
+    }
+
+    /// Sets the request body limit (default [`DEFAULT_BODY_LIMIT`]).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Replaces the clock used for signature windows (Unix seconds); for tests that replay
+    /// recorded signed requests.
+    pub fn clock(mut self, now: fn() -> i64) -> Self {
+        self.clock = now;
+        self
+    }
+
+    /// The configured body limit.
+    pub fn limit(&self) -> usize {
+        self.body_limit
+    }
+
+    /// The app served.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Handles one request. `req.uri()` must carry the path and query as received.
+    pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        let (parts, body) = req.into_parts();
+        let server_kind = header(&parts.headers, headers::SERVER_KIND).map(str::to_string);
+        if body.len() > self.body_limit {
+            let reply = Reply::error_json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "request body of {} bytes is over the limit of {} bytes",
+                    body.len(),
+                    self.body_limit
+                ),
+            );
+            return reply.into_response(self, server_kind.as_deref(), None);
+        }
+        let config = self.app.client.config();
+        let query = parse_query(parts.uri.query());
+        let sync_kind = header(&parts.headers, headers::SYNC_KIND);
+        let out_of_band_put = parts.method == Method::PUT && sync_kind != Some("in_band");
+        let mut verified: Option<VerifiedWith> = None;
+        if config.mode == Mode::Cloud && !out_of_band_put {
+            match signature::verify(
+                header(&parts.headers, headers::SIGNATURE),
+                &body,
+                config.signing_key.as_deref(),
+                config.signing_key_fallback.as_deref(),
+                (self.clock)(),
+            ) {
+                Ok(which) => verified = Some(which),
+                Err(e) => {
+                    tracing::warn!(error = %e, method = %parts.method, "refused an unsigned or badly signed request");
+                    return respond::unauthorized();
+                }
+            }
+        }
+        let reply = match parts.method {
+            Method::GET => Reply::json(
+                StatusCode::OK,
+                &introspection::body(self, verified.is_some()),
+            ),
+            Method::PUT if sync_kind == Some("in_band") && config.allow_in_band_sync => {
+                sync::in_band(self, &body, verified.is_some())
+            }
+            Method::PUT => {
+                sync::out_of_band(
+                    self,
+                    &parts,
+                    query.deploy_id.as_deref(),
+                    server_kind.as_deref(),
+                )
+                .await
+            }
+            Method::POST => self.post(&parts.headers, query, &body).await,
+            _ => Reply::error_json(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed".into()),
+        };
+        reply.into_response(self, server_kind.as_deref(), verified)
+    }
+
+    async fn post(&self, h: &HeaderMap, query: Query, body: &[u8]) -> Reply {
+        if let Some(probe) = query.probe {
+            return if probe == "trust" {
+                Reply::empty(StatusCode::OK)
+            } else {
+                Reply::error(
+                    StatusCode::BAD_REQUEST,
+                    "Error",
+                    format!("Unknown probe {probe:?}"),
+                    false,
+                )
+            };
+        }
+        let Some(fn_id) = query.fn_id else {
+            return Reply::internal("No function ID found in async request".into());
+        };
+        let Some(function) = self.app.function(&fn_id) else {
+            return Reply::internal(format!(
+                "Function {fn_id:?} was not found in this app; is the app synced correctly?"
+            ));
+        };
+        let mut req = match ExecutionRequest::parse(body) {
+            Ok(r) => r,
+            Err(e @ RequestParseError::NotJson(_)) => {
+                return Reply::error_json(StatusCode::BAD_REQUEST, e.to_string());
+            }
+            Err(e) => return Reply::internal(e.to_string()),
+        };
+        if req.use_api || req.ctx.use_api {
+            if let Err(message) = self.fetch_large_state(&mut req).await {
+                return Reply::internal(message);
+            }
+        }
+        let step_id = query
+            .step_id
+            .or_else(|| header(h, headers::STEP_ID).map(str::to_string));
+        let target = step_id.filter(|s| s != "step" && !s.is_empty());
+        let max_attempts = req
+            .ctx
+            .max_attempts
+            .unwrap_or_else(|| function.max_attempts());
+        let attempt = req.ctx.attempt;
+        let outcome = crate::app::execute(&self.app, function, req, target).await;
+        respond::outcome(outcome, attempt, max_attempts)
+    }
+
+    /// `use_api`: the state was too large to send; fetch events and steps from the API.
+    async fn fetch_large_state(&self, req: &mut ExecutionRequest) -> Result<(), String> {
+        let config = self.app.client.config();
+        let base = format!("{}/v0/runs/{}", config.api_origin(), req.ctx.run_id);
+        let get = |path: &'static str| {
+            let mut r = self.app.client.http().get(format!("{base}/{path}"));
+            if let Some(b) = config.signing_key_bearer() {
+                r = r.bearer_auth(b);
+            }
+            r.send()
+        };
+        let events: Vec<crate::protocol::EventPayload> = get("batch")
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("could not fetch the run's events: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("could not read the run's events: {e}"))?;
+        let steps: serde_json::Map<String, serde_json::Value> = get("actions")
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("could not fetch the run's steps: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("could not read the run's steps: {e}"))?;
+        if let Some(first) = events.first() {
+            req.event = first.clone();
+        }
+        req.events = events;
+        if req.ctx.stack.stack.is_empty() {
+            req.ctx.stack.stack = steps.keys().cloned().collect();
+        }
+        req.steps = steps;
+        Ok(())
+    }
+
+    /// The public URL of this endpoint, from the configuration or the request.
+    pub(crate) fn serve_url(&self, parts: &http::request::Parts) -> String {
+        let config = self.app.client.config();
+        let path = config
+            .serve_path
+            .clone()
+            .unwrap_or_else(|| parts.uri.path().to_string());
+        let origin = config.serve_origin.clone().unwrap_or_else(|| {
+            let host = header(&parts.headers, "x-forwarded-host")
+                .or_else(|| header(&parts.headers, "host"))
+                .or(parts.uri.authority().map(|a| a.as_str()))
+                .unwrap_or("localhost");
+            let scheme = header(&parts.headers, "x-forwarded-proto").unwrap_or("http");
+            format!("{scheme}://{host}")
+        });
+        format!("{}{}", origin.trim_end_matches('/'), path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_decoded() {
+        let q = parse_query(Some("fnId=my-app-a%2Db&stepId=step&deployId=d+1"));
+        assert_eq!(q.fn_id.as_deref(), Some("my-app-a-b"));
+        assert_eq!(q.step_id.as_deref(), Some("step"));
+        assert_eq!(q.deploy_id.as_deref(), Some("d 1"));
+    }
+}

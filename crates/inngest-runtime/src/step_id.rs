@@ -1,0 +1,95 @@
+//! Step ids on the wire: `hex(sha1(id))`, with `id:1`, `id:2`… for repeats within one run.
+
+use std::collections::HashMap;
+
+use sha1::{Digest, Sha1};
+
+/// Hashes a step id as it goes on the wire: lowercase hex of its SHA-1.
+///
+/// ```
+/// assert_eq!(inngest_runtime::step_id::hash("my-step-id"), "e7d8a2f140845095749d60246ff1110c9d01d76a");
+/// ```
+pub fn hash(id: &str) -> String {
+    hex::encode(Sha1::digest(id.as_bytes()))
+}
+
+/// A step id resolved for one use: the id as written, its repeat index and its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedStepId {
+    /// The id as the user wrote it.
+    pub id: String,
+    /// `None` for the first use, `Some(n)` for the n-th repeat.
+    pub index: Option<u32>,
+    /// `hash(id)` or `hash("id:n")`.
+    pub hashed: String,
+}
+
+/// Hands out hashed ids in call order: the first use of `id` hashes `id`, the second `id:1`,
+/// the third `id:2`, skipping any suffix whose hash is already taken, as the official SDKs do.
+///
+/// ```
+/// use inngest_runtime::step_id::StepIdCounter;
+/// let mut ids = StepIdCounter::default();
+/// assert_eq!(ids.next("same").hashed, "ff3390557335ba88d37755e41514beb03bc499ec");
+/// assert_eq!(ids.next("same").hashed, "c1023fa587daa4753ff5868c7e4bdbd03defda7d");
+/// assert_eq!(ids.next("same").index, Some(2));
+/// ```
+#[derive(Debug, Default)]
+pub struct StepIdCounter {
+    seen: HashMap<String, u32>,
+    taken: std::collections::HashSet<String>,
+}
+
+impl StepIdCounter {
+    /// Resolves the next use of `id`.
+    pub fn next(&mut self, id: &str) -> ResolvedStepId {
+        let count = self.seen.entry(id.to_string()).or_insert(0);
+        loop {
+            let (index, key) = if *count == 0 {
+                (None, id.to_string())
+            } else {
+                (Some(*count), format!("{id}:{count}"))
+            };
+            *count += 1;
+            let hashed = hash(&key);
+            if self.taken.insert(hashed.clone()) {
+                return ResolvedStepId {
+                    id: id.to_string(),
+                    index,
+                    hashed,
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectors_from_the_protocol_digest() {
+        assert_eq!(
+            hash("my-step-id:1"),
+            "f47c6228c581af870aa285200cf95ec3ac59bb6a"
+        );
+        assert_eq!(
+            hash("first step"),
+            "98bf98df193bcce7c33e6bc50927cf2ac21206cb"
+        );
+        assert_eq!(hash("sleep"), "c3ca5f787365eae0dea86250e27d476406956478");
+        assert_eq!(hash("complete"), "0737c22d3bfae812339732d14d8c7dbd6dc4e09c");
+    }
+
+    #[test]
+    fn repeats_are_suffixed_and_skip_taken_hashes() {
+        let mut ids = StepIdCounter::default();
+        // A user step literally named "a:1" takes that hash first...
+        assert_eq!(ids.next("a:1").hashed, hash("a:1"));
+        assert_eq!(ids.next("a").hashed, hash("a"));
+        // ...so the first repeat of "a" skips to "a:2".
+        let second = ids.next("a");
+        assert_eq!(second.hashed, hash("a:2"));
+        assert_eq!(second.index, Some(2));
+    }
+}
