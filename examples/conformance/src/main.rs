@@ -12,11 +12,15 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
     let demo = std::env::args().any(|a| a == "--demo");
     let port: u16 = match std::env::var("PORT") {
-        Ok(p) if !demo => p.parse().map_err(|e| format!("PORT={p:?} is not a port: {e}"))?,
+        Ok(p) if !demo => p
+            .parse()
+            .map_err(|e| format!("PORT={p:?} is not a port: {e}"))?,
         _ if demo => 0,
         _ => 3939,
     };
@@ -53,10 +57,17 @@ async fn walk_welcome_user(url: &str) -> Result<(), Box<dyn std::error::Error>> 
                      "stack": { "stack": steps.keys().collect::<Vec<_>>(), "current": steps.len() } },
             "version": -1, "use_api": false,
         });
-        let resp = http.post(format!("{url}?fnId=probe-app-welcome-user&stepId=step")).json(&body).send().await?;
+        let resp = http
+            .post(format!("{url}?fnId=probe-app-welcome-user&stepId=step"))
+            .json(&body)
+            .send()
+            .await?;
         let status = resp.status().as_u16();
         let answer: Value = resp.json().await?;
-        println!("POST #{call} (memo: {} steps)\n  -> {status} {answer}", steps.len());
+        println!(
+            "POST #{call} (memo: {} steps)\n  -> {status} {answer}",
+            steps.len()
+        );
         match status {
             200 => {
                 println!("run completed with output {answer}");
