@@ -332,9 +332,9 @@ impl AppBuilder {
 pub(crate) async fn execute(
     app: &App,
     f: &Registered,
-    req: ExecutionRequest,
+    mut req: ExecutionRequest,
     target: Option<String>,
 ) -> Outcome {
-    let exec = Execution::new(&req, target, f.max_attempts(), app.services.clone());
+    let exec = Execution::new(&mut req, target, f.max_attempts(), app.services.clone());
     (f.handler)(Arc::new(req), exec).await
 }

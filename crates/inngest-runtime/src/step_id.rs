@@ -10,7 +10,14 @@ use sha1::{Digest, Sha1};
 /// assert_eq!(inngest_runtime::step_id::hash("my-step-id"), "e7d8a2f140845095749d60246ff1110c9d01d76a");
 /// ```
 pub fn hash(id: &str) -> String {
-    hex::encode(Sha1::digest(id.as_bytes()))
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha1::digest(id.as_bytes());
+    let mut out = String::with_capacity(digest.len() * 2);
+    for byte in digest {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
 }
 
 /// A step id resolved for one use: the id as written, its repeat index and its hash.
@@ -43,16 +50,21 @@ pub struct StepIdCounter {
 impl StepIdCounter {
     /// Resolves the next use of `id`.
     pub fn next(&mut self, id: &str) -> ResolvedStepId {
-        let count = self.seen.entry(id.to_string()).or_insert(0);
+        let mut count = self.seen.get(id).copied().unwrap_or(0);
         loop {
-            let (index, key) = if *count == 0 {
-                (None, id.to_string())
-            } else {
-                (Some(*count), format!("{id}:{count}"))
+            let index = (count > 0).then_some(count);
+            let hashed = match index {
+                None => hash(id),
+                Some(n) => hash(&format!("{id}:{n}")),
             };
-            *count += 1;
-            let hashed = hash(&key);
+            count += 1;
             if self.taken.insert(hashed.clone()) {
+                match self.seen.get_mut(id) {
+                    Some(seen) => *seen = count,
+                    None => {
+                        self.seen.insert(id.to_string(), count);
+                    }
+                }
                 return ResolvedStepId {
                     id: id.to_string(),
                     index,

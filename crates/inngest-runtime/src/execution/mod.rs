@@ -62,8 +62,9 @@ pub(crate) struct Execution {
 
 impl Execution {
     /// Prepares the state for a request; `target` is the `stepId` unless it is `step`.
+    /// The memo moves out of `req` into the run state.
     pub fn new(
-        req: &ExecutionRequest,
+        req: &mut ExecutionRequest,
         target: Option<String>,
         max_attempts: u32,
         services: Arc<Services>,
@@ -94,7 +95,7 @@ impl Execution {
         };
         let checkpointing = checkpoint.is_some();
         let run = SharedRun::new(RunState {
-            memo: req.steps.clone(),
+            memo: std::mem::take(&mut req.steps),
             ids: Default::default(),
             immediate: !req.ctx.disable_immediate_execution,
             target,

@@ -172,6 +172,18 @@ impl ExecutionRequest {
     /// assert!(ExecutionRequest::parse(br#"{"steps":{}}"#).is_err());
     /// ```
     pub fn parse(body: &[u8]) -> Result<Self, RequestParseError> {
+        // The common case: a well-formed request decodes straight into its type.
+        if let Ok(req) = serde_json::from_slice::<ExecutionRequest>(body) {
+            if req.version != 0 {
+                return Ok(req.normalized());
+            }
+        }
+        Self::parse_checked(body)
+    }
+
+    /// The slow path: decodes through a [`Value`] to name what is wrong the way the official
+    /// SDK does.
+    fn parse_checked(body: &[u8]) -> Result<Self, RequestParseError> {
         let value: Value =
             serde_json::from_slice(body).map_err(|e| RequestParseError::NotJson(e.to_string()))?;
         let Value::Object(obj) = &value else {
@@ -201,7 +213,7 @@ impl ExecutionRequest {
         if version == 0 {
             return Err(RequestParseError::UnsupportedVersion(version));
         }
-        let mut req: ExecutionRequest = serde_json::from_value(value).map_err(|e| {
+        let req: ExecutionRequest = serde_json::from_value(value).map_err(|e| {
             RequestParseError::Shape(vec![ShapeIssue {
                 code: "invalid_type",
                 expected: "object",
@@ -210,13 +222,18 @@ impl ExecutionRequest {
                 message: e.to_string(),
             }])
         })?;
-        if req.events.is_empty() {
-            req.events.push(req.event.clone());
+        Ok(req.normalized())
+    }
+
+    /// Fills what the request may leave implicit.
+    fn normalized(mut self) -> Self {
+        if self.events.is_empty() {
+            self.events.push(self.event.clone());
         }
-        if req.ctx.stack.stack.is_empty() && !req.steps.is_empty() {
+        if self.ctx.stack.stack.is_empty() && !self.steps.is_empty() {
             // The SDK spec: with memo but no stack, the memo's key order is the stack.
-            req.ctx.stack.stack = req.steps.keys().cloned().collect();
+            self.ctx.stack.stack = self.steps.keys().cloned().collect();
         }
-        Ok(req)
+        self
     }
 }

@@ -29,7 +29,7 @@ use respond::Reply;
 /// The default request body limit: 16 MiB (the server switches to `use_api` above 4 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
-/// Handles serve-mode requests for an [`App`].
+/// Handles serve-mode requests for an [`App`]. Cheap to clone (frameworks clone it per request).
 ///
 /// ```
 /// # use inngest_runtime::{App, Inngest, serve::ServeHandler, config::Config};
@@ -39,7 +39,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// ```
 #[derive(Clone)]
 pub struct ServeHandler {
-    app: App,
+    app: std::sync::Arc<App>,
     framework: &'static str,
     body_limit: usize,
     clock: fn() -> i64,
@@ -84,7 +84,7 @@ impl ServeHandler {
     /// A handler for `app`.
     pub fn new(app: App) -> Self {
         Self {
-            app,
+            app: std::sync::Arc::new(app),
             framework: "rust",
             body_limit: DEFAULT_BODY_LIMIT,
             clock: unix_now,

@@ -66,7 +66,8 @@ fn now_nanos() -> u128 {
 fn base_op(run: &SharedRun, id: &str, op: Opcode) -> PreparedOp {
     let mut st = run.lock();
     let resolved = st.ids.next(id);
-    let memo = st.memo.get(&resolved.hashed).cloned();
+    // Each hashed id is handed out once per request, so its memo is read once: take it.
+    let memo = st.memo.remove(&resolved.hashed);
     let mut g = GeneratorOp::new(op, resolved.hashed);
     g.display_name = Some(id.to_string());
     g.userland = Some(Userland {

@@ -1,0 +1,474 @@
+//! The serve handler end to end in process: execution requests in, HTTP answers out. The event
+//! API these workflows send to is a real local HTTP server (axum on a free port) that records
+//! what reaches it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{TimeZone, Utc};
+use http::{Request, StatusCode};
+use inngest_runtime::config::Config;
+use inngest_runtime::error::{RegistrationError, SendError};
+use inngest_runtime::serve::ServeHandler;
+use inngest_runtime::step_id::hash;
+use inngest_runtime::{
+    App, Context, ErrorKind, Event, Inngest, Trigger, Workflow, WorkflowError, WorkflowOptions,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Serialize, Deserialize, garde::Validate)]
+struct OrderPlaced {
+    #[garde(length(min = 1))]
+    order_id: String,
+    #[garde(email)]
+    email: String,
+}
+impl Event for OrderPlaced {
+    const NAME: &'static str = "shop/order.placed";
+}
+
+fn order() -> OrderPlaced {
+    OrderPlaced {
+        order_id: "o_1".into(),
+        email: "ada@example.com".into(),
+    }
+}
+
+/// Catches a failed charge and returns a fallback instead of failing the run.
+struct CatchingCharge;
+impl Workflow for CatchingCharge {
+    type Event = OrderPlaced;
+    type Output = Value;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("catching-charge")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<Value, WorkflowError> {
+        let charged = ctx
+            .step
+            .run("charge-card", || async { Ok::<_, WorkflowError>(true) })
+            .await;
+        match charged {
+            Ok(_) => Ok(json!({ "charged": true })),
+            Err(e) if e.kind() == &ErrorKind::StepFailed => {
+                Ok(json!({ "charged": false, "reason": e.message() }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Lets a failed charge fail the run.
+struct Charge;
+impl Workflow for Charge {
+    type Event = OrderPlaced;
+    type Output = Value;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("charge")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<Value, WorkflowError> {
+        ctx.step
+            .run("charge-card", || async { Ok::<_, WorkflowError>(true) })
+            .await?;
+        Ok(json!({ "charged": true }))
+    }
+}
+
+/// Fails in the way the event's order id names.
+struct Failing;
+impl Workflow for Failing {
+    type Event = OrderPlaced;
+    type Output = Value;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("failing")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<Value, WorkflowError> {
+        Err(match ctx.event.data.order_id.as_str() {
+            "plain" => WorkflowError::new("boom"),
+            "final" => WorkflowError::non_retriable("bad order"),
+            "later" => WorkflowError::retry_after("busy", Duration::from_millis(1500)),
+            "at" => WorkflowError::retry_at("closed", new_year()),
+            "io" => std::io::Error::other("disk on fire").into(),
+            other => WorkflowError::new(format!("unexpected {other}")),
+        })
+    }
+}
+
+fn new_year() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 1, 2, 3, 4, 5)
+        .single()
+        .expect("a valid date")
+}
+
+/// Sleeps until a fixed instant.
+struct SleepUntil;
+impl Workflow for SleepUntil {
+    type Event = OrderPlaced;
+    type Output = Value;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("sleep-until")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<Value, WorkflowError> {
+        ctx.step.sleep_until("until-new-year", new_year()).await?;
+        Ok(json!("woke"))
+    }
+}
+
+/// Sends two receipts, valid or not depending on the triggering order.
+struct SendReceipts;
+impl Workflow for SendReceipts {
+    type Event = OrderPlaced;
+    type Output = Value;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("send-receipts")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<Value, WorkflowError> {
+        let mut second = order();
+        if ctx.event.data.order_id == "invalid" {
+            second.email = "not an address".into();
+        }
+        let ids = ctx
+            .step
+            .send_events("send-receipts", vec![order(), second])
+            .await?;
+        Ok(json!({ "ids": ids }))
+    }
+}
+
+/// A stand-in event API on a free port: records every POSTed body, answers as Inngest does.
+struct EventApi {
+    url: String,
+    received: Arc<Mutex<Vec<Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EventApi {
+    async fn start() -> Self {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let seen = received.clone();
+        let router = axum::Router::new().route(
+            "/e/{key}",
+            axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+                let seen = seen.clone();
+                async move {
+                    let n = body.as_array().map_or(1, Vec::len);
+                    seen.lock().expect("not poisoned").push(body);
+                    let ids: Vec<String> = (0..n).map(|i| format!("evt-{i}")).collect();
+                    axum::Json(json!({ "ids": ids, "status": 200 }))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let url = format!("http://{}", listener.local_addr().expect("bound"));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serving");
+        });
+        Self {
+            url,
+            received,
+            task,
+        }
+    }
+
+    fn received(&self) -> Vec<Value> {
+        self.received.lock().expect("not poisoned").clone()
+    }
+}
+
+impl Drop for EventApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn handler_for(api: &str) -> ServeHandler {
+    let client = Inngest::with_config("shop", Config::dev(api));
+    let app = App::builder(client)
+        .register(CatchingCharge)
+        .register(Charge)
+        .register(Failing)
+        .register(SleepUntil)
+        .register(SendReceipts)
+        .build()
+        .expect("a valid app");
+    ServeHandler::new(app)
+}
+
+fn request(order_id: &str, steps: Value, attempt: u32) -> Value {
+    let event = json!({
+        "name": OrderPlaced::NAME,
+        "data": { "order_id": order_id, "email": "ada@example.com" },
+        "id": "01EVT", "ts": 1767225600000u64,
+    });
+    let stack: Vec<String> = steps
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    json!({
+        "event": event, "events": [event], "steps": steps,
+        "ctx": { "run_id": "01RUN", "attempt": attempt, "max_attempts": 4,
+                 "disable_immediate_execution": false, "use_api": false,
+                 "stack": { "stack": stack, "current": stack.len() } },
+        "version": 2, "use_api": false,
+    })
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+async fn call(handler: &ServeHandler, function: &str, body: &Value) -> Answer {
+    let req = Request::post(format!("/api/inngest?fnId=shop-{function}&stepId=step"))
+        .header("content-type", "application/json")
+        .body(Bytes::from(serde_json::to_vec(body).expect("json")))
+        .expect("a request");
+    let resp = handler.handle(req).await;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = serde_json::from_slice(resp.body()).expect("a JSON answer");
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn failed_charge() -> Value {
+    json!({ hash("charge-card"): { "error": { "name": "Error", "message": "card declined" } } })
+}
+
+#[tokio::test]
+async fn a_handler_can_catch_a_failed_step() {
+    let api = EventApi::start().await;
+    let h = handler_for(&api.url);
+    let a = call(&h, "catching-charge", &request("o_1", failed_charge(), 0)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(
+        a.body,
+        json!({ "charged": false, "reason": "card declined" })
+    );
+}
+
+#[tokio::test]
+async fn an_uncaught_failed_step_fails_the_run_for_good() {
+    let api = EventApi::start().await;
+    let h = handler_for(&api.url);
+    let a = call(&h, "charge", &request("o_1", failed_charge(), 0)).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.header("x-inngest-no-retry"), Some("true"));
+    assert_eq!(a.body["message"], "card declined");
+}
+
+#[tokio::test]
+async fn errors_serialize_with_their_retry_semantics() {
+    let api = EventApi::start().await;
+    let h = handler_for(&api.url);
+
+    let a = call(&h, "failing", &request("plain", json!({}), 0)).await;
+    assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(a.header("x-inngest-no-retry"), Some("false"));
+    assert_eq!(a.header("retry-after"), None);
+    assert_eq!(
+        a.body,
+        json!({ "name": "Error", "message": "boom", "__serialized": true })
+    );
+
+    // The same error on the last of 4 attempts is final.
+    let a = call(&h, "failing", &request("plain", json!({}), 3)).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.header("x-inngest-no-retry"), Some("true"));
+
+    let a = call(&h, "failing", &request("final", json!({}), 0)).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.header("x-inngest-no-retry"), Some("true"));
+    assert_eq!(a.body["name"], "NonRetriableError");
+    assert_eq!(a.body["message"], "bad order");
+
+    // Whole seconds, rounded up, as the header's integer form requires.
+    let a = call(&h, "failing", &request("later", json!({}), 0)).await;
+    assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(a.header("retry-after"), Some("2"));
+    assert_eq!(a.body["name"], "RetryAfterError");
+
+    let a = call(&h, "failing", &request("at", json!({}), 0)).await;
+    assert_eq!(a.header("retry-after"), Some("2030-01-02T03:04:05.000Z"));
+
+    // No retry-after once the error is final.
+    let a = call(&h, "failing", &request("later", json!({}), 3)).await;
+    assert_eq!(a.header("retry-after"), None);
+
+    let a = call(&h, "failing", &request("io", json!({}), 0)).await;
+    assert_eq!(a.body["name"], "Error");
+    assert_eq!(a.body["message"], "disk on fire");
+}
+
+#[test]
+fn an_error_keeps_its_chain_of_causes_as_its_stack() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("charging failed")]
+    struct Outer(#[source] std::io::Error);
+    let e: WorkflowError = Outer(std::io::Error::other("socket closed")).into();
+    assert_eq!(e.kind(), &ErrorKind::Retriable);
+    let wire = serde_json::to_value(e.serialized()).expect("json");
+    assert_eq!(
+        wire,
+        json!({ "name": "Error", "message": "charging failed",
+                "stack": "caused by: socket closed", "__serialized": true })
+    );
+}
+
+#[tokio::test]
+async fn sleep_until_reports_the_instant_and_resumes_from_the_memo() {
+    let api = EventApi::start().await;
+    let h = handler_for(&api.url);
+    let a = call(&h, "sleep-until", &request("o_1", json!({}), 0)).await;
+    assert_eq!(a.status, StatusCode::PARTIAL_CONTENT);
+    let op = &a.body[0];
+    assert_eq!(op["op"], "Sleep");
+    assert_eq!(op["id"], hash("until-new-year"));
+    assert_eq!(op["name"], "2030-01-02T03:04:05.000Z");
+    assert_eq!(op["displayName"], "until-new-year");
+
+    let steps = json!({ hash("until-new-year"): null });
+    let a = call(&h, "sleep-until", &request("o_1", steps, 0)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body, json!("woke"));
+}
+
+#[tokio::test]
+async fn send_events_sends_every_event_in_one_request_as_a_step() {
+    let api = EventApi::start().await;
+    let h = handler_for(&api.url);
+    let a = call(&h, "send-receipts", &request("o_1", json!({}), 0)).await;
+    assert_eq!(a.status, StatusCode::PARTIAL_CONTENT);
+    let op = &a.body[0];
+    assert_eq!(op["op"], "StepRun");
+    assert_eq!(op["name"], "sendEvent");
+    assert_eq!(op["opts"]["type"], "step.sendEvent");
+    assert_eq!(op["data"], json!({ "ids": ["evt-0", "evt-1"] }));
+    let received = api.received();
+    assert_eq!(received.len(), 1);
+    let sent = received[0].as_array().expect("an array of events");
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|e| e["name"] == OrderPlaced::NAME));
+
+    // Replayed, the step returns the memoized ids and sends nothing more.
+    let steps = json!({ hash("send-receipts"): { "data": { "ids": ["evt-0", "evt-1"] } } });
+    let a = call(&h, "send-receipts", &request("o_1", steps, 0)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body, json!({ "ids": ["evt-0", "evt-1"] }));
+    assert_eq!(api.received().len(), 1);
+}
+
+#[tokio::test]
+async fn an_invalid_event_fails_the_send_step_for_good_and_sends_nothing() {
+    let api = EventApi::start().await;
+    let h = handler_for(&api.url);
+    let a = call(&h, "send-receipts", &request("invalid", json!({}), 0)).await;
+    assert_eq!(a.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(a.body[0]["op"], "StepFailed");
+    let message = a.body[0]["error"]["message"].as_str().expect("a message");
+    assert!(message.contains("shop/order.placed"), "{message}");
+    assert!(message.contains("email"), "{message}");
+    assert_eq!(a.header("x-inngest-no-retry"), Some("true"));
+    assert!(api.received().is_empty());
+}
+
+#[tokio::test]
+async fn the_client_validates_before_sending_anything() {
+    let api = EventApi::start().await;
+    let client = Inngest::with_config("shop", Config::dev(&api.url));
+    let mut bad = order();
+    bad.order_id = String::new();
+    let err = client
+        .send_many(&[order(), bad])
+        .await
+        .expect_err("an invalid payload");
+    assert!(matches!(err, SendError::Invalid { ref name, .. } if name == OrderPlaced::NAME));
+    assert!(api.received().is_empty());
+
+    let id = client.send(order()).await.expect("sent");
+    assert_eq!(id, "evt-0");
+    let received = api.received();
+    assert_eq!(received.len(), 1);
+    let first = received[0].as_array().map_or(&received[0], |a| &a[0]);
+    assert_eq!(first["name"], OrderPlaced::NAME);
+    assert_eq!(first["data"]["order_id"], "o_1");
+}
+
+struct Nightly;
+impl Workflow for Nightly {
+    type Event = inngest_runtime::event::ScheduledTimer;
+    type Output = ();
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("nightly")
+    }
+    fn triggers() -> Vec<Trigger> {
+        vec![Trigger::cron("TZ=Mars/Olympus 0 3 * * *")]
+    }
+    async fn handler(&self, _ctx: Context<Self>) -> Result<(), WorkflowError> {
+        Ok(())
+    }
+}
+
+struct BadCron;
+impl Workflow for BadCron {
+    type Event = inngest_runtime::event::ScheduledTimer;
+    type Output = ();
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("bad-cron")
+    }
+    fn triggers() -> Vec<Trigger> {
+        vec![Trigger::cron("61 * * * *")]
+    }
+    async fn handler(&self, _ctx: Context<Self>) -> Result<(), WorkflowError> {
+        Ok(())
+    }
+}
+
+struct BadId;
+impl Workflow for BadId {
+    type Event = OrderPlaced;
+    type Output = ();
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("no spaces")
+    }
+    async fn handler(&self, _ctx: Context<Self>) -> Result<(), WorkflowError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn registration_refuses_what_inngest_would_refuse() {
+    let client = || Inngest::with_config("shop", Config::dev("http://127.0.0.1:9"));
+    let dup = App::builder(client())
+        .register(Charge)
+        .register(Charge)
+        .build();
+    assert!(matches!(dup, Err(RegistrationError::DuplicateId(ref id)) if id == "shop-charge"));
+
+    let bad = App::builder(client()).register(BadId).build();
+    assert!(matches!(bad, Err(RegistrationError::InvalidId(ref id)) if id == "no spaces"));
+
+    let cron = App::builder(client()).register(BadCron).build();
+    let err = cron.err().expect("a bad cron is refused");
+    assert!(matches!(err, RegistrationError::Cron { ref id, .. } if id == "bad-cron"));
+    assert!(err.to_string().contains("bad-cron"), "{err}");
+
+    let zone = App::builder(client()).register(Nightly).build();
+    assert!(matches!(zone, Err(RegistrationError::Cron { .. })));
+
+    let empty = App::builder(Inngest::with_config("", Config::dev("http://127.0.0.1:9"))).build();
+    assert!(empty.is_err());
+}
