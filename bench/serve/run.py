@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Serve-mode benchmark: our runtime against the official Inngest JS SDK, same machine, same run.
+
+Both apps serve `welcome-user` and `hundred-steps` (see app.mjs and
+examples/conformance/src/bin/bench-app.rs). For each, wrk replays the *final* execution request
+of a run (every step memoized, so the handler replays the whole run and returns its output):
+
+* `welcome-user`: the recorded request ../shared/conformance/js/welcome-user/04-request.json;
+* `hundred-steps`: 100 memoized `step.run` results.
+
+Both apps must first give the same 200 answer to each request, or the benchmark stops.
+Each cell also measures the floor: the same body POSTed to a bare axum route of the Rust app
+that answers a fixed value (HTTP on loopback and wrk, no Inngest work).
+Loads: 1 connection (latency as one executor sees it) and 16 connections (throughput).
+The results replace the block between the markers in docs/performance.md.
+
+Usage: python3 bench/serve/run.py [--duration 10] [--no-write]
+Needs: wrk, node with npm, cargo. bench/serve/run.sh installs what is missing.
+"""
+import argparse, hashlib, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CORPUS = Path(os.environ.get("INNGEST_CONFORMANCE_DIR", ROOT.parent / "shared/conformance/js"))
+JS_DIR = Path(os.environ.get("BENCH_JS_DIR", "/var/tmp/cargo-inngest-bench-js"))
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+START, END = "<!-- serve-bench:start -->", "<!-- serve-bench:end -->"
+CONNECTIONS = (1, 16)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(url, body):
+    req = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "X-Inngest-Server-Kind": "dev"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, json.loads(r.read())
+
+
+def wait_ready(url, proc):
+    for _ in range(300):
+        if proc.poll() is not None:
+            sys.exit(f"{url}: the app exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{url}: the app did not answer")
+
+
+def peak_rss_mib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def requests():
+    """(name, query, body) of the two final requests."""
+    rec = json.loads((CORPUS / "welcome-user/04-request.json").read_text())
+    query = rec["url"].split("?", 1)[1]
+    welcome = json.dumps(rec["body"]).encode()
+    event = {"name": "bench/hundred.requested", "data": {}, "id": "01JBENCHEVT0000000000000001",
+             "ts": 1767225600000}
+    ids = [hashlib.sha1(f"step-{i}".encode()).hexdigest() for i in range(100)]
+    hundred = json.dumps({
+        "event": event, "events": [event],
+        "steps": {h: {"data": i} for i, h in enumerate(ids)},
+        "ctx": {"run_id": "01JBENCHRUN000000000000001", "attempt": 0, "max_attempts": 4,
+                "disable_immediate_execution": False, "use_api": False,
+                "stack": {"stack": ids, "current": 99}},
+        "version": 2, "use_api": False,
+    }).encode()
+    return [("welcome-user final request", query, welcome, {"emailsSent": 2}),
+            ("hundred-steps final request", "fnId=probe-app-hundred-steps&stepId=step", hundred,
+             {"steps": 100, "sum": 4950})]
+
+
+def wrk(url, body_path, connections, duration):
+    env = dict(os.environ, BENCH_BODY=str(body_path))
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(HERE / "post.lua"), url],
+        env=env, capture_output=True, text=True, check=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith("BENCH "))
+    r = json.loads(line[6:])
+    if r["socket_errors"] or r["non_2xx"] or not r["requests"]:
+        sys.exit(f"wrk against {url}: {r}")
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    return r
+
+
+def setup_js():
+    JS_DIR.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "functions.mjs"):
+        shutil.copy(CORPUS.parent / name, JS_DIR / name)
+    shutil.copy(HERE / "app.mjs", JS_DIR / "app.mjs")
+    if not (JS_DIR / "node_modules/inngest").exists():
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=JS_DIR, check=True)
+    return json.loads((JS_DIR / "node_modules/inngest/package.json").read_text())["version"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+
+    js_version = setup_js()
+    subprocess.run(["cargo", "build", "-q", "--release", "-p", "conformance-app", "--bin", "bench-app"],
+                   cwd=ROOT, check=True)
+    rust_port, js_port = free_port(), free_port()
+    env = dict(os.environ, INNGEST_DEV="http://127.0.0.1:9", RUST_LOG="warn")
+    procs = {
+        "inngest-runtime (Rust)": subprocess.Popen([TARGET / "release/bench-app"], env=dict(env, PORT=str(rust_port)),
+                                                   stdout=subprocess.DEVNULL),
+        f"official JS SDK {js_version} (Node {subprocess.check_output(['node', '--version'], text=True).strip()})":
+            subprocess.Popen(["node", "app.mjs"], cwd=JS_DIR, env=dict(env, APP_PORT=str(js_port)),
+                             stdout=subprocess.DEVNULL),
+    }
+    urls = dict(zip(procs, (f"http://127.0.0.1:{rust_port}/api/inngest", f"http://127.0.0.1:{js_port}/api/inngest")))
+    rows = []
+    try:
+        for name, proc in procs.items():
+            wait_ready(urls[name], proc)
+        with tempfile.TemporaryDirectory() as tmp:
+            for label, query, body, expected in requests():
+                body_path = Path(tmp) / "body.json"
+                body_path.write_bytes(body)
+                for name in procs:
+                    status, answer = post(f"{urls[name]}?{query}", body)
+                    if status != 200 or answer != expected:
+                        sys.exit(f"{name} answered {status} {answer} to the {label}, expected 200 {expected}")
+                for c in CONNECTIONS:
+                    res = {name: wrk(f"{urls[name]}?{query}", body_path, c, args.duration) for name in procs}
+                    floor = wrk(f"http://127.0.0.1:{rust_port}/floor", body_path, c, args.duration)
+                    rows.append((label, c, res, floor))
+                    print(label, f"{c} conn", {n: round(r["rps"]) for n, r in res.items()},
+                          "floor", round(floor["rps"]), flush=True)
+        rss = {name: peak_rss_mib(p.pid) for name, p in procs.items()}
+    finally:
+        for p in procs.values():
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)
+
+    rust, js = list(procs)
+    lines = [START, "",
+             f"Measured {time.strftime('%Y-%m-%d')} on this machine ({os.cpu_count()} cores), "
+             f"wrk 1 thread, {args.duration} s per cell, loopback. "
+             f"Ratio = Rust ÷ JS for throughput, JS ÷ Rust for latency (higher is better for us).", "",
+             "| request | connections | Rust req/s | JS req/s | throughput ratio | Rust p50 / p99 | JS p50 / p99 | p50 ratio | floor req/s, p50 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for label, c, res, floor in rows:
+        r, j = res[rust], res[js]
+        lines.append(
+            f"| {label} | {c} | {r['rps']:,.0f} | {j['rps']:,.0f} | **{r['rps'] / j['rps']:.0f}x** | "
+            f"{r['p50_us']} µs / {r['p99_us']} µs | {j['p50_us']} µs / {j['p99_us']} µs | "
+            f"{j['p50_us'] / max(r['p50_us'], 1):.0f}x | {floor['rps']:,.0f}, {floor['p50_us']} µs |")
+    lines += ["", f"Peak resident memory after the whole run: Rust {rss[rust]:.1f} MiB, "
+                  f"JS {rss[js]:.1f} MiB ({rss[js] / rss[rust]:.0f}x less for Rust).", "", END]
+    block = "\n".join(lines)
+    print(block)
+    if not args.no_write:
+        doc = ROOT / "docs/performance.md"
+        text = doc.read_text()
+        start, end = text.index(START), text.index(END) + len(END)
+        doc.write_text(text[:start] + block + text[end:])
+        print(f"written into {doc.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
