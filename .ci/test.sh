@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# All tests: the workspace's Rust tests (unit, doc, and the in-process replay of the official
-# SDK's recorded answers), then the official differential replayer (replay.py) over HTTP
+# All tests: the workspace's Rust tests (unit, doc, the in-process replay of the official SDK's
+# recorded answers, and the dev server driving the official JS app), then the official differential replayer (replay.py) over HTTP
 # against the running example app, with the corpus's recorder.mjs playing the Inngest API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,11 @@ root=$(pwd)
 corpus="${INNGEST_CONFORMANCE_DIR:-$root/../shared/conformance/js}"
 conformance=$(dirname "$corpus")
 [ -d "$corpus" ] || { echo "conformance corpus not found at $corpus" >&2; exit 1; }
+
+# The official JS SDK app (npm install of the corpus's pinned versions, once) for the dev
+# server's tests, which drive it.
+INNGEST_JS_APP_DIR="$(bash .ci/js-sdk.sh)"
+export INNGEST_JS_APP_DIR
 
 cargo test --workspace
 

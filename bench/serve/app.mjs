@@ -1,7 +1,7 @@
 // The serve-mode benchmark's JS app: the official Inngest JS SDK serving `welcome-user`
 // (from the conformance contract) and `hundred-steps` (100 sequential step.run calls) on
 // 127.0.0.1:$APP_PORT/api/inngest, as examples/conformance/src/bin/bench-app.rs does in Rust.
-// Run from a folder where `inngest` is installed, with functions.mjs beside it.
+// .ci/js-sdk.sh copies it, as bench-app.mjs, beside functions.mjs where `inngest` is installed.
 import http from "node:http";
 import { serve } from "inngest/node";
 import { inngest, welcomeUser } from "./functions.mjs";

@@ -17,14 +17,13 @@ The results replace the block between the markers in docs/performance.md.
 Usage: python3 bench/serve/run.py [--duration 10] [--no-write]
 Needs: wrk, node with npm, cargo. bench/serve/run.sh installs what is missing.
 """
-import argparse, hashlib, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
+import argparse, hashlib, json, os, signal, socket, subprocess, sys, tempfile, time
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CORPUS = Path(os.environ.get("INNGEST_CONFORMANCE_DIR", ROOT.parent / "shared/conformance/js"))
-JS_DIR = Path(os.environ.get("BENCH_JS_DIR", "/var/tmp/cargo-inngest-bench-js"))
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 START, END = "<!-- serve-bench:start -->", "<!-- serve-bench:end -->"
 CONNECTIONS = (1, 16)
@@ -97,13 +96,10 @@ def wrk(url, body_path, connections, duration):
 
 
 def setup_js():
-    JS_DIR.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "functions.mjs"):
-        shutil.copy(CORPUS.parent / name, JS_DIR / name)
-    shutil.copy(HERE / "app.mjs", JS_DIR / "app.mjs")
-    if not (JS_DIR / "node_modules/inngest").exists():
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=JS_DIR, check=True)
-    return json.loads((JS_DIR / "node_modules/inngest/package.json").read_text())["version"]
+    """The official SDK, installed by .ci/js-sdk.sh (with app.mjs copied as bench-app.mjs)."""
+    out = subprocess.run(["bash", str(ROOT / ".ci/js-sdk.sh")], check=True, capture_output=True, text=True)
+    js_dir = Path(out.stdout.strip())
+    return js_dir, json.loads((js_dir / "node_modules/inngest/package.json").read_text())["version"]
 
 
 def main():
@@ -112,7 +108,7 @@ def main():
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
 
-    js_version = setup_js()
+    js_dir, js_version = setup_js()
     subprocess.run(["cargo", "build", "-q", "--release", "-p", "conformance-app", "--bin", "bench-app"],
                    cwd=ROOT, check=True)
     rust_port, js_port = free_port(), free_port()
@@ -121,7 +117,7 @@ def main():
         "inngest-runtime (Rust)": subprocess.Popen([TARGET / "release/bench-app"], env=dict(env, PORT=str(rust_port)),
                                                    stdout=subprocess.DEVNULL),
         f"official JS SDK {js_version} (Node {subprocess.check_output(['node', '--version'], text=True).strip()})":
-            subprocess.Popen(["node", "app.mjs"], cwd=JS_DIR, env=dict(env, APP_PORT=str(js_port)),
+            subprocess.Popen(["node", "bench-app.mjs"], cwd=js_dir, env=dict(env, APP_PORT=str(js_port)),
                              stdout=subprocess.DEVNULL),
     }
     urls = dict(zip(procs, (f"http://127.0.0.1:{rust_port}/api/inngest", f"http://127.0.0.1:{js_port}/api/inngest")))

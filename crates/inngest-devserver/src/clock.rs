@@ -1,0 +1,68 @@
+//! The server's clock: wall time plus an offset that tests move forward.
+//!
+//! Every time the server uses (event timestamps, sleeps, wait timeouts, retry backoff, cron
+//! ticks) is read from one [`Clock`], so advancing it makes a `sleep("3d")` elapse at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, TimeZone, Utc};
+
+/// Wall time plus an adjustable offset. Cheap to clone; clones share the offset.
+///
+/// ```
+/// use std::time::Duration;
+/// let clock = inngest_devserver::Clock::default();
+/// let before = clock.now_ms();
+/// clock.advance(Duration::from_secs(3 * 86_400));
+/// assert!(clock.now_ms() - before >= 3 * 86_400_000);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Clock {
+    /// Milliseconds since the Unix epoch, as the server sees them.
+    pub fn now_ms(&self) -> i64 {
+        wall_ms() + self.offset_ms.load(Ordering::SeqCst)
+    }
+
+    /// The server's current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(self.now_ms())
+            .single()
+            .unwrap_or_default()
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// How far the clock is ahead of wall time.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_offset_ms(&self, offset: i64) {
+        self.offset_ms.store(offset, Ordering::SeqCst);
+    }
+}
+
+/// Milliseconds to an RFC 3339 string with milliseconds, UTC.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

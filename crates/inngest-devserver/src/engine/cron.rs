@@ -1,0 +1,70 @@
+//! Cron triggers: each scheduled function's next tick, and the run it starts.
+
+use inngest_runtime::cron::CronSchedule;
+use serde_json::json;
+
+use super::Engine;
+use crate::clock::rfc3339;
+use crate::registry::Trigger;
+
+/// A function's schedule and when it next fires.
+pub(super) struct CronEntry {
+    function_id: String,
+    schedule: CronSchedule,
+    pub next_ms: i64,
+}
+
+fn next_after(schedule: &CronSchedule, ms: i64) -> Option<i64> {
+    let at = chrono::DateTime::from_timestamp_millis(ms)?;
+    Some(schedule.next_after(at)?.timestamp_millis())
+}
+
+impl Engine {
+    pub(super) fn rebuild_crons(&mut self) {
+        let now = self.clock.now_ms();
+        self.crons = self
+            .registry
+            .functions()
+            .flat_map(|f| {
+                f.triggers.iter().filter_map(move |t| match t {
+                    Trigger::Cron(schedule) => Some(CronEntry {
+                        function_id: f.config.id.clone(),
+                        next_ms: next_after(schedule, now)?,
+                        schedule: (**schedule).clone(),
+                    }),
+                    Trigger::Event { .. } => None,
+                })
+            })
+            .collect();
+    }
+
+    /// Starts a run for every schedule whose tick has come. A clock moved past several ticks
+    /// fires once, as a server that was down does not backfill.
+    pub(super) fn fire_crons(&mut self) {
+        let now = self.clock.now_ms();
+        let mut due = Vec::new();
+        for entry in &mut self.crons {
+            if entry.next_ms <= now {
+                due.push((
+                    entry.function_id.clone(),
+                    entry.schedule.as_str().to_string(),
+                    entry.next_ms,
+                ));
+                entry.next_ms = next_after(&entry.schedule, now).unwrap_or(i64::MAX);
+            }
+        }
+        for (function_id, cron, tick) in due {
+            let event = json!({
+                "name": "inngest/scheduled.timer",
+                "data": { "cron": cron, "scheduledAt": rfc3339(tick), "fireAt": rfc3339(tick) },
+                "id": ulid::Ulid::new().to_string(),
+                "ts": now,
+            });
+            let id = event["id"].as_str().unwrap_or_default().to_string();
+            self.persist(|s, _| s.save_event(&id, &event));
+            self.events.push(event.clone());
+            tracing::info!(function = %function_id, %cron, "cron tick");
+            self.start_run(&function_id, vec![event], None);
+        }
+    }
+}

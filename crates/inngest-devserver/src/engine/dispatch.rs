@@ -1,0 +1,134 @@
+//! Due queue items become work: SDK calls (within concurrency limits), wake-ups and timeouts.
+
+use serde_json::{Value, json};
+
+use super::{Command, Engine};
+use crate::call::{self, CallRequest};
+use crate::run::{Job, Pending, QueueItem};
+
+impl Engine {
+    /// Starts everything that is due and allowed to run.
+    pub(super) fn dispatch_due(&mut self) {
+        let now = self.clock.now_ms();
+        let due: Vec<(i64, String)> = self
+            .queue
+            .range(..=(now, String::from("~")))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            let Some(item) = self.queue.get(&key).cloned() else {
+                continue;
+            };
+            let live = self
+                .runs
+                .get(&item.run_id)
+                .is_some_and(|r| !r.is_finished());
+            if !live {
+                self.queue.remove(&key);
+                self.persist(|s, _| s.delete_item(&item.id));
+                continue;
+            }
+            match &item.job {
+                Job::Execute { .. } => {
+                    let Some(slot) = self.acquire(&item) else {
+                        continue; // over a limit: stays queued
+                    };
+                    self.queue.remove(&key);
+                    self.spawn_call(item, slot);
+                }
+                Job::Wake { step } => {
+                    self.queue.remove(&key);
+                    self.persist(|s, _| s.delete_item(&item.id));
+                    self.resolve(&item.run_id, step, Value::Null);
+                }
+                Job::Timeout { step } => {
+                    self.queue.remove(&key);
+                    self.persist(|s, _| s.delete_item(&item.id));
+                    self.time_out(&item.run_id, step);
+                }
+            }
+        }
+    }
+
+    fn time_out(&mut self, run_id: &str, step: &str) {
+        let memo = match self.runs.get(run_id).and_then(|r| r.pending.get(step)) {
+            Some(Pending::Wait { .. }) => Value::Null,
+            Some(Pending::Invoke { .. }) => json!({ "error": {
+                "name": "InngestInvokeTimeoutError",
+                "message": "Timed out waiting for invoked function to complete",
+            } }),
+            _ => return,
+        };
+        self.resolve(run_id, step, memo);
+    }
+
+    /// The concurrency key of an item's run, and whether a call may start now.
+    fn acquire(&mut self, item: &QueueItem) -> Option<String> {
+        if self.in_flight_total >= self.options.max_in_flight {
+            return None;
+        }
+        let run = self.runs.get(&item.run_id)?;
+        let f = self.registry.function(&run.function_id)?;
+        let slot = match &f.concurrency {
+            None => String::new(),
+            Some(limit) => {
+                let key = limit
+                    .key
+                    .as_ref()
+                    .and_then(|k| k.key(&[("event", &run.event)]))
+                    .unwrap_or_default();
+                let slot = format!("{}\u{0}{key}", f.config.id);
+                if self.in_flight.get(&slot).copied().unwrap_or(0) >= limit.limit {
+                    return None;
+                }
+                slot
+            }
+        };
+        *self.in_flight.entry(slot.clone()).or_default() += 1;
+        self.in_flight_total += 1;
+        Some(slot)
+    }
+
+    pub(super) fn release(&mut self, slot: &str) {
+        self.in_flight_total = self.in_flight_total.saturating_sub(1);
+        if let Some(n) = self.in_flight.get_mut(slot) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.in_flight.remove(slot);
+            }
+        }
+    }
+
+    fn spawn_call(&mut self, item: QueueItem, slot: String) {
+        let Job::Execute { step_id, attempt } = &item.job else {
+            return;
+        };
+        let (Some(run), Some(f)) = (
+            self.runs.get(&item.run_id),
+            self.runs
+                .get(&item.run_id)
+                .and_then(|r| self.registry.function(&r.function_id)),
+        ) else {
+            self.release(&slot);
+            return;
+        };
+        // The SDK checkpoints only discovery calls without forced planning; offering it
+        // elsewhere would be ignored anyway.
+        let checkpoint = (self.options.checkpointing && step_id == "step" && !run.force_plan)
+            .then_some((f.uuid.as_str(), item.id.as_str()));
+        let req = CallRequest::new(run, &f.url, step_id, *attempt, checkpoint);
+        tracing::debug!(run = %run.id, step = %step_id, attempt, "calling the app");
+        let http = self.http.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = call::send(&http, &req).await;
+            let _ = tx
+                .send(Command::Called {
+                    item: Box::new(item),
+                    slot,
+                    result: Box::new(result),
+                })
+                .await;
+        });
+    }
+}

@@ -1,0 +1,166 @@
+//! An event arrives: it is checked and stored, then it resumes waits, cancels runs and
+//! starts runs of the functions it triggers.
+
+use serde_json::{Map, Value, json};
+
+use super::Engine;
+use crate::registry::name_matches;
+use crate::run::{Pending, RunStatus};
+
+/// Why a batch of events was refused (nothing of it was accepted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {index}: {reason}")]
+pub struct EventError {
+    /// Position in the batch.
+    pub index: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// The event the server emits when an invoked run starts.
+pub(crate) const INVOKED: &str = "inngest/function.invoked";
+
+fn check(index: usize, event: &Value) -> Result<(), EventError> {
+    let fail = |reason: &str| EventError {
+        index,
+        reason: reason.to_string(),
+    };
+    let Value::Object(o) = event else {
+        return Err(fail("an event must be a JSON object"));
+    };
+    match o.get("name") {
+        Some(Value::String(n)) if !n.trim().is_empty() => {}
+        Some(Value::String(_)) | None => return Err(fail("the event has no name")),
+        Some(_) => return Err(fail("the event's name must be a string")),
+    }
+    match o.get("data") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(_) => return Err(fail("the event's data must be an object")),
+    }
+    match o.get("ts") {
+        None | Some(Value::Null) => {}
+        Some(ts) if ts.as_i64().is_some() => {}
+        Some(_) => return Err(fail("the event's ts must be an integer (ms)")),
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Accepts a batch of events: all or none.
+    pub(super) fn ingest(&mut self, events: Vec<Value>) -> Result<Vec<String>, EventError> {
+        for (i, e) in events.iter().enumerate() {
+            check(i, e)?;
+        }
+        let mut ids = Vec::with_capacity(events.len());
+        for mut event in events {
+            let now = self.clock.now_ms();
+            if let Value::Object(o) = &mut event {
+                if !matches!(o.get("id"), Some(Value::String(s)) if !s.is_empty()) {
+                    o.insert("id".into(), json!(ulid::Ulid::new().to_string()));
+                }
+                if o.get("ts").and_then(Value::as_i64).is_none() {
+                    o.insert("ts".into(), json!(now));
+                }
+                if !matches!(o.get("data"), Some(Value::Object(_))) {
+                    o.insert("data".into(), Value::Object(Map::new()));
+                }
+            }
+            let id = event["id"].as_str().unwrap_or_default().to_string();
+            self.persist(|s, _| s.save_event(&id, &event));
+            self.events.push(event.clone());
+            if self.events.len() > super::RECENT_EVENTS {
+                self.events.remove(0);
+            }
+            self.on_event(&event);
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// Routes an accepted event (also the events the server emits itself).
+    pub(super) fn on_event(&mut self, event: &Value) {
+        let name = event["name"].as_str().unwrap_or_default().to_string();
+        tracing::debug!(event = %name, "event");
+        self.resume_waits(&name, event);
+        self.cancel_matching(&name, event);
+        if name == INVOKED {
+            return;
+        }
+        let triggered: Vec<String> = self
+            .registry
+            .functions()
+            .filter(|f| f.triggered_by(event))
+            .map(|f| f.config.id.clone())
+            .collect();
+        for fn_id in triggered {
+            self.start_run(&fn_id, vec![event.clone()], None);
+        }
+    }
+
+    fn resume_waits(&mut self, name: &str, event: &Value) {
+        let mut resumed = Vec::new();
+        for run in self.runs.values() {
+            if run.status != RunStatus::Running {
+                continue;
+            }
+            for (step, pending) in &run.pending {
+                let Pending::Wait {
+                    event: awaited,
+                    condition,
+                    ..
+                } = pending
+                else {
+                    continue;
+                };
+                if awaited != name {
+                    continue;
+                }
+                let holds = match condition {
+                    None => true,
+                    Some(src) => match crate::expr::Expr::compile(src) {
+                        Ok(e) => e.matches(&[("event", &run.event), ("async", event)]),
+                        Err(e) => {
+                            tracing::warn!(run = %run.id, error = %e, "a wait's condition does not compile");
+                            false
+                        }
+                    },
+                };
+                if holds {
+                    resumed.push((run.id.clone(), step.clone()));
+                    // One event resumes at most one wait of a run.
+                    break;
+                }
+            }
+        }
+        for (run_id, step) in resumed {
+            self.resolve(&run_id, &step, event.clone());
+        }
+    }
+
+    fn cancel_matching(&mut self, name: &str, event: &Value) {
+        let mut cancelled = Vec::new();
+        for run in self
+            .runs
+            .values()
+            .filter(|r| r.status == RunStatus::Running)
+        {
+            let Some(f) = self.registry.function(&run.function_id) else {
+                continue;
+            };
+            let hit = f.cancel.iter().any(|rule| {
+                name_matches(&rule.event, name)
+                    && rule
+                        .condition
+                        .as_ref()
+                        .is_none_or(|c| c.matches(&[("event", &run.event), ("async", event)]))
+            });
+            if hit {
+                cancelled.push(run.id.clone());
+            }
+        }
+        for run_id in cancelled {
+            tracing::info!(run = %run_id, event = %name, "run cancelled by event");
+            self.finish(&run_id, RunStatus::Cancelled, None);
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! The engine: one task that owns all run state and applies every change in order.
+//!
+//! The HTTP layer and the library API talk to it through an [`EngineHandle`]; calls to SDKs
+//! run as separate tasks and report back as [`Command::Called`]. The stages of the data path
+//! each have a module: [`intake`] (an event arrives: triggers, waits, cancellations),
+//! [`dispatch`] (due queue items become SDK calls), [`outcome`] (an SDK answer becomes memo
+//! entries and new queue items), [`lifecycle`] (runs start and finish), [`cron`].
+
+mod cron;
+mod dispatch;
+mod intake;
+mod lifecycle;
+mod outcome;
+mod view;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use inngest_runtime::protocol::GeneratorOp;
+use inngest_runtime::protocol::sync::RegisterRequest;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::call::CallResult;
+use crate::clock::Clock;
+use crate::registry::{RegisterError, Registry};
+use crate::run::{QueueItem, Run};
+use crate::store::{Store, StoreError};
+pub use intake::EventError;
+pub use view::{AppView, FunctionView, RunView};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub(crate) struct EngineOptions {
+    /// Send `ctx.fn_id`/`qi_id` so v4 SDKs checkpoint.
+    pub checkpointing: bool,
+    /// A fixed retry delay instead of the backoff table.
+    pub retry_interval: Option<Duration>,
+    /// SDK calls in flight at most.
+    pub max_in_flight: usize,
+}
+
+/// What the engine is asked to do.
+pub(crate) enum Command {
+    SendEvents(Vec<Value>, oneshot::Sender<Result<Vec<String>, EventError>>),
+    Register(
+        Box<RegisterRequest>,
+        oneshot::Sender<Result<bool, RegisterError>>,
+    ),
+    Checkpoint {
+        run_id: String,
+        steps: Vec<GeneratorOp>,
+        reply: oneshot::Sender<Result<(), CheckpointError>>,
+    },
+    Advance(Duration, oneshot::Sender<()>),
+    Run(String, oneshot::Sender<Option<RunView>>),
+    EventRuns(String, oneshot::Sender<Vec<RunView>>),
+    Event(String, oneshot::Sender<Option<Value>>),
+    Recent(oneshot::Sender<(Vec<RunView>, Vec<Value>)>),
+    Apps(oneshot::Sender<Vec<AppView>>),
+    Cancel(String, oneshot::Sender<bool>),
+    /// An SDK call ended; `slot` is the concurrency slot it held.
+    Called {
+        item: Box<QueueItem>,
+        slot: String,
+        result: Box<CallResult>,
+    },
+}
+
+/// Why a checkpoint was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    /// No such run.
+    #[error("run {0:?} not found")]
+    UnknownRun(String),
+}
+
+/// The engine is gone (the server stopped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the dev server has stopped")]
+pub struct Stopped;
+
+/// A cheap handle to the engine task.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl EngineHandle {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Stopped> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
+
+    /// Accepts events (filling `id` and `ts`); returns their ids.
+    pub async fn send_events(
+        &self,
+        events: Vec<Value>,
+    ) -> Result<Result<Vec<String>, EventError>, Stopped> {
+        self.ask(|r| Command::SendEvents(events, r)).await
+    }
+
+    /// Registers an app's functions; returns whether anything changed.
+    pub async fn register(
+        &self,
+        sync: RegisterRequest,
+    ) -> Result<Result<bool, RegisterError>, Stopped> {
+        self.ask(|r| Command::Register(Box::new(sync), r)).await
+    }
+
+    /// Folds checkpointed steps into a run's memo.
+    pub async fn checkpoint(
+        &self,
+        run_id: String,
+        steps: Vec<GeneratorOp>,
+    ) -> Result<Result<(), CheckpointError>, Stopped> {
+        self.ask(|reply| Command::Checkpoint {
+            run_id,
+            steps,
+            reply,
+        })
+        .await
+    }
+
+    /// Moves the clock forward and runs whatever became due.
+    pub async fn advance(&self, by: Duration) -> Result<(), Stopped> {
+        self.ask(|r| Command::Advance(by, r)).await
+    }
+
+    /// A run.
+    pub async fn run(&self, id: String) -> Result<Option<RunView>, Stopped> {
+        self.ask(|r| Command::Run(id, r)).await
+    }
+
+    /// The runs an event started.
+    pub async fn event_runs(&self, event_id: String) -> Result<Vec<RunView>, Stopped> {
+        self.ask(|r| Command::EventRuns(event_id, r)).await
+    }
+
+    /// A received event.
+    pub async fn event(&self, id: String) -> Result<Option<Value>, Stopped> {
+        self.ask(|r| Command::Event(id, r)).await
+    }
+
+    /// Recent runs and events, newest first.
+    pub async fn recent(&self) -> Result<(Vec<RunView>, Vec<Value>), Stopped> {
+        self.ask(Command::Recent).await
+    }
+
+    /// Synced apps and their functions.
+    pub async fn apps(&self) -> Result<Vec<AppView>, Stopped> {
+        self.ask(Command::Apps).await
+    }
+
+    /// Cancels a running run; false if it was not running.
+    pub async fn cancel(&self, run_id: String) -> Result<bool, Stopped> {
+        self.ask(|r| Command::Cancel(run_id, r)).await
+    }
+}
+
+/// How many received events the engine keeps in memory for the API and the page.
+const RECENT_EVENTS: usize = 1000;
+
+pub(crate) struct Engine {
+    clock: Clock,
+    store: Store,
+    registry: Registry,
+    runs: HashMap<String, Run>,
+    /// Due work, ordered by time then id.
+    queue: BTreeMap<(i64, String), QueueItem>,
+    /// In-flight calls per concurrency key.
+    in_flight: HashMap<String, usize>,
+    in_flight_total: usize,
+    crons: Vec<cron::CronEntry>,
+    events: Vec<Value>,
+    http: reqwest::Client,
+    tx: mpsc::Sender<Command>,
+    options: EngineOptions,
+}
+
+impl Engine {
+    /// Loads the stored state and starts the engine task.
+    pub(crate) fn spawn(
+        clock: Clock,
+        store: Store,
+        options: EngineOptions,
+    ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), StoreError> {
+        let (tx, rx) = mpsc::channel(1024);
+        let mut engine = Engine {
+            clock,
+            store,
+            registry: Registry::default(),
+            runs: HashMap::new(),
+            queue: BTreeMap::new(),
+            in_flight: HashMap::new(),
+            in_flight_total: 0,
+            crons: Vec::new(),
+            events: Vec::new(),
+            http: reqwest::Client::new(),
+            tx: tx.clone(),
+            options,
+        };
+        engine.load()?;
+        let task = tokio::spawn(engine.run_loop(rx));
+        Ok((EngineHandle { tx }, task))
+    }
+
+    fn load(&mut self) -> Result<(), StoreError> {
+        if let Some(offset) = self.store.meta("clock_offset_ms")? {
+            self.clock.set_offset_ms(offset.parse().unwrap_or(0));
+        }
+        for app in self.store.apps::<crate::registry::AppRecord>()? {
+            if let Err(e) = self.registry.register(app.sync, app.synced_at_ms) {
+                tracing::warn!(error = %e, "a stored app no longer registers");
+            }
+        }
+        for run in self.store.runs()? {
+            self.runs.insert(run.id.clone(), run);
+        }
+        for item in self.store.items()? {
+            self.queue.insert((item.at_ms, item.id.clone()), item);
+        }
+        self.events = self.store.events()?;
+        let keep_from = self.events.len().saturating_sub(RECENT_EVENTS);
+        self.events.drain(..keep_from);
+        self.rebuild_crons();
+        tracing::debug!(
+            runs = self.runs.len(),
+            queued = self.queue.len(),
+            "state loaded"
+        );
+        Ok(())
+    }
+
+    async fn run_loop(mut self, mut rx: mpsc::Receiver<Command>) {
+        loop {
+            self.fire_crons();
+            self.dispatch_due();
+            let wait = self.next_wake();
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd),
+                    None => break,
+                },
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// How long the loop may sleep: until the next due item or cron tick, at most a second
+    /// (so a clock moved through another handle is noticed).
+    fn next_wake(&self) -> Duration {
+        let now = self.clock.now_ms();
+        let next = self
+            .queue
+            .keys()
+            .next()
+            .map(|(at, _)| *at)
+            .into_iter()
+            .chain(self.crons.iter().map(|c| c.next_ms))
+            .min();
+        let ms = next.map_or(1000, |at| (at - now).clamp(0, 1000));
+        Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::SendEvents(events, reply) => {
+                let _ = reply.send(self.ingest(events));
+            }
+            Command::Register(sync, reply) => {
+                let _ = reply.send(self.register(*sync));
+            }
+            Command::Checkpoint {
+                run_id,
+                steps,
+                reply,
+            } => {
+                let _ = reply.send(self.checkpoint(&run_id, steps));
+            }
+            Command::Advance(by, reply) => {
+                self.clock.advance(by);
+                self.persist(|s, e| {
+                    s.set_meta("clock_offset_ms", &e.clock.offset_ms().to_string())
+                });
+                self.fire_crons();
+                self.dispatch_due();
+                let _ = reply.send(());
+            }
+            Command::Run(id, reply) => {
+                let _ = reply.send(self.runs.get(&id).map(RunView::from));
+            }
+            Command::EventRuns(event_id, reply) => {
+                let mut runs: Vec<RunView> = self
+                    .runs
+                    .values()
+                    .filter(|r| r.event_id() == Some(event_id.as_str()))
+                    .map(RunView::from)
+                    .collect();
+                runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+                let _ = reply.send(runs);
+            }
+            Command::Event(id, reply) => {
+                let found = self
+                    .events
+                    .iter()
+                    .rev()
+                    .find(|e| e.get("id").and_then(Value::as_str) == Some(id.as_str()))
+                    .cloned();
+                let _ = reply.send(found);
+            }
+            Command::Recent(reply) => {
+                let mut runs: Vec<RunView> = self.runs.values().map(RunView::from).collect();
+                runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+                runs.truncate(100);
+                let events = self.events.iter().rev().take(100).cloned().collect();
+                let _ = reply.send((runs, events));
+            }
+            Command::Apps(reply) => {
+                let _ = reply.send(view::apps(&self.registry));
+            }
+            Command::Cancel(run_id, reply) => {
+                let running = self.runs.get(&run_id).is_some_and(|r| !r.is_finished());
+                if running {
+                    self.finish(&run_id, crate::run::RunStatus::Cancelled, None);
+                }
+                let _ = reply.send(running);
+            }
+            Command::Called { item, slot, result } => {
+                self.release(&slot);
+                self.on_called(*item, *result);
+            }
+        }
+    }
+
+    fn register(&mut self, sync: RegisterRequest) -> Result<bool, RegisterError> {
+        let name = sync.app_name.clone();
+        let modified = self.registry.register(sync, self.clock.now_ms())?;
+        if let Some(app) = self.registry.apps().find(|a| a.sync.app_name == name) {
+            let app = app.clone();
+            self.persist(|s, _| s.save_app(&name, &app));
+        }
+        self.rebuild_crons();
+        tracing::info!(app = %name, modified, "app synced");
+        Ok(modified)
+    }
+
+    /// Runs a store write; a failure is logged (the in-memory state stays authoritative).
+    fn persist(&self, write: impl FnOnce(&Store, &Self) -> Result<(), StoreError>) {
+        if let Err(e) = write(&self.store, self) {
+            tracing::error!(error = %e, "could not persist state");
+        }
+    }
+
+    fn save_run(&self, run_id: &str) {
+        if let Some(run) = self.runs.get(run_id) {
+            self.persist(|s, _| s.save_run(run));
+        }
+    }
+
+    /// Schedules work for a run.
+    fn enqueue(&mut self, run_id: &str, at_ms: i64, job: crate::run::Job) {
+        let item = QueueItem {
+            id: ulid::Ulid::new().to_string(),
+            run_id: run_id.to_string(),
+            at_ms,
+            job,
+        };
+        self.persist(|s, _| s.save_item(&item));
+        self.queue.insert((item.at_ms, item.id.clone()), item);
+    }
+}

@@ -1,0 +1,167 @@
+//! Expressions: the CEL the SDKs generate (`if` of waits and cancellations, trigger
+//! `expression`, concurrency keys), evaluated with the `cel` crate over JSON events.
+//!
+//! JSON numbers become CEL `int` when they are whole and fit, `double` otherwise, so
+//! `event.data.n - 1` and `event.data.amount > 10.5` both work. A missing field makes a
+//! condition false rather than an error, as the Inngest server treats a failed match.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+/// An expression that does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid expression {source_text:?}: {message}")]
+pub struct ExprError {
+    /// The expression.
+    pub source_text: String,
+    /// The parser's message.
+    pub message: String,
+}
+
+/// A compiled expression.
+#[derive(Clone)]
+pub struct Expr {
+    program: Arc<cel::Program>,
+    source: String,
+}
+
+impl std::fmt::Debug for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Expr").field(&self.source).finish()
+    }
+}
+
+impl Expr {
+    /// Compiles a CEL expression.
+    ///
+    /// ```
+    /// use inngest_devserver::expr::Expr;
+    /// use serde_json::json;
+    /// let e = Expr::compile("event.data.orderId == async.data.orderId").unwrap();
+    /// let order = json!({"data": {"orderId": "o_9"}});
+    /// assert!(e.matches(&[("event", &order), ("async", &order)]));
+    /// assert!(Expr::compile("event.data.(").is_err());
+    /// ```
+    pub fn compile(source: &str) -> Result<Self, ExprError> {
+        let program = cel::Program::compile(source).map_err(|e| ExprError {
+            source_text: source.to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            program: Arc::new(program),
+            source: source.to_string(),
+        })
+    }
+
+    /// The expression as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    fn eval(&self, vars: &[(&str, &Value)]) -> Option<cel::Value> {
+        let mut ctx = cel::Context::default();
+        for (name, value) in vars {
+            ctx.add_variable_from_value(*name, to_cel(value));
+        }
+        match self.program.execute(&ctx) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::debug!(expression = %self.source, error = %e, "expression did not evaluate");
+                None
+            }
+        }
+    }
+
+    /// Whether the expression is `true` for these variables (an error counts as false).
+    pub fn matches(&self, vars: &[(&str, &Value)]) -> bool {
+        matches!(self.eval(vars), Some(cel::Value::Bool(true)))
+    }
+
+    /// The expression's value as a key string (concurrency keys), if it evaluates.
+    pub fn key(&self, vars: &[(&str, &Value)]) -> Option<String> {
+        Some(match self.eval(vars)? {
+            cel::Value::String(s) => s.to_string(),
+            cel::Value::Int(i) => i.to_string(),
+            cel::Value::UInt(u) => u.to_string(),
+            cel::Value::Float(f) => f.to_string(),
+            cel::Value::Bool(b) => b.to_string(),
+            cel::Value::Null => "null".to_string(),
+            other => format!("{other:?}"),
+        })
+    }
+}
+
+/// JSON to a CEL value.
+fn to_cel(value: &Value) -> cel::Value {
+    match value {
+        Value::Null => cel::Value::Null,
+        Value::Bool(b) => cel::Value::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => cel::Value::Int(i),
+            None => match n.as_u64() {
+                Some(u) => cel::Value::UInt(u),
+                None => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+        },
+        Value::String(s) => cel::Value::String(Arc::new(s.clone())),
+        Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
+        Value::Object(map) => {
+            let map: HashMap<String, cel::Value> =
+                map.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
+            cel::Value::from(map)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(src: &str, event: Value, candidate: Value) -> bool {
+        Expr::compile(src)
+            .expect("compiles")
+            .matches(&[("event", &event), ("async", &candidate)])
+    }
+
+    #[test]
+    fn the_operators_sdks_generate() {
+        let e = json!({"name": "a/b", "data": {"id": "x", "n": 3, "vip": true, "tags": ["t"]}});
+        let a = json!({"name": "c/d", "data": {"id": "x", "n": 4.5}});
+        assert!(check(
+            "event.data.id == async.data.id",
+            e.clone(),
+            a.clone()
+        ));
+        assert!(!check(
+            "event.data.id != async.data.id",
+            e.clone(),
+            a.clone()
+        ));
+        assert!(check(
+            "event.data.n < async.data.n && event.data.vip",
+            e.clone(),
+            a.clone()
+        ));
+        assert!(check(
+            "event.data.n > 5 || event.data.vip",
+            e.clone(),
+            a.clone()
+        ));
+        assert!(check("event.data.n - 1 == 2", e.clone(), a.clone()));
+        assert!(check(
+            "event.data.n >= 3 && event.data.n <= 3",
+            e.clone(),
+            a.clone()
+        ));
+        assert!(check("event.name == 'a/b'", e.clone(), a.clone()));
+        assert!(check("'t' in event.data.tags", e.clone(), a.clone()));
+        assert!(check("!(event.data.n == 4)", e.clone(), a.clone()));
+        // A missing field is a non-match, not an error.
+        assert!(!check("event.data.missing == 1", e.clone(), a));
+        let key = Expr::compile("event.data.id").expect("compiles");
+        assert_eq!(key.key(&[("event", &e)]).as_deref(), Some("x"));
+    }
+}

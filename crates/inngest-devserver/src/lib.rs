@@ -1,0 +1,258 @@
+//! An embedded Inngest-compatible dev server.
+//!
+//! It drives any Inngest SDK app in serve mode (the official JS and Python SDKs, or
+//! `inngest-runtime`) with the protocol and semantics of the real server: the event API, sync,
+//! the executor (memo, step planning, retries with backoff, sleeps, waits, invokes, sent
+//! events, `onFailure`, cron, cancellation, concurrency), the v4 checkpoint API, a runs API, a
+//! page at `/`, state that survives a restart, and a clock tests can move forward.
+//!
+//! The path of an event: [`http`](crate) receives it → the engine's *intake* starts runs →
+//! *dispatch* turns due queue items into calls → [`call`] builds the execution request and
+//! reads the SDK's answer → *outcome* stores step results in the run's memo and schedules what
+//! follows → *lifecycle* finishes the run.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use inngest_devserver::{DevServer, DevServerConfig};
+//! let server = DevServer::start(DevServerConfig {
+//!     app_urls: vec!["http://127.0.0.1:3000/api/inngest".into()],
+//!     ..DevServerConfig::default()
+//! })
+//! .await?;
+//! println!("dev server on {}", server.url());
+//! server.advance(std::time::Duration::from_secs(3 * 86_400)).await?; // a sleep("3d") ends
+//! server.stop().await;
+//! # Ok(()) }
+//! ```
+
+pub mod backoff;
+pub mod call;
+mod clock;
+mod engine;
+pub mod expr;
+mod http;
+pub mod registry;
+pub mod run;
+pub mod store;
+mod sync;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use clock::Clock;
+pub use engine::{AppView, EngineHandle, EventError, FunctionView, RunView, Stopped};
+pub use run::RunStatus;
+pub use sync::{AppSyncer, SyncError};
+
+/// How to run the dev server.
+#[derive(Debug, Clone)]
+pub struct DevServerConfig {
+    /// Address to listen on (default 127.0.0.1).
+    pub host: IpAddr,
+    /// Port (default 8288; 0 picks a free one).
+    pub port: u16,
+    /// SQLite file for the state; `None` keeps it in memory.
+    pub state: Option<PathBuf>,
+    /// App serve URLs to sync (and keep synced), like `inngest dev -u`.
+    pub app_urls: Vec<String>,
+    /// How often app URLs are synced again.
+    pub poll_interval: Duration,
+    /// Send `ctx.fn_id`/`qi_id`, so v4 SDKs checkpoint as with the real server (default true).
+    pub checkpointing: bool,
+    /// A fixed delay between retries instead of the backoff table (`--retry-interval`).
+    pub retry_interval: Option<Duration>,
+}
+
+impl Default for DevServerConfig {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 8288,
+            state: None,
+            app_urls: Vec::new(),
+            poll_interval: Duration::from_secs(5),
+            checkpointing: true,
+            retry_interval: None,
+        }
+    }
+}
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DevServerError {
+    /// The port is taken or the address is wrong.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The state database cannot be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+/// A running dev server. Dropping it stops it; [`DevServer::stop`] waits for that.
+pub struct DevServer {
+    url: String,
+    engine: EngineHandle,
+    clock: Clock,
+    syncer: AppSyncer,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl DevServer {
+    /// Opens the state, binds, and starts serving.
+    pub async fn start(config: DevServerConfig) -> Result<Self, DevServerError> {
+        let clock = Clock::default();
+        let store = store::Store::open(config.state.as_deref())?;
+        let options = engine::EngineOptions {
+            checkpointing: config.checkpointing,
+            retry_interval: config.retry_interval,
+            max_in_flight: 64,
+        };
+        let (engine, engine_task) = engine::Engine::spawn(clock.clone(), store, options)?;
+        let addr = SocketAddr::new(config.host, config.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| DevServerError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| DevServerError::Bind { addr, source })?;
+        let url = format!("http://{local}");
+        let syncer = AppSyncer::new();
+        let router = http::router(http::Shared {
+            engine: engine.clone(),
+            clock: clock.clone(),
+            syncer: syncer.clone(),
+        });
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server_task = tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "the dev server's HTTP listener failed");
+            }
+        });
+        let mut tasks = vec![server_task, engine_task];
+        if !config.app_urls.is_empty() {
+            let s = syncer.clone();
+            tasks.push(tokio::spawn(
+                s.keep_synced(config.app_urls.clone(), config.poll_interval),
+            ));
+        }
+        tracing::info!(%url, "inngest-devserver listening");
+        Ok(Self {
+            url,
+            engine,
+            clock,
+            syncer,
+            tasks,
+            shutdown: Some(shutdown),
+        })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:8288` (what apps get as `INNGEST_DEV`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The server's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The engine, for everything the HTTP API can do.
+    pub fn engine(&self) -> &EngineHandle {
+        &self.engine
+    }
+
+    /// Moves the clock forward; sleeps, timeouts, retries and cron ticks that became due run.
+    pub async fn advance(&self, by: Duration) -> Result<(), Stopped> {
+        self.engine.advance(by).await
+    }
+
+    /// Syncs an app by its serve URL now.
+    pub async fn sync_app(&self, url: &str) -> Result<Value, SyncError> {
+        self.syncer.sync(url).await
+    }
+
+    /// Sends events as the event API does; returns their ids.
+    pub async fn send(&self, events: Vec<Value>) -> Result<Vec<String>, DevServerCallError> {
+        Ok(self.engine.send_events(events).await??)
+    }
+
+    /// A run by id.
+    pub async fn run(&self, id: &str) -> Result<Option<RunView>, Stopped> {
+        self.engine.run(id.to_string()).await
+    }
+
+    /// Waits until `event_id` has started a run of `function_id` that has finished, polling;
+    /// `None` if `timeout` passes first. Meant for tests.
+    pub async fn finished_run(
+        &self,
+        event_id: &str,
+        function_id: &str,
+        timeout: Duration,
+    ) -> Result<Option<RunView>, Stopped> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let runs = self.engine.event_runs(event_id.to_string()).await?;
+            if let Some(run) = runs
+                .into_iter()
+                .find(|r| r.function_id == function_id && r.status != RunStatus::Running)
+            {
+                return Ok(Some(run));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops serving and waits for the tasks to end.
+    pub async fn stop(mut self) {
+        self.shutdown_now();
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+    }
+
+    fn shutdown_now(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // The engine and sync tasks hold no resources that need a graceful end: every change
+        // is already in the store.
+        for t in self.tasks.iter().skip(1) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        self.shutdown_now();
+        if let Some(server) = self.tasks.first() {
+            server.abort();
+        }
+    }
+}
+
+/// A library call that failed: the server stopped, or the events were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DevServerCallError {
+    /// The server stopped.
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+    /// The events were refused.
+    #[error(transparent)]
+    Event(#[from] EventError),
+}

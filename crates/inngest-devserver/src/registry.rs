@@ -1,0 +1,282 @@
+//! Synced apps and their functions, as `POST /fn/register` declares them.
+
+use std::collections::BTreeMap;
+
+use inngest_runtime::cron::CronSchedule;
+use inngest_runtime::protocol::sync::{FunctionConfig, RegisterRequest, TriggerConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::backoff;
+use crate::expr::{Expr, ExprError};
+
+/// Why a sync was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    /// The body is not a sync payload.
+    #[error("the sync body is not valid: {0}")]
+    Body(String),
+    /// No app name.
+    #[error("appName must not be empty")]
+    NoAppName,
+    /// A function without an id, URL or trigger.
+    #[error("function {id:?}: {reason}")]
+    Function {
+        /// The function's id.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A synced app.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppRecord {
+    /// The sync payload as received.
+    pub sync: RegisterRequest,
+    /// When it was last synced, in ms.
+    pub synced_at_ms: i64,
+}
+
+/// A concurrency limit: `limit` runs' steps at once per value of `key`.
+#[derive(Debug, Clone)]
+pub struct ConcurrencyLimit {
+    /// Calls in flight allowed.
+    pub limit: usize,
+    /// Groups runs by this expression over `event`.
+    pub key: Option<Expr>,
+}
+
+/// A `cancel` rule.
+#[derive(Debug, Clone)]
+pub struct CancelRule {
+    /// The cancelling event's name.
+    pub event: String,
+    /// Over `event` (the run's) and `async` (the cancelling one).
+    pub condition: Option<Expr>,
+}
+
+/// A trigger, compiled.
+#[derive(Debug, Clone)]
+pub enum Trigger {
+    /// An event name (`*` wildcards allowed at the end) and an optional expression.
+    Event {
+        /// The name or pattern.
+        name: String,
+        /// Over `event`.
+        condition: Option<Expr>,
+    },
+    /// A schedule.
+    Cron(Box<CronSchedule>),
+}
+
+/// A function ready to run.
+#[derive(Debug, Clone)]
+pub struct Function {
+    /// The config as synced.
+    pub config: FunctionConfig,
+    /// The app's id.
+    pub app_id: String,
+    /// A stable UUID for the function (sent as `ctx.fn_id`).
+    pub uuid: String,
+    /// The URL to call (`…?fnId=…&stepId=step`).
+    pub url: String,
+    /// Attempts per queue item.
+    pub max_attempts: u32,
+    /// Compiled triggers.
+    pub triggers: Vec<Trigger>,
+    /// Concurrency limit, if any.
+    pub concurrency: Option<ConcurrencyLimit>,
+    /// Cancellation rules.
+    pub cancel: Vec<CancelRule>,
+}
+
+impl Function {
+    fn compile(app_id: &str, config: FunctionConfig) -> Result<Self, RegisterError> {
+        let fail = |reason: String| RegisterError::Function {
+            id: config.id.clone(),
+            reason,
+        };
+        if config.id.is_empty() {
+            return Err(fail("the id is empty".into()));
+        }
+        let step = config
+            .steps
+            .get("step")
+            .or_else(|| config.steps.values().next())
+            .ok_or_else(|| fail("it has no step to call".into()))?;
+        if step.runtime.url.is_empty() {
+            return Err(fail("its step has no runtime URL".into()));
+        }
+        let retries = step
+            .retries
+            .map(|r| r.attempts)
+            .or_else(|| top_level_retries(&config));
+        let mut triggers = Vec::new();
+        for t in &config.triggers {
+            triggers.push(match t {
+                TriggerConfig::Event { event, expression } => Trigger::Event {
+                    name: event.clone(),
+                    condition: compile_opt(expression.as_deref())
+                        .map_err(|e| fail(e.to_string()))?,
+                },
+                TriggerConfig::Cron { cron } => Trigger::Cron(Box::new(
+                    CronSchedule::parse(cron).map_err(|e| fail(e.to_string()))?,
+                )),
+            });
+        }
+        let concurrency =
+            concurrency(config.concurrency.as_ref()).map_err(|e| fail(e.to_string()))?;
+        let cancel = cancel_rules(config.cancel.as_ref()).map_err(|e| fail(e.to_string()))?;
+        Ok(Self {
+            uuid: uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, config.id.as_bytes()).to_string(),
+            url: step.runtime.url.clone(),
+            max_attempts: backoff::max_attempts(retries),
+            app_id: app_id.to_string(),
+            triggers,
+            concurrency,
+            cancel,
+            config,
+        })
+    }
+
+    /// Whether an event starts a run of this function.
+    pub fn triggered_by(&self, event: &Value) -> bool {
+        let name = event
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        self.triggers.iter().any(|t| match t {
+            Trigger::Event {
+                name: pattern,
+                condition,
+            } => {
+                name_matches(pattern, name)
+                    && condition
+                        .as_ref()
+                        .is_none_or(|c| c.matches(&[("event", event)]))
+            }
+            Trigger::Cron(_) => false,
+        })
+    }
+}
+
+fn top_level_retries(config: &FunctionConfig) -> Option<u32> {
+    // Serialized back to JSON to read a field the shared type does not model.
+    serde_json::to_value(config)
+        .ok()?
+        .get("retries")?
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+}
+
+fn compile_opt(src: Option<&str>) -> Result<Option<Expr>, ExprError> {
+    src.filter(|s| !s.trim().is_empty())
+        .map(Expr::compile)
+        .transpose()
+}
+
+/// `concurrency`: a number, `{limit, key?}`, a list of those, or `{fn: [...]}`.
+fn concurrency(value: Option<&Value>) -> Result<Option<ConcurrencyLimit>, ExprError> {
+    let first = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(list)) => list.first().cloned(),
+        Some(Value::Object(o)) if o.contains_key("fn") => o
+            .get("fn")
+            .and_then(|f| f.as_array())
+            .and_then(|l| l.first())
+            .cloned(),
+        Some(other) => Some(other.clone()),
+    };
+    let Some(first) = first else { return Ok(None) };
+    let (limit, key) = match &first {
+        Value::Number(n) => (n.as_u64(), None),
+        Value::Object(o) => (
+            o.get("limit").and_then(Value::as_u64),
+            o.get("key").and_then(Value::as_str),
+        ),
+        _ => (None, None),
+    };
+    match limit {
+        Some(l) if l > 0 => Ok(Some(ConcurrencyLimit {
+            limit: usize::try_from(l).unwrap_or(usize::MAX),
+            key: compile_opt(key)?,
+        })),
+        _ => Ok(None),
+    }
+}
+
+fn cancel_rules(value: Option<&Value>) -> Result<Vec<CancelRule>, ExprError> {
+    let Some(Value::Array(list)) = value else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for rule in list {
+        if let Some(event) = rule.get("event").and_then(Value::as_str) {
+            out.push(CancelRule {
+                event: event.to_string(),
+                condition: compile_opt(rule.get("if").and_then(Value::as_str))?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Event name matching: exact, or a pattern ending in `*`.
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+/// Every synced app and its compiled functions.
+#[derive(Debug, Default)]
+pub struct Registry {
+    apps: BTreeMap<String, AppRecord>,
+    functions: BTreeMap<String, Function>,
+}
+
+impl Registry {
+    /// Replaces an app's functions with those of a sync. Returns whether anything changed.
+    pub fn register(&mut self, sync: RegisterRequest, now_ms: i64) -> Result<bool, RegisterError> {
+        if sync.app_name.trim().is_empty() {
+            return Err(RegisterError::NoAppName);
+        }
+        let mut compiled = Vec::new();
+        for f in &sync.functions {
+            compiled.push(Function::compile(&sync.app_name, f.clone())?);
+        }
+        let modified = self
+            .apps
+            .get(&sync.app_name)
+            .is_none_or(|old| old.sync.functions != sync.functions || old.sync.url != sync.url);
+        self.functions.retain(|_, f| f.app_id != sync.app_name);
+        for f in compiled {
+            self.functions.insert(f.config.id.clone(), f);
+        }
+        self.apps.insert(
+            sync.app_name.clone(),
+            AppRecord {
+                sync,
+                synced_at_ms: now_ms,
+            },
+        );
+        Ok(modified)
+    }
+
+    /// A function by composite id.
+    pub fn function(&self, id: &str) -> Option<&Function> {
+        self.functions.get(id)
+    }
+
+    /// Every function.
+    pub fn functions(&self) -> impl Iterator<Item = &Function> {
+        self.functions.values()
+    }
+
+    /// Every app.
+    pub fn apps(&self) -> impl Iterator<Item = &AppRecord> {
+        self.apps.values()
+    }
+}

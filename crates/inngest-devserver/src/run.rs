@@ -1,0 +1,167 @@
+//! A run: one execution of a function, from its triggering event to its outcome.
+//!
+//! The run holds what the executor sends back to the SDK on every call (events, memo, stack)
+//! and what is outstanding: planned steps, sleeps, waits and invokes in `pending`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where a run stands, as the runs API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunStatus {
+    /// Started, not finished.
+    Running,
+    /// The function returned.
+    Completed,
+    /// The function failed for good.
+    Failed,
+    /// Cancelled by an event or the API.
+    Cancelled,
+}
+
+/// The parent of an invoked run, resumed with its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParentLink {
+    /// The parent run.
+    pub run_id: String,
+    /// The parent's hashed `invoke` step id.
+    pub step: String,
+}
+
+/// What a pending step waits for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Pending {
+    /// A planned step, called with its own `stepId`.
+    Planned,
+    /// A sleep until the given time (ms).
+    Sleep {
+        /// When it ends.
+        until_ms: i64,
+    },
+    /// A wait for an event.
+    Wait {
+        /// The awaited event name.
+        event: String,
+        /// The `if` expression over `event` and `async`.
+        condition: Option<String>,
+        /// When it times out (ms).
+        expires_ms: i64,
+    },
+    /// An invoked child run.
+    Invoke {
+        /// The child run.
+        child_run_id: String,
+        /// When it times out (ms), if ever.
+        expires_ms: Option<i64>,
+    },
+}
+
+/// One line of a run's history, for the runs API and the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The hashed step id.
+    pub id: String,
+    /// The step's name as the user wrote it.
+    pub name: String,
+    /// The op the SDK reported.
+    pub op: String,
+    /// When, in ms.
+    pub at_ms: i64,
+}
+
+/// A run and all its state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Run {
+    /// The run's ULID.
+    pub id: String,
+    /// The function's composite id.
+    pub function_id: String,
+    /// The app's id.
+    pub app_id: String,
+    /// The first triggering event.
+    pub event: Value,
+    /// All triggering events.
+    pub events: Vec<Value>,
+    /// Memoized step results by hashed id.
+    pub memo: Map<String, Value>,
+    /// Hashed ids in completion order.
+    pub stack: Vec<String>,
+    /// Where the run stands.
+    pub status: RunStatus,
+    /// The function's output (or its error when failed).
+    pub output: Option<Value>,
+    /// Start, in ms.
+    pub started_at_ms: i64,
+    /// End, in ms.
+    pub ended_at_ms: Option<i64>,
+    /// The request version the SDK answered with (`-1` until it has).
+    pub version: i64,
+    /// Once steps have been planned, every later call disables immediate execution.
+    pub force_plan: bool,
+    /// Outstanding steps by hashed id; a discovery call follows when none is left.
+    pub pending: BTreeMap<String, Pending>,
+    /// The invoking run, if any.
+    pub parent: Option<ParentLink>,
+    /// Attempts each queue item gets.
+    pub max_attempts: u32,
+    /// History.
+    pub steps: Vec<StepRecord>,
+}
+
+impl Run {
+    /// Whether the run has ended.
+    pub fn is_finished(&self) -> bool {
+        self.status != RunStatus::Running
+    }
+
+    /// Stores a step's result and records it in the stack.
+    pub fn memoize(&mut self, hashed: &str, value: Value) {
+        self.memo.insert(hashed.to_string(), value);
+        if !self.stack.iter().any(|s| s == hashed) {
+            self.stack.push(hashed.to_string());
+        }
+        self.pending.remove(hashed);
+    }
+
+    /// The event id of the first trigger.
+    pub fn event_id(&self) -> Option<&str> {
+        self.event.get("id").and_then(Value::as_str)
+    }
+}
+
+/// What a queue item does when it is due.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Job {
+    /// Call the SDK: `stepId` is `step` (discovery) or a planned step's hash.
+    Execute {
+        /// `step` or a hashed id.
+        step_id: String,
+        /// 0-based attempt.
+        attempt: u32,
+    },
+    /// A sleep ends.
+    Wake {
+        /// The sleep's hashed id.
+        step: String,
+    },
+    /// A wait or invoke times out.
+    Timeout {
+        /// The step's hashed id.
+        step: String,
+    },
+}
+
+/// A scheduled piece of work for one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueItem {
+    /// Unique id (also the `qi_id` sent for checkpointing).
+    pub id: String,
+    /// The run.
+    pub run_id: String,
+    /// When it is due, in ms.
+    pub at_ms: i64,
+    /// What to do.
+    pub job: Job,
+}

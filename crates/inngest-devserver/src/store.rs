@@ -1,0 +1,159 @@
+//! Durable state: apps, runs, queue items, events and the clock offset in SQLite.
+//!
+//! The engine keeps its state in memory and writes every change through to the store; on
+//! start it loads what was there, so runs, sleeps and waits survive a restart. The store is a
+//! file the caller names, or an in-memory database for tests.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::run::{QueueItem, Run};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused.
+    #[error("state database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored row does not decode.
+    #[error("state database holds a bad row: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// The SQLite state.
+pub struct Store {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS apps   (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs   (id TEXT PRIMARY KEY, event_id TEXT, status TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_by_event ON runs(event_id);
+CREATE TABLE IF NOT EXISTS queue  (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta   (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+";
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, or an in-memory one.
+    pub fn open(path: Option<&Path>) -> Result<Self, StoreError> {
+        let conn = match path {
+            Some(p) => Connection::open(p)?,
+            None => Connection::open_in_memory()?,
+        };
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn })
+    }
+
+    fn all<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
+    }
+
+    fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+        Ok(serde_json::to_string(value)?)
+    }
+
+    /// Saves an app's sync payload.
+    pub fn save_app<T: Serialize>(&self, name: &str, app: &T) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO apps (name, body) VALUES (?1, ?2)",
+            params![name, Self::json(app)?],
+        )?;
+        Ok(())
+    }
+
+    /// Every saved app.
+    pub fn apps<T: DeserializeOwned>(&self) -> Result<Vec<T>, StoreError> {
+        self.all("SELECT body FROM apps ORDER BY name")
+    }
+
+    /// Saves a run.
+    pub fn save_run(&self, run: &Run) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO runs (id, event_id, status, body) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                run.id,
+                run.event_id(),
+                format!("{:?}", run.status),
+                Self::json(run)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Every saved run.
+    pub fn runs(&self) -> Result<Vec<Run>, StoreError> {
+        self.all("SELECT body FROM runs ORDER BY id")
+    }
+
+    /// Saves a queue item.
+    pub fn save_item(&self, item: &QueueItem) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO queue (id, run_id, body) VALUES (?1, ?2, ?3)",
+            params![item.id, item.run_id, Self::json(item)?],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a queue item once done.
+    pub fn delete_item(&self, id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM queue WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    /// Removes every queue item of a run.
+    pub fn delete_run_items(&self, run_id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM queue WHERE run_id = ?1", params![run_id])?;
+        Ok(())
+    }
+
+    /// Every queue item.
+    pub fn items(&self) -> Result<Vec<QueueItem>, StoreError> {
+        self.all("SELECT body FROM queue ORDER BY id")
+    }
+
+    /// Saves a received event.
+    pub fn save_event<T: Serialize>(&self, id: &str, event: &T) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO events (id, body) VALUES (?1, ?2)",
+            params![id, Self::json(event)?],
+        )?;
+        Ok(())
+    }
+
+    /// Every saved event.
+    pub fn events<T: DeserializeOwned>(&self) -> Result<Vec<T>, StoreError> {
+        self.all("SELECT body FROM events ORDER BY id")
+    }
+
+    /// Reads a setting.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Writes a setting.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}

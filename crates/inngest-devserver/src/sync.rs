@@ -1,0 +1,103 @@
+//! Syncing apps by URL, as `inngest dev -u <url>` does: a `PUT` to the app's serve endpoint
+//! makes the app register its functions with `POST /fn/register`.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// Why an app could not be synced.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The app did not answer.
+    #[error("could not reach {url}: {source}")]
+    Unreachable {
+        /// The app URL.
+        url: String,
+        /// The HTTP error.
+        source: reqwest::Error,
+    },
+    /// The app answered with an error.
+    #[error("{url} answered {status}: {body}")]
+    Refused {
+        /// The app URL.
+        url: String,
+        /// Its status.
+        status: u16,
+        /// Its body.
+        body: String,
+    },
+}
+
+/// PUTs app URLs.
+#[derive(Clone)]
+pub struct AppSyncer {
+    http: reqwest::Client,
+}
+
+impl AppSyncer {
+    pub(crate) fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Asks the app at `url` to sync; returns its answer.
+    pub async fn sync(&self, url: &str) -> Result<Value, SyncError> {
+        let resp = self
+            .http
+            .put(url)
+            .header(inngest_runtime::protocol::headers::SERVER_KIND, "dev")
+            .json(&json!({ "url": url }))
+            .send()
+            .await
+            .map_err(|source| SyncError::Unreachable {
+                url: url.to_string(),
+                source,
+            })?;
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(SyncError::Refused {
+                url: url.to_string(),
+                status: status.as_u16(),
+                body,
+            });
+        }
+        Ok(serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    }
+
+    /// Keeps `urls` synced: tries each until it answers, then again every `interval` (so an app
+    /// restarted with new functions is picked up), as the official dev server polls.
+    pub(crate) async fn keep_synced(self, urls: Vec<String>, interval: Duration) {
+        let mut synced = vec![false; urls.len()];
+        loop {
+            for (url, done) in urls.iter().zip(synced.iter_mut()) {
+                match self.sync(url).await {
+                    Ok(_) => {
+                        if !*done {
+                            tracing::info!(%url, "app synced");
+                        }
+                        *done = true;
+                    }
+                    Err(e) => {
+                        if *done {
+                            tracing::warn!(error = %e, "app sync failed");
+                        } else {
+                            tracing::debug!(error = %e, "app not up yet");
+                        }
+                        *done = false;
+                    }
+                }
+            }
+            let wait = if synced.iter().all(|d| *d) {
+                interval
+            } else {
+                interval.min(Duration::from_millis(500))
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! Test support: the official JS app as a child process, a recording proxy in front of an
+//! app, the conformance corpus, and request normalization for comparing with it.
+
+#![allow(dead_code)]
+
+pub mod drive;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use inngest_devserver::{DevServer, RunView};
+use serde_json::{Value, json};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The corpus recorded from the official JS SDK.
+pub fn corpus() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::env::var_os("INNGEST_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/conformance/js"))
+}
+
+pub fn read_json(path: &Path) -> Value {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// The scenarios of `scenarios.json`, by name.
+pub fn scenarios() -> BTreeMap<String, Value> {
+    let list = read_json(&corpus().join("../scenarios.json"));
+    list.as_array()
+        .expect("a list of scenarios")
+        .iter()
+        .map(|s| (s["name"].as_str().expect("a name").to_string(), s.clone()))
+        .collect()
+}
+
+/// The recorded requests of a scenario folder, in order.
+pub fn recorded_requests(scenario: &str) -> Vec<Value> {
+    let dir = corpus().join(scenario);
+    let mut out = Vec::new();
+    for n in 1.. {
+        let path = dir.join(format!("{n:02}-request.json"));
+        if !path.exists() {
+            break;
+        }
+        out.push(read_json(&path));
+    }
+    out
+}
+
+/// The official JS app (`app.mjs` of the corpus), installed by `.ci/js-sdk.sh`.
+pub struct JsApp {
+    child: Child,
+    pub port: u16,
+}
+
+impl JsApp {
+    pub fn start(dev_server: &str, serve_origin: &str, port: u16) -> Self {
+        let dir = std::env::var("INNGEST_JS_APP_DIR")
+            .unwrap_or_else(|_| "/var/tmp/cargo-inngest-js-sdk".into());
+        let dir = PathBuf::from(dir);
+        assert!(
+            dir.join("node_modules/inngest").exists(),
+            "the official JS SDK is not installed in {}: run `bash .ci/js-sdk.sh` (the README's test command does)",
+            dir.display()
+        );
+        let child = Command::new("node")
+            .arg("app.mjs")
+            .current_dir(&dir)
+            .env("INNGEST_DEV", dev_server)
+            .env("APP_PORT", port.to_string())
+            .env("INNGEST_SERVE_ORIGIN", serve_origin)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node starts");
+        Self { child, port }
+    }
+}
+
+impl Drop for JsApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One execution request as it passed the proxy.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub step_id: String,
+    pub body: Value,
+    pub status: u16,
+}
+
+/// A proxy in front of an app that records every execution request, by run id.
+pub struct Proxy {
+    pub port: u16,
+    seen: Arc<Mutex<BTreeMap<String, Vec<Seen>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Clone)]
+struct ProxyState {
+    upstream: String,
+    http: reqwest::Client,
+    seen: Arc<Mutex<BTreeMap<String, Vec<Seen>>>>,
+}
+
+async fn forward(State(s): State<ProxyState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut out = s
+        .http
+        .request(parts.method.clone(), format!("{}{path}", s.upstream));
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            out = out.header(name, value);
+        }
+    }
+    let resp = match out.body(body.clone()).send().await {
+        Ok(r) => r,
+        Err(_) => return StatusCode::BAD_GATEWAY.into_response(),
+    };
+    let status = resp.status();
+    let mut headers = HeaderMap::new();
+    for (name, value) in resp.headers() {
+        if name != "content-length" && name != "transfer-encoding" {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+    let answer: Bytes = resp.bytes().await.unwrap_or_default();
+    if parts.method == Method::POST {
+        if let Ok(json) = serde_json::from_slice::<Value>(&body) {
+            if let Some(run_id) = json["ctx"]["run_id"].as_str() {
+                let step_id = parts
+                    .uri
+                    .query()
+                    .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("stepId=")))
+                    .unwrap_or_default()
+                    .to_string();
+                s.seen
+                    .lock()
+                    .expect("not poisoned")
+                    .entry(run_id.to_string())
+                    .or_default()
+                    .push(Seen {
+                        step_id,
+                        body: json,
+                        status: status.as_u16(),
+                    });
+            }
+        }
+    }
+    (status, headers, answer).into_response()
+}
+
+impl Proxy {
+    pub async fn start(upstream_port: u16) -> Self {
+        let seen = Arc::new(Mutex::new(BTreeMap::new()));
+        let state = ProxyState {
+            upstream: format!("http://127.0.0.1:{upstream_port}"),
+            http: reqwest::Client::new(),
+            seen: seen.clone(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let port = listener.local_addr().expect("bound").port();
+        let router = axum::Router::new().fallback(forward).with_state(state);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self { port, seen, task }
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn requests(&self, run_id: &str) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .expect("not poisoned")
+            .get(run_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Syncs the app at `url`, retrying while it starts.
+pub async fn sync_when_up(server: &DevServer, url: &str) {
+    for _ in 0..200 {
+        if server.sync_app(url).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the app at {url} never synced");
+}
+
+/// Waits for a run of `function_id` (other than `skip`) to exist.
+pub async fn find_run(server: &DevServer, function_id: &str, skip: &[String]) -> Option<RunView> {
+    for _ in 0..200 {
+        let (runs, _) = server.engine().recent().await.expect("running");
+        if let Some(r) = runs
+            .into_iter()
+            .find(|r| r.function_id == function_id && !skip.contains(&r.run_id))
+        {
+            return Some(r);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// Polls a run until it finishes or `ms` pass.
+pub async fn wait_finished(server: &DevServer, run_id: &str, ms: u64) -> RunView {
+    let mut last = None;
+    for _ in 0..ms / 10 {
+        let run = server
+            .run(run_id)
+            .await
+            .expect("running")
+            .expect("the run exists");
+        if run.status != inngest_devserver::RunStatus::Running {
+            return run;
+        }
+        last = Some(run);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    last.expect("polled at least once")
+}
+
+/// The parts of an execution request the corpus comparison looks at: `stepId`, attempt,
+/// planning flag, stack, memo and the event, with ids, timestamps and stack traces masked.
+pub fn request_view(step_id: &str, body: &Value) -> Value {
+    json!({
+        "stepId": step_id,
+        "attempt": body["ctx"]["attempt"],
+        "disable_immediate_execution": body["ctx"]["disable_immediate_execution"],
+        "stack": body["ctx"]["stack"]["stack"],
+        "steps": mask(&body["steps"]),
+        "event": event_view(&body["event"]),
+    })
+}
+
+/// An event's name and data without the server-made parts (`_inngest`, cron times).
+fn event_view(event: &Value) -> Value {
+    let mut data = event["data"].clone();
+    if let Value::Object(o) = &mut data {
+        for key in ["_inngest", "scheduledAt", "fireAt"] {
+            o.remove(key);
+        }
+    }
+    json!({ "name": event["name"], "data": data })
+}
+
+fn mask(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let is_event = o.contains_key("name") && o.contains_key("ts");
+            Value::Object(
+                o.iter()
+                    .filter(|(k, _)| k.as_str() != "stack")
+                    .map(|(k, v)| {
+                        let masked = match k.as_str() {
+                            "id" | "ts" if is_event => json!("<masked>"),
+                            "ids" => json!(v.as_array().map(|a| vec!["<id>"; a.len()])),
+                            _ => mask(v),
+                        };
+                        (k.clone(), masked)
+                    })
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(mask).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Compares what the proxy saw for a run with a recorded scenario; returns the differences.
+///
+/// Planned (parallel) steps are called concurrently by our server, as by the real one, while
+/// the recording executor called them one after the other. So for the steps of a parallel
+/// group (the targeted `stepId`s): a targeted request is compared without its siblings'
+/// results, and in any stack the group's members are compared as a set.
+pub fn diff_with_recording(seen: &[Seen], recorded: &[Value]) -> Vec<String> {
+    let step_of = |r: &Value| {
+        r["url"]
+            .as_str()
+            .and_then(|u| u.split('&').find_map(|p| p.strip_prefix("stepId=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let group: Vec<String> = recorded
+        .iter()
+        .map(step_of)
+        .filter(|s| s != "step")
+        .collect();
+    let view = |step: &str, body: &Value| {
+        let mut v = request_view(step, body);
+        if step != "step" {
+            if let Value::Object(steps) = &mut v["steps"] {
+                steps.retain(|k, _| !group.contains(k));
+            }
+            if let Value::Array(stack) = &mut v["stack"] {
+                stack.retain(|k| !k.as_str().is_some_and(|k| group.iter().any(|g| g == k)));
+            }
+        }
+        if let Value::Array(stack) = &mut v["stack"] {
+            let positions: Vec<usize> = (0..stack.len())
+                .filter(|&i| {
+                    stack[i]
+                        .as_str()
+                        .is_some_and(|k| group.iter().any(|g| g == k))
+                })
+                .collect();
+            let mut members: Vec<Value> = positions.iter().map(|&i| stack[i].clone()).collect();
+            members.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            for (i, m) in positions.into_iter().zip(members) {
+                stack[i] = m;
+            }
+        }
+        v
+    };
+    let mut diffs = Vec::new();
+    if seen.len() != recorded.len() {
+        diffs.push(format!(
+            "{} requests sent, {} recorded",
+            seen.len(),
+            recorded.len()
+        ));
+    }
+    // Sibling targeted calls may arrive in either order: pair them by stepId.
+    let mut ours: Vec<&Seen> = seen.iter().collect();
+    for (i, theirs) in recorded.iter().enumerate() {
+        let step = step_of(theirs);
+        let pick = if step == "step" {
+            (i < ours.len()).then_some(i)
+        } else {
+            (i..ours.len()).find(|&j| ours[j].step_id == step)
+        };
+        let Some(j) = pick else {
+            diffs.push(format!(
+                "request {:02}: ours has no request for stepId {step}",
+                i + 1
+            ));
+            continue;
+        };
+        ours.swap(i, j);
+        let a = view(&ours[i].step_id, &ours[i].body);
+        let b = view(&step, &theirs["body"]);
+        if a != b {
+            diffs.push(format!(
+                "request {:02}:\n  ours:     {a}\n  recorded: {b}",
+                i + 1
+            ));
+        }
+    }
+    diffs
+}
+
+/// Whether a run's outcome is the one recorded in `manifest.json`.
+pub fn outcome_diff(run: &RunView, manifest: &Value) -> Option<String> {
+    let outcome = &manifest["outcome"];
+    let ok = match outcome["result"].as_str() {
+        Some("completed") => {
+            run.status == inngest_devserver::RunStatus::Completed
+                && run.output.as_ref().map(mask) == Some(mask(&outcome["output"]))
+        }
+        Some("failed") => {
+            run.status == inngest_devserver::RunStatus::Failed
+                && run
+                    .output
+                    .as_ref()
+                    .map(|o| (o["name"].clone(), o["message"].clone()))
+                    == Some((
+                        outcome["error"]["name"].clone(),
+                        outcome["error"]["message"].clone(),
+                    ))
+        }
+        _ => false,
+    };
+    (!ok).then(|| {
+        format!(
+            "run ended {:?} with {:?}; recorded {outcome}",
+            run.status, run.output
+        )
+    })
+}
