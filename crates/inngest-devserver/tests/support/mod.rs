@@ -100,6 +100,36 @@ impl Drop for JsApp {
     }
 }
 
+/// The Rust conformance app (`examples/conformance`) served in process on `port`, registering
+/// `serve_origin` as its URL and talking to the dev server at `dev_server`.
+pub struct RustApp {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RustApp {
+    pub async fn start(dev_server: &str, serve_origin: &str, port: u16) -> Self {
+        let mut config = inngest_runtime::config::Config::dev(dev_server);
+        config.serve_origin = Some(serve_origin.to_string());
+        let client = inngest_runtime::Inngest::with_config(conformance_app::APP_ID, config);
+        let app = conformance_app::app(client).expect("the contract registers");
+        let router =
+            axum::Router::new().route("/api/inngest", inngest_runtime::serve::axum::endpoint(app));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("the port is free");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self { task }
+    }
+}
+
+impl Drop for RustApp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// One execution request as it passed the proxy.
 #[derive(Debug, Clone)]
 pub struct Seen {
