@@ -108,10 +108,32 @@ pub struct RustApp {
 
 impl RustApp {
     pub async fn start(dev_server: &str, serve_origin: &str, port: u16) -> Self {
+        Self::serve(dev_server, serve_origin, port, conformance_app::app).await
+    }
+
+    /// Only `welcome-user` (no cron ticking on clock moves).
+    pub async fn welcome_only(dev_server: &str, serve_origin: &str, port: u16) -> Self {
+        Self::serve(dev_server, serve_origin, port, |client| {
+            inngest_runtime::App::builder(client)
+                .register(conformance_app::WelcomeUser)
+                .build()
+        })
+        .await
+    }
+
+    async fn serve(
+        dev_server: &str,
+        serve_origin: &str,
+        port: u16,
+        build: impl FnOnce(
+            inngest_runtime::Inngest,
+        )
+            -> Result<inngest_runtime::App, inngest_runtime::error::RegistrationError>,
+    ) -> Self {
         let mut config = inngest_runtime::config::Config::dev(dev_server);
         config.serve_origin = Some(serve_origin.to_string());
         let client = inngest_runtime::Inngest::with_config(conformance_app::APP_ID, config);
-        let app = conformance_app::app(client).expect("the contract registers");
+        let app = build(client).expect("the app registers");
         let router =
             axum::Router::new().route("/api/inngest", inngest_runtime::serve::axum::endpoint(app));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -142,11 +164,13 @@ pub struct Seen {
 pub struct Proxy {
     pub port: u16,
     seen: Arc<Mutex<BTreeMap<String, Vec<Seen>>>>,
+    fail_next: Arc<std::sync::atomic::AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
 #[derive(Clone)]
 struct ProxyState {
+    fail_next: Arc<std::sync::atomic::AtomicUsize>,
     upstream: String,
     http: reqwest::Client,
     seen: Arc<Mutex<BTreeMap<String, Vec<Seen>>>>,
@@ -157,6 +181,18 @@ async fn forward(State(s): State<ProxyState>, req: Request) -> Response {
     let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
         return StatusCode::BAD_REQUEST.into_response();
     };
+    if parts.method == Method::POST
+        && s.fail_next
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok()
+    {
+        // An infrastructure failure in front of the app: a 500 that no SDK sent.
+        return (StatusCode::INTERNAL_SERVER_ERROR, "proxy: upstream failed").into_response();
+    }
     let path = parts
         .uri
         .path_and_query()
@@ -210,7 +246,9 @@ async fn forward(State(s): State<ProxyState>, req: Request) -> Response {
 impl Proxy {
     pub async fn start(upstream_port: u16) -> Self {
         let seen = Arc::new(Mutex::new(BTreeMap::new()));
+        let fail_next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let state = ProxyState {
+            fail_next: fail_next.clone(),
             upstream: format!("http://127.0.0.1:{upstream_port}"),
             http: reqwest::Client::new(),
             seen: seen.clone(),
@@ -223,7 +261,17 @@ impl Proxy {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Self { port, seen, task }
+        Self {
+            port,
+            seen,
+            fail_next,
+            task,
+        }
+    }
+
+    /// Answers the next `n` execution requests with a bare 500 instead of forwarding them.
+    pub fn fail_next(&self, n: usize) {
+        self.fail_next.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn origin(&self) -> String {

@@ -1,0 +1,259 @@
+//! Faults: the app fails then recovers, the app is killed mid-run and restarted, the dev server
+//! is restarted while a run sleeps, and malformed input gets a 4xx with a message.
+
+mod support;
+
+use std::time::Duration;
+
+use inngest_devserver::{DevServer, DevServerConfig, RunStatus, RunView};
+use serde_json::{Value, json};
+use support::{JsApp, Proxy, RustApp, free_port, sync_when_up, wait_finished};
+
+fn welcome_event(id: &str) -> Value {
+    json!({
+        "name": "user/user.created",
+        "data": { "email": "ada@example.com", "userId": "u_1" },
+        "id": id,
+    })
+}
+
+async fn server(state: Option<std::path::PathBuf>) -> DevServer {
+    DevServer::start(DevServerConfig {
+        port: 0,
+        state,
+        checkpointing: false,
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts")
+}
+
+async fn only_run(server: &DevServer, event_id: &str) -> RunView {
+    for _ in 0..300 {
+        let runs = server
+            .engine()
+            .event_runs(event_id.into())
+            .await
+            .expect("running");
+        if let Some(r) = runs
+            .into_iter()
+            .find(|r| r.function_id == "probe-app-welcome-user")
+        {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no run for event {event_id}");
+}
+
+async fn until_sleeping(server: &DevServer, run_id: &str) {
+    for _ in 0..300 {
+        let run = server.run(run_id).await.expect("running").expect("exists");
+        if run.steps.iter().any(|s| s.op == "Sleep") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("run {run_id} never reached its sleep");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_calls_are_retried_until_the_app_recovers() {
+    let server = server(None).await;
+    let port = free_port();
+    let proxy = Proxy::start(port).await;
+    let _app = RustApp::welcome_only(server.url(), &proxy.origin(), port).await;
+    sync_when_up(&server, &format!("{}/api/inngest", proxy.origin())).await;
+
+    proxy.fail_next(2);
+    server
+        .send(vec![welcome_event("evt-flaky")])
+        .await
+        .expect("accepted");
+    let run = only_run(&server, "evt-flaky").await;
+    let mut done = None;
+    for _ in 0..20 {
+        let r = wait_finished(&server, &run.run_id, 200).await;
+        if r.status != RunStatus::Running {
+            done = Some(r);
+            break;
+        }
+        server
+            .advance(Duration::from_secs(3 * 86_400))
+            .await
+            .expect("running");
+    }
+    let done = done.expect("the run finished");
+    assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(done.output, Some(json!({ "emailsSent": 2 })));
+    // The two failed attempts reached the proxy but not the app; the app saw a clean run.
+    let seen = proxy.requests(&run.run_id);
+    let attempts: Vec<_> = seen
+        .iter()
+        .map(|s| {
+            (
+                s.step_id.clone(),
+                s.body["ctx"]["attempt"].clone(),
+                s.status,
+            )
+        })
+        .collect();
+    assert_eq!(seen.len(), 4, "the app answered 4 calls: {attempts:?}");
+    assert_eq!(seen[0].body["ctx"]["attempt"], json!(2), "{attempts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_survives_its_app_being_killed_and_restarted() {
+    let server = server(None).await;
+    let port = free_port();
+    let proxy = Proxy::start(port).await;
+    let app = JsApp::start(server.url(), &proxy.origin(), port);
+    sync_when_up(&server, &format!("{}/api/inngest", proxy.origin())).await;
+
+    server
+        .send(vec![welcome_event("evt-killed")])
+        .await
+        .expect("accepted");
+    let run = only_run(&server, "evt-killed").await;
+    until_sleeping(&server, &run.run_id).await;
+    drop(app); // SIGKILL: the app is gone mid-run
+    server
+        .advance(Duration::from_secs(3 * 86_400))
+        .await
+        .expect("running");
+    let r = wait_finished(&server, &run.run_id, 500).await;
+    assert_eq!(r.status, RunStatus::Running, "the run waits for its app");
+
+    let _app = JsApp::start(server.url(), &proxy.origin(), port);
+    let mut done = None;
+    for _ in 0..40 {
+        server
+            .advance(Duration::from_secs(60))
+            .await
+            .expect("running");
+        let r = wait_finished(&server, &run.run_id, 250).await;
+        if r.status != RunStatus::Running {
+            done = Some(r);
+            break;
+        }
+    }
+    let done = done.expect("the run finished once the app was back");
+    assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(done.output, Some(json!({ "emailsSent": 2 })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sleeping_run_survives_a_dev_server_restart() {
+    let dir = std::env::temp_dir().join(format!("inngest-devserver-test-{}", ulid::Ulid::new()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let state = dir.join("state.sqlite");
+    let port = free_port();
+    let proxy = Proxy::start(port).await;
+
+    let first = server(Some(state.clone())).await;
+    let _app = RustApp::start(first.url(), &proxy.origin(), port).await;
+    sync_when_up(&first, &format!("{}/api/inngest", proxy.origin())).await;
+    first
+        .send(vec![welcome_event("evt-restart")])
+        .await
+        .expect("accepted");
+    let run = only_run(&first, "evt-restart").await;
+    until_sleeping(&first, &run.run_id).await;
+    first.stop().await;
+
+    // A new server on the same state: the app, the run and its sleep are all there.
+    let second = server(Some(state)).await;
+    let apps = second.engine().apps().await.expect("running");
+    assert_eq!(apps.len(), 1, "the synced app was restored");
+    let restored = second
+        .run(&run.run_id)
+        .await
+        .expect("running")
+        .expect("the run was restored");
+    assert_eq!(restored.status, RunStatus::Running);
+    second
+        .advance(Duration::from_secs(3 * 86_400))
+        .await
+        .expect("running");
+    let done = wait_finished(&second, &run.run_id, 5000).await;
+    assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(done.output, Some(json!({ "emailsSent": 2 })));
+    second.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn malformed_input_gets_a_4xx_with_a_message() {
+    let server = server(None).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", server.url());
+    let cases: Vec<(&str, &str, u16, &str)> = vec![
+        ("/e/key", "not json", 400, "not JSON"),
+        (
+            "/e/key",
+            r#"[{"name":"ok/one"},{"data":{}}]"#,
+            400,
+            "no name",
+        ),
+        (
+            "/e/key",
+            r#"{"name":"a/b","data":[1]}"#,
+            400,
+            "data must be an object",
+        ),
+        ("/e/key", r#"{"name":"a/b","ts":"yesterday"}"#, 400, "ts"),
+        ("/fn/register", "{}", 400, "sync body"),
+        (
+            "/fn/register",
+            r#"{"url":"http://x","appName":"","functions":[]}"#,
+            400,
+            "appName",
+        ),
+        (
+            "/fn/register",
+            r#"{"url":"http://x","appName":"a","functions":[{"id":"a-f","name":"f","triggers":[{"cron":"61 * * * *"}],"steps":{"step":{"id":"step","name":"step","runtime":{"type":"http","url":"http://x?fnId=a-f&stepId=step"}}}}]}"#,
+            400,
+            "a-f",
+        ),
+        (
+            "/fn/register",
+            r#"{"url":"http://x","appName":"a","functions":[{"id":"a-f","name":"f","triggers":[{"event":"a/b","expression":"event.data.("}],"steps":{"step":{"id":"step","name":"step","runtime":{"type":"http","url":"http://x?fnId=a-f&stepId=step"}}}}]}"#,
+            400,
+            "invalid expression",
+        ),
+        ("/dev/time/advance", r#"{"duration":"3 eons"}"#, 400, "eons"),
+        ("/dev/time/advance", "[]", 400, "duration"),
+        (
+            "/v1/checkpoint/nope/async",
+            r#"{"steps":[]}"#,
+            404,
+            "not found",
+        ),
+        ("/no/such/thing", "{}", 404, "no such endpoint"),
+    ];
+    for (path, body, status, needle) in cases {
+        let resp = http
+            .post(url(path))
+            .body(body)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(resp.status().as_u16(), status, "{path} {body}");
+        let json: Value = resp.json().await.expect("a JSON error body");
+        let message = json["error"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{path} {body}: {json}");
+        assert_eq!(json["status"], json!(status));
+    }
+    // Nothing of the refused batch was stored, and the server still serves.
+    let (_, events) = server.engine().recent().await.expect("running");
+    assert!(events.is_empty(), "{events:?}");
+    let info: Value = http
+        .get(url("/dev"))
+        .send()
+        .await
+        .expect("up")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info["name"], "inngest-devserver");
+}

@@ -1,0 +1,269 @@
+//! Concurrency limits, cancellation by event and by the API, the runs API, time control over
+//! HTTP and the page, with Rust workflows served in process.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use inngest_devserver::{DevServer, DevServerConfig};
+use inngest_runtime::config::Config;
+use inngest_runtime::{App, Context, Event, Inngest, Workflow, WorkflowError, WorkflowOptions};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct SlowRequested {
+    #[garde(skip)]
+    n: u32,
+}
+impl Event for SlowRequested {
+    const NAME: &'static str = "test/slow.requested";
+}
+
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+static MAX_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// One step that takes a while; at most one run's step at a time.
+struct Slow;
+impl Workflow for Slow {
+    type Event = SlowRequested;
+    type Output = u32;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("slow").concurrency(1)
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> {
+        let n = ctx.event.data.n;
+        ctx.step
+            .run("work", move || async move {
+                let now = IN_FLIGHT.fetch_add(1, Ordering::SeqCst) + 1;
+                MAX_IN_FLIGHT.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+                Ok::<_, WorkflowError>(n)
+            })
+            .await
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct OrderPlaced {
+    #[garde(skip)]
+    id: String,
+}
+impl Event for OrderPlaced {
+    const NAME: &'static str = "test/order.placed";
+}
+
+/// Waits a day, unless the order is cancelled.
+struct Fulfil;
+impl Workflow for Fulfil {
+    type Event = OrderPlaced;
+    type Output = String;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("fulfil").cancel_on(
+            "test/order.cancelled",
+            Some("event.data.id == async.data.id"),
+        )
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<String, WorkflowError> {
+        ctx.step.sleep("cool-off", "1d").await?;
+        Ok(format!("shipped {}", ctx.event.data.id))
+    }
+}
+
+struct Setup {
+    server: DevServer,
+    http: reqwest::Client,
+    _app: tokio::task::JoinHandle<()>,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        let server = DevServer::start(DevServerConfig {
+            port: 0,
+            ..DevServerConfig::default()
+        })
+        .await
+        .expect("starts");
+        let port = support::free_port();
+        let mut config = Config::dev(server.url());
+        config.serve_origin = Some(format!("http://127.0.0.1:{port}"));
+        let app = App::builder(Inngest::with_config("features", config))
+            .register(Slow)
+            .register(Fulfil)
+            .build()
+            .expect("registers");
+        let router =
+            axum::Router::new().route("/api/inngest", inngest_runtime::serve::axum::endpoint(app));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("a port");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        support::sync_when_up(&server, &format!("http://127.0.0.1:{port}/api/inngest")).await;
+        Self {
+            server,
+            http: reqwest::Client::new(),
+            _app: task,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.server.url()))
+            .send()
+            .await
+            .expect("an answer");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.server.url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("an answer");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The run an event started, over the runs API.
+    async fn run_of(&self, event_id: &str) -> Value {
+        for _ in 0..300 {
+            let (_, body) = self.get(&format!("/v1/events/{event_id}/runs")).await;
+            if let Some(run) = body["data"].as_array().and_then(|a| a.first()) {
+                return run.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("event {event_id} started no run");
+    }
+
+    async fn status_of(&self, run_id: &str, until: &str) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..500 {
+            let (code, body) = self.get(&format!("/v1/runs/{run_id}")).await;
+            assert_eq!(code, 200, "{body}");
+            if body["data"]["status"] == until {
+                return body["data"].clone();
+            }
+            last = body;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("run {run_id} never became {until}: {last}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrency_limit_of_one_runs_one_step_at_a_time() {
+    let s = Setup::new().await;
+    let events: Vec<Value> = (0..3)
+        .map(|n| json!({ "name": SlowRequested::NAME, "data": { "n": n } }))
+        .collect();
+    let (code, body) = s.post("/e/any-key", json!(events)).await;
+    assert_eq!(code, 200, "{body}");
+    let ids: Vec<String> = serde_json::from_value(body["ids"].clone()).expect("ids");
+    assert_eq!(ids.len(), 3);
+    for (n, id) in ids.iter().enumerate() {
+        let run = s.run_of(id).await;
+        let done = s
+            .status_of(run["run_id"].as_str().expect("id"), "Completed")
+            .await;
+        assert_eq!(done["output"], json!(n));
+    }
+    assert_eq!(
+        MAX_IN_FLIGHT.load(Ordering::SeqCst),
+        1,
+        "the limit was exceeded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_are_cancelled_by_matching_events_and_by_the_api() {
+    let s = Setup::new().await;
+    let place = |id: &str| json!({ "name": OrderPlaced::NAME, "data": { "id": id } });
+    let (_, body) = s
+        .post("/e/k", json!([place("o1"), place("o2"), place("o3")]))
+        .await;
+    let ids: Vec<String> = serde_json::from_value(body["ids"].clone()).expect("ids");
+    let mut runs = Vec::new();
+    for id in &ids {
+        let run = s.run_of(id).await;
+        let run_id = run["run_id"].as_str().expect("id").to_string();
+        // Wait until each run sleeps.
+        for _ in 0..300 {
+            let (_, r) = s.get(&format!("/v1/runs/{run_id}")).await;
+            if r["data"]["steps"]
+                .as_array()
+                .is_some_and(|st| st.iter().any(|x| x["op"] == "Sleep"))
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        runs.push(run_id);
+    }
+
+    // A cancel event for o1 only.
+    let (code, _) = s
+        .post(
+            "/e/k",
+            json!({ "name": "test/order.cancelled", "data": { "id": "o1" } }),
+        )
+        .await;
+    assert_eq!(code, 200);
+    s.status_of(&runs[0], "Cancelled").await;
+
+    // o3 through the API.
+    let resp = s
+        .http
+        .delete(format!("{}/v1/runs/{}", s.server.url(), runs[2]))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(resp.status().as_u16(), 200);
+    s.status_of(&runs[2], "Cancelled").await;
+
+    // The day passes over HTTP: only o2 ships.
+    let (code, body) = s
+        .post("/dev/time/advance", json!({ "duration": "1d" }))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let done = s.status_of(&runs[1], "Completed").await;
+    assert_eq!(done["output"], json!("shipped o2"));
+    for cancelled in [&runs[0], &runs[2]] {
+        let (_, r) = s.get(&format!("/v1/runs/{cancelled}")).await;
+        assert_eq!(r["data"]["status"], "Cancelled");
+    }
+    let (_, recent) = s.server.engine().recent().await.expect("running");
+    let cancelled_events = recent
+        .iter()
+        .filter(|e| e["name"] == "inngest/function.cancelled")
+        .count();
+    assert_eq!(cancelled_events, 2);
+
+    // The page lists the app's functions and the runs.
+    let page = s
+        .http
+        .get(s.server.url())
+        .send()
+        .await
+        .expect("an answer")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("features-fulfil"), "{page}");
+    assert!(page.contains(&runs[1]), "{page}");
+    let (_, apps) = s.get("/v1/apps").await;
+    assert_eq!(apps["data"][0]["id"], "features");
+    assert_eq!(
+        apps["data"][0]["functions"].as_array().map(Vec::len),
+        Some(2)
+    );
+}
