@@ -1,11 +1,22 @@
 //! `cargo inngest`: scaffolding and a dev loop for Inngest workflows in Rust.
 
-use clap::Parser;
+mod commands;
+
+use clap::{Parser, Subcommand};
 
 /// Cargo subcommand for Inngest durable workflows in Rust.
 #[derive(Parser)]
 #[command(name = "cargo-inngest", bin_name = "cargo inngest", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the embedded Inngest-compatible dev server (like `npx inngest-cli dev`).
+    DevServer(commands::dev_server::Args),
+}
 
 fn main() -> anyhow::Result<()> {
     // `cargo inngest …` runs `cargo-inngest inngest …`: drop the subcommand name.
@@ -13,6 +24,8 @@ fn main() -> anyhow::Result<()> {
         .enumerate()
         .filter(|(i, a)| !(*i == 1 && a == "inngest"))
         .map(|(_, a)| a);
-    let _cli = Cli::parse_from(args);
-    Ok(())
+    let cli = Cli::parse_from(args);
+    match cli.command {
+        Command::DevServer(args) => commands::dev_server::run(args),
+    }
 }

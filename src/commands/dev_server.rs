@@ -1,0 +1,90 @@
+//! `cargo inngest dev-server`: the embedded dev server on its own, for any Inngest app.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use inngest_devserver::{DevServer, DevServerConfig};
+
+/// Flags of `dev-server`, named as `inngest dev` names them.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Port for the event API, the executor's API and the page.
+    #[arg(short, long, default_value_t = 8288, env = "INNGEST_PORT")]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", env = "INNGEST_HOST")]
+    host: IpAddr,
+    /// SQLite file that keeps runs, sleeps and waits across restarts (default: in memory).
+    #[arg(long, value_name = "PATH")]
+    state: Option<PathBuf>,
+    /// App serve URL to sync and keep synced (repeatable), e.g. http://127.0.0.1:3000/api/inngest.
+    #[arg(short = 'u', long = "sdk-url", value_name = "APP_URL")]
+    sdk_url: Vec<String>,
+    /// Seconds between re-syncs of the app URLs.
+    #[arg(long, default_value_t = 5)]
+    poll_interval: u64,
+    /// Seconds between retries instead of the backoff table (15 s … 2 h).
+    #[arg(long, value_name = "SECONDS")]
+    retry_interval: Option<u64>,
+    /// Do not offer checkpointing to v4 SDKs (every step is a call, as with older servers).
+    #[arg(long)]
+    no_checkpointing: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let config = DevServerConfig {
+            host: args.host,
+            port: args.port,
+            state: args.state,
+            app_urls: args.sdk_url,
+            poll_interval: Duration::from_secs(args.poll_interval.max(1)),
+            checkpointing: !args.no_checkpointing,
+            retry_interval: args.retry_interval.map(Duration::from_secs),
+        };
+        let server = DevServer::start(config).await?;
+        println!("inngest dev server on {}", server.url());
+        println!(
+            "  apps: set INNGEST_DEV={} and sync with -u or PUT",
+            server.url()
+        );
+        println!(
+            "  runs: {}/ (page), {}/v1/runs/<id>",
+            server.url(),
+            server.url()
+        );
+        shutdown_signal().await;
+        println!("stopping");
+        server.stop().await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
