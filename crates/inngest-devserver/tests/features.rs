@@ -72,6 +72,92 @@ impl Workflow for Fulfil {
     }
 }
 
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct Doom {
+    #[garde(skip)]
+    reason: String,
+}
+impl Event for Doom {
+    const NAME: &'static str = "test/doom";
+}
+
+/// Fails for good; its failure handler reports what it was told.
+struct Doomed;
+impl Workflow for Doomed {
+    type Event = Doom;
+    type Output = ();
+    const ON_FAILURE: bool = true;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("doomed")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<(), WorkflowError> {
+        Err(WorkflowError::non_retriable(ctx.event.data.reason.clone()))
+    }
+    async fn on_failure(
+        &self,
+        ctx: inngest_runtime::FailureContext<Self>,
+    ) -> Result<Value, WorkflowError> {
+        Ok(json!({
+            "failed_run": ctx.failed_run_id,
+            "message": ctx.error.message,
+            "reason": ctx.event.data.reason,
+        }))
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct Nap {
+    #[garde(skip)]
+    minutes: u64,
+}
+impl Event for Nap {
+    const NAME: &'static str = "test/nap";
+}
+
+/// Sleeps some minutes, then answers.
+struct Napper;
+impl Workflow for Napper {
+    type Event = Nap;
+    type Output = String;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("napper")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<String, WorkflowError> {
+        let minutes = ctx.event.data.minutes;
+        ctx.step
+            .sleep("nap", Duration::from_secs(minutes * 60))
+            .await?;
+        Ok(format!("napped {minutes}m"))
+    }
+}
+
+/// Invokes a napper with a 10 minute timeout.
+struct Impatient;
+impl Workflow for Impatient {
+    type Event = Nap;
+    type Output = String;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("impatient")
+    }
+    fn triggers() -> Vec<inngest_runtime::Trigger> {
+        vec![
+            inngest_runtime::Trigger::event::<Nap>()
+                .when("event.data.minutes > 0 && event.data.minutes < 1000"),
+        ]
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<String, WorkflowError> {
+        let minutes = ctx.event.data.minutes;
+        match ctx
+            .step
+            .invoke_with_timeout::<Napper>("ask", Nap { minutes }, "10m")
+            .await
+        {
+            Ok(answer) => Ok(format!("child said {answer}")),
+            Err(e) => Ok(format!("gave up: {}", e.name())),
+        }
+    }
+}
+
 struct Setup {
     server: DevServer,
     http: reqwest::Client,
@@ -92,6 +178,9 @@ impl Setup {
         let app = App::builder(Inngest::with_config("features", config))
             .register(Slow)
             .register(Fulfil)
+            .register(Doomed)
+            .register(Napper)
+            .register(Impatient)
             .build()
             .expect("registers");
         let router =
@@ -264,6 +353,90 @@ async fn runs_are_cancelled_by_matching_events_and_by_the_api() {
     assert_eq!(apps["data"][0]["id"], "features");
     assert_eq!(
         apps["data"][0]["functions"].as_array().map(Vec::len),
-        Some(2)
+        Some(6)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_starts_its_failure_handler() {
+    let s = Setup::new().await;
+    let (_, body) = s
+        .post(
+            "/e/k",
+            json!({ "name": Doom::NAME, "data": { "reason": "no stock" } }),
+        )
+        .await;
+    let event_id = body["ids"][0].as_str().expect("an id").to_string();
+    let run = s.run_of(&event_id).await;
+    let run_id = run["run_id"].as_str().expect("id").to_string();
+    let failed = s.status_of(&run_id, "Failed").await;
+    assert_eq!(failed["output"]["message"], "no stock");
+    assert_eq!(failed["output"]["name"], "NonRetriableError");
+
+    // The failure handler runs on inngest/function.failed.
+    let (_, recent) = s.server.engine().recent().await.expect("running");
+    let failed_event = recent
+        .iter()
+        .find(|e| e["name"] == "inngest/function.failed" && e["data"]["run_id"] == run_id.as_str())
+        .expect("a function.failed event")
+        .clone();
+    assert_eq!(failed_event["data"]["function_id"], "features-doomed");
+    let handler_run = s.run_of(failed_event["id"].as_str().expect("id")).await;
+    assert_eq!(handler_run["function_id"], "features-doomed-failure");
+    let done = s
+        .status_of(handler_run["run_id"].as_str().expect("id"), "Completed")
+        .await;
+    assert_eq!(
+        done["output"],
+        json!({ "failed_run": run_id, "message": "no stock", "reason": "no stock" })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_returns_the_child_output_or_times_out() {
+    let s = Setup::new().await;
+    // A 5 minute nap answers within the 10 minute timeout; a 60 minute one does not.
+    let (_, body) = s
+        .post(
+            "/e/k",
+            json!([{ "name": Nap::NAME, "data": { "minutes": 5 } },
+                   { "name": Nap::NAME, "data": { "minutes": 60 } },
+                   { "name": Nap::NAME, "data": { "minutes": 5000 } }]),
+        )
+        .await;
+    let ids: Vec<String> = serde_json::from_value(body["ids"].clone()).expect("ids");
+    let impatient = |runs: &Value| {
+        runs["data"].as_array().and_then(|a| {
+            a.iter()
+                .find(|r| r["function_id"] == "features-impatient")
+                .cloned()
+        })
+    };
+    let mut parents = Vec::new();
+    for id in &ids[..2] {
+        let mut found = None;
+        for _ in 0..300 {
+            let (_, runs) = s.get(&format!("/v1/events/{id}/runs")).await;
+            if let Some(r) = impatient(&runs) {
+                found = Some(r["run_id"].as_str().expect("id").to_string());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        parents.push(found.expect("the trigger expression started a parent run"));
+    }
+    // The trigger's `when` keeps the 5000 minute event from starting a parent.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, runs) = s.get(&format!("/v1/events/{}/runs", ids[2])).await;
+    assert!(impatient(&runs).is_none(), "{runs}");
+
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        s.post("/dev/time/advance", json!({ "duration": "6m" }))
+            .await;
+    }
+    let quick = s.status_of(&parents[0], "Completed").await;
+    assert_eq!(quick["output"], json!("child said napped 5m"));
+    let slow = s.status_of(&parents[1], "Completed").await;
+    assert_eq!(slow["output"], json!("gave up: InngestInvokeTimeoutError"));
 }
