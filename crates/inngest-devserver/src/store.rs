@@ -65,10 +65,9 @@ impl Store {
 
     /// Saves an app's sync payload.
     pub fn save_app<T: Serialize>(&self, name: &str, app: &T) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO apps (name, body) VALUES (?1, ?2)",
-            params![name, Self::json(app)?],
-        )?;
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO apps (name, body) VALUES (?1, ?2)")?
+            .execute(params![name, Self::json(app)?])?;
         Ok(())
     }
 
@@ -79,15 +78,16 @@ impl Store {
 
     /// Saves a run.
     pub fn save_run(&self, run: &Run) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO runs (id, event_id, status, body) VALUES (?1, ?2, ?3, ?4)",
-            params![
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO runs (id, event_id, status, body) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
                 run.id,
                 run.event_id(),
                 format!("{:?}", run.status),
                 Self::json(run)?
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
@@ -98,24 +98,25 @@ impl Store {
 
     /// Saves a queue item.
     pub fn save_item(&self, item: &QueueItem) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO queue (id, run_id, body) VALUES (?1, ?2, ?3)",
-            params![item.id, item.run_id, Self::json(item)?],
-        )?;
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO queue (id, run_id, body) VALUES (?1, ?2, ?3)")?
+            .execute(params![item.id, item.run_id, Self::json(item)?])?;
         Ok(())
     }
 
     /// Removes a queue item once done.
     pub fn delete_item(&self, id: &str) -> Result<(), StoreError> {
         self.conn
-            .execute("DELETE FROM queue WHERE id = ?1", params![id])?;
+            .prepare_cached("DELETE FROM queue WHERE id = ?1")?
+            .execute(params![id])?;
         Ok(())
     }
 
     /// Removes every queue item of a run.
     pub fn delete_run_items(&self, run_id: &str) -> Result<(), StoreError> {
         self.conn
-            .execute("DELETE FROM queue WHERE run_id = ?1", params![run_id])?;
+            .prepare_cached("DELETE FROM queue WHERE run_id = ?1")?
+            .execute(params![run_id])?;
         Ok(())
     }
 
@@ -126,10 +127,9 @@ impl Store {
 
     /// Saves a received event.
     pub fn save_event<T: Serialize>(&self, id: &str, event: &T) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO events (id, body) VALUES (?1, ?2)",
-            params![id, Self::json(event)?],
-        )?;
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO events (id, body) VALUES (?1, ?2)")?
+            .execute(params![id, Self::json(event)?])?;
         Ok(())
     }
 
@@ -150,10 +150,9 @@ impl Store {
 
     /// Writes a setting.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-            params![key, value],
-        )?;
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
+            .execute(params![key, value])?;
         Ok(())
     }
 }

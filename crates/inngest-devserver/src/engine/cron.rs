@@ -62,7 +62,7 @@ impl Engine {
             });
             let id = event["id"].as_str().unwrap_or_default().to_string();
             self.persist(|s, _| s.save_event(&id, &event));
-            self.events.push(event.clone());
+            self.events.push_back(event.clone());
             tracing::info!(function = %function_id, %cron, "cron tick");
             self.start_run(&function_id, vec![event], None);
         }

@@ -67,9 +67,9 @@ impl Engine {
             }
             let id = event["id"].as_str().unwrap_or_default().to_string();
             self.persist(|s, _| s.save_event(&id, &event));
-            self.events.push(event.clone());
+            self.events.push_back(event.clone());
             if self.events.len() > super::RECENT_EVENTS {
-                self.events.remove(0);
+                self.events.pop_front();
             }
             self.on_event(&event);
             ids.push(id);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::Engine;
+use super::{Engine, RunView};
 use crate::run::{Job, ParentLink, Pending, Run, RunStatus};
 
 impl Engine {
@@ -107,6 +107,8 @@ impl Engine {
         self.queue.retain(|_, i| i.run_id != run_id);
         self.persist(|s, _| s.delete_run_items(run_id));
         self.save_run(run_id);
+        // Nobody listening is fine.
+        let _ = self.finished.send(RunView::from(&run));
 
         // Invoked children that outlive a cancelled or failed parent are left to finish; their
         // result simply finds no pending step.

@@ -84,6 +84,7 @@ pub struct Stopped;
 #[derive(Clone)]
 pub struct EngineHandle {
     tx: mpsc::Sender<Command>,
+    finished: tokio::sync::broadcast::Sender<RunView>,
 }
 
 impl EngineHandle {
@@ -153,6 +154,11 @@ impl EngineHandle {
         self.ask(Command::Apps).await
     }
 
+    /// Every run that finishes from now on (a slow receiver may miss some: it gets `Lagged`).
+    pub fn subscribe_finished(&self) -> tokio::sync::broadcast::Receiver<RunView> {
+        self.finished.subscribe()
+    }
+
     /// Cancels a running run; false if it was not running.
     pub async fn cancel(&self, run_id: String) -> Result<bool, Stopped> {
         self.ask(|r| Command::Cancel(run_id, r)).await
@@ -173,9 +179,10 @@ pub(crate) struct Engine {
     in_flight: HashMap<String, usize>,
     in_flight_total: usize,
     crons: Vec<cron::CronEntry>,
-    events: Vec<Value>,
+    events: std::collections::VecDeque<Value>,
     http: reqwest::Client,
     tx: mpsc::Sender<Command>,
+    finished: tokio::sync::broadcast::Sender<RunView>,
     options: EngineOptions,
 }
 
@@ -187,7 +194,9 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), StoreError> {
         let (tx, rx) = mpsc::channel(1024);
+        let (finished, _) = tokio::sync::broadcast::channel(4096);
         let mut engine = Engine {
+            finished: finished.clone(),
             clock,
             store,
             registry: Registry::default(),
@@ -196,14 +205,14 @@ impl Engine {
             in_flight: HashMap::new(),
             in_flight_total: 0,
             crons: Vec::new(),
-            events: Vec::new(),
+            events: std::collections::VecDeque::new(),
             http: reqwest::Client::new(),
             tx: tx.clone(),
             options,
         };
         engine.load()?;
         let task = tokio::spawn(engine.run_loop(rx));
-        Ok((EngineHandle { tx }, task))
+        Ok((EngineHandle { tx, finished }, task))
     }
 
     fn load(&mut self) -> Result<(), StoreError> {
@@ -221,9 +230,9 @@ impl Engine {
         for item in self.store.items()? {
             self.queue.insert((item.at_ms, item.id.clone()), item);
         }
-        self.events = self.store.events()?;
-        let keep_from = self.events.len().saturating_sub(RECENT_EVENTS);
-        self.events.drain(..keep_from);
+        let events: Vec<Value> = self.store.events()?;
+        let keep_from = events.len().saturating_sub(RECENT_EVENTS);
+        self.events = events.into_iter().skip(keep_from).collect();
         self.rebuild_crons();
         tracing::debug!(
             runs = self.runs.len(),
