@@ -120,19 +120,37 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
             };
         }
     };
-    let status = resp.status().as_u16();
-    let head = |name: &str| {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let version = head(headers::REQ_VERSION).and_then(|v| v.parse().ok());
-    let no_retry = head(headers::NO_RETRY).as_deref() == Some("true");
-    let retry_after = head(headers::RETRY_AFTER).and_then(|v| parse_retry_after(&v));
-    let from_sdk = head(headers::SDK).is_some();
+    let mut status = resp.status().as_u16();
+    let mut head: std::collections::HashMap<String, String> = resp
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
     let text = resp.text().await.unwrap_or_default();
-    let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let mut body: Value = serde_json::from_str(text.trim()).unwrap_or(Value::String(text));
+    if status == 201 {
+        // Streaming (INNGEST_STREAMING): keep-alive whitespace, then the real answer as
+        // `{status, body, headers}`, whose headers override the outer ones.
+        if let Some(real) = body.get("status").and_then(Value::as_u64) {
+            status = u16::try_from(real).unwrap_or(500);
+            if let Some(Value::Object(h)) = body.get("headers") {
+                for (k, v) in h {
+                    if let Some(v) = v.as_str() {
+                        head.insert(k.to_ascii_lowercase(), v.to_string());
+                    }
+                }
+            }
+            body = match body.get("body").cloned().unwrap_or(Value::Null) {
+                Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+                other => other,
+            };
+        }
+    }
+    let get = |name: &str| head.get(name).map(String::as_str);
+    let version = get(headers::REQ_VERSION).and_then(|v| v.parse().ok());
+    let no_retry = get(headers::NO_RETRY) == Some("true");
+    let retry_after = get(headers::RETRY_AFTER).and_then(parse_retry_after);
+    let from_sdk = get(headers::SDK).is_some();
     let outcome = classify(status, from_sdk, no_retry, retry_after, body);
     CallResult {
         outcome,

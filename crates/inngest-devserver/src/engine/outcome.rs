@@ -112,18 +112,24 @@ impl Engine {
             return;
         };
         for op in ops {
-            run.steps.push(StepRecord {
-                id: op.id.clone(),
-                name: op
-                    .userland
-                    .as_ref()
-                    .map(|u| u.id.clone())
-                    .or_else(|| op.display_name.clone())
-                    .or_else(|| op.name.clone())
-                    .unwrap_or_default(),
-                op: format!("{:?}", op.op),
-                at_ms: now,
-            });
+            let is_step = !matches!(
+                op.op,
+                Opcode::RunComplete | Opcode::DiscoveryRequest | Opcode::None
+            );
+            if is_step {
+                run.steps.push(StepRecord {
+                    id: op.id.clone(),
+                    name: op
+                        .userland
+                        .as_ref()
+                        .map(|u| u.id.clone())
+                        .or_else(|| op.display_name.clone())
+                        .or_else(|| op.name.clone())
+                        .unwrap_or_default(),
+                    op: format!("{:?}", op.op),
+                    at_ms: now,
+                });
+            }
             match op.op {
                 Opcode::StepRun => {
                     run.memoize(&op.id, json!({ "data": op.data.unwrap_or(Value::Null) }))
@@ -264,5 +270,28 @@ impl Engine {
             self.finish(run_id, RunStatus::Completed, Some(output));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleeps_take_durations_or_instants() {
+        let mut op = GeneratorOp::new(Opcode::Sleep, "x");
+        op.name = Some("3d".into());
+        assert_eq!(sleep_until(&op, 1_000), Some(1_000 + 3 * 86_400_000));
+        // The Python SDK sends the end as an ISO timestamp.
+        op.name = Some("2030-01-02T03:04:05.000Z".into());
+        assert_eq!(sleep_until(&op, 0), Some(1_893_553_445_000));
+        // `opts.duration` wins over `name`.
+        let mut opts = serde_json::Map::new();
+        opts.insert("duration".into(), json!("1m"));
+        op.opts = Some(opts);
+        assert_eq!(sleep_until(&op, 0), Some(60_000));
+        op.opts = None;
+        op.name = Some("whenever".into());
+        assert_eq!(sleep_until(&op, 0), None);
     }
 }

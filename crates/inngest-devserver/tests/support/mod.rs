@@ -71,6 +71,16 @@ pub struct JsApp {
 
 impl JsApp {
     pub fn start(dev_server: &str, serve_origin: &str, port: u16) -> Self {
+        Self::start_with(dev_server, serve_origin, port, &[])
+    }
+
+    /// With extra environment variables (e.g. `INNGEST_STREAMING=force`).
+    pub fn start_with(
+        dev_server: &str,
+        serve_origin: &str,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = std::env::var("INNGEST_JS_APP_DIR")
             .unwrap_or_else(|_| "/var/tmp/cargo-inngest-js-sdk".into());
         let dir = PathBuf::from(dir);
@@ -85,6 +95,7 @@ impl JsApp {
             .env("INNGEST_DEV", dev_server)
             .env("APP_PORT", port.to_string())
             .env("INNGEST_SERVE_ORIGIN", serve_origin)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
