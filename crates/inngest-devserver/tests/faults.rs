@@ -257,3 +257,52 @@ async fn malformed_input_gets_a_4xx_with_a_message() {
         .expect("json");
     assert_eq!(info["name"], "inngest-devserver");
 }
+
+#[tokio::test]
+async fn a_snake_case_sync_body_as_the_python_sdk_sends_registers() {
+    let server = server(None).await;
+    let http = reqwest::Client::new();
+    let body = json!({
+        "url": "http://127.0.0.1:9/api/inngest",
+        "deploy_type": "ping",
+        "appname": "py-app",
+        "framework": "flask",
+        "sdk": "py:v0.5.19",
+        "v": "0.1",
+        "functions": [{
+            "id": "py-app-hello",
+            "name": "hello",
+            "triggers": [{ "event": "py/hello" }],
+            "steps": { "step": { "id": "step", "name": "step",
+                "runtime": { "type": "http", "url": "http://127.0.0.1:9/api/inngest?fnId=py-app-hello&stepId=step" },
+                "retries": { "attempts": 2 } } },
+        }],
+    });
+    let resp = http
+        .post(format!("{}/fn/register", server.url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(resp.status().as_u16(), 200);
+    let answer: Value = resp.json().await.expect("json");
+    assert_eq!(answer, json!({ "ok": true, "modified": true }));
+    let apps = server.engine().apps().await.expect("running");
+    assert_eq!(apps[0].id, "py-app");
+    assert_eq!(apps[0].functions[0].id, "py-app-hello");
+    assert_eq!(
+        apps[0].functions[0].max_attempts, 3,
+        "retries 2 means 3 attempts"
+    );
+    // The same body again changes nothing.
+    let again: Value = http
+        .post(format!("{}/fn/register", server.url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["modified"], json!(false));
+}

@@ -99,10 +99,7 @@ impl Engine {
 
     fn resume_waits(&mut self, name: &str, event: &Value) {
         let mut resumed = Vec::new();
-        for run in self.runs.values() {
-            if run.status != RunStatus::Running {
-                continue;
-            }
+        for run in self.running.iter().filter_map(|id| self.runs.get(id)) {
             for (step, pending) in &run.pending {
                 let Pending::Wait {
                     event: awaited,

@@ -41,6 +41,7 @@ impl Engine {
         let id = run.id.clone();
         tracing::info!(run = %id, function = %function_id, "run started");
         self.runs.insert(id.clone(), run);
+        self.running.insert(id.clone());
         self.save_run(&id);
         self.discover(&id, now);
         Some(id)
@@ -103,6 +104,7 @@ impl Engine {
         run.output = output.clone();
         run.ended_at_ms = Some(now);
         let run = run.clone();
+        self.running.remove(run_id);
         tracing::info!(run = %run_id, function = %run.function_id, ?status, "run finished");
         self.queue.retain(|_, i| i.run_id != run_id);
         self.persist(|s, _| s.delete_run_items(run_id));

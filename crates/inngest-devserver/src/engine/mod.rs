@@ -173,6 +173,8 @@ pub(crate) struct Engine {
     store: Store,
     registry: Registry,
     runs: HashMap<String, Run>,
+    /// Ids of the runs still running (events are matched against these only).
+    running: std::collections::HashSet<String>,
     /// Due work, ordered by time then id.
     queue: BTreeMap<(i64, String), QueueItem>,
     /// In-flight calls per concurrency key.
@@ -201,6 +203,7 @@ impl Engine {
             store,
             registry: Registry::default(),
             runs: HashMap::new(),
+            running: Default::default(),
             queue: BTreeMap::new(),
             in_flight: HashMap::new(),
             in_flight_total: 0,
@@ -225,6 +228,9 @@ impl Engine {
             }
         }
         for run in self.store.runs()? {
+            if !run.is_finished() {
+                self.running.insert(run.id.clone());
+            }
             self.runs.insert(run.id.clone(), run);
         }
         for item in self.store.items()? {
