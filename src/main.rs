@@ -1,6 +1,13 @@
 //! `cargo inngest`: scaffolding and a dev loop for Inngest workflows in Rust.
 
 mod commands;
+mod manifest;
+mod names;
+mod plan;
+mod project;
+mod rust_edit;
+mod scan;
+mod templates;
 
 use clap::{Parser, Subcommand};
 
@@ -14,11 +21,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Add inngest-runtime to the package and write the config, workflows and events modules.
+    Configure(commands::configure::Args),
+    /// Generate a workflow or an event, and register it.
+    #[command(subcommand)]
+    Make(commands::make::What),
+    /// List the workflows and events the package declares.
+    List(commands::list::Args),
     /// Run the embedded Inngest-compatible dev server (like `npx inngest-cli dev`).
     DevServer(commands::dev_server::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     // `cargo inngest …` runs `cargo-inngest inngest …`: drop the subcommand name.
     let args = std::env::args()
         .enumerate()
@@ -26,6 +50,9 @@ fn main() -> anyhow::Result<()> {
         .map(|(_, a)| a);
     let cli = Cli::parse_from(args);
     match cli.command {
+        Command::Configure(args) => commands::configure::run(args),
+        Command::Make(what) => commands::make::run(what),
+        Command::List(args) => commands::list::run(args),
         Command::DevServer(args) => commands::dev_server::run(args),
     }
 }

@@ -1,3 +1,6 @@
 //! One module per subcommand.
 
+pub mod configure;
 pub mod dev_server;
+pub mod list;
+pub mod make;

@@ -1,0 +1,244 @@
+//! `cargo inngest configure`: adds the runtime and what generated code needs to Cargo.toml,
+//! writes the config module, the workflows and events modules with a sample of each and
+//! `.env.example`, wires the modules in, and says what to do next.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::manifest::{Added, Dependency, add_dependencies};
+use crate::plan::Plan;
+use crate::project::{self, Project, Selection};
+use crate::rust_edit;
+use crate::templates::Templates;
+
+/// Flags of `configure`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    selection: Selection,
+    /// Depend on inngest-runtime at this path instead of crates.io.
+    #[arg(long, value_name = "PATH", conflicts_with = "runtime_version")]
+    runtime_path: Option<PathBuf>,
+    /// The inngest-runtime version requirement.
+    #[arg(long, value_name = "VERSION", default_value = "0.1")]
+    runtime_version: String,
+    /// Print the changes as a diff and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Overwrite generated files that already exist.
+    #[arg(long)]
+    force: bool,
+}
+
+/// `cargo new`'s `src/main.rs`.
+const HELLO_WORLD: &str = "fn main() {\n    println!(\"Hello, world!\");\n}\n";
+
+/// The modules configure writes.
+const MODULES: [&str; 3] = ["events", "inngest", "workflows"];
+
+fn relative(from: &std::path::Path, to: &std::path::Path) -> String {
+    // Both are absolute; walk up from `from` until `to` is below.
+    for (up, ancestor) in from.ancestors().enumerate() {
+        if let Ok(rest) = to.strip_prefix(ancestor) {
+            let mut s = "../".repeat(up);
+            s.push_str(&rest.to_string_lossy());
+            return if s.is_empty() {
+                ".".into()
+            } else {
+                s.trim_end_matches('/').to_string()
+            };
+        }
+        up += 1;
+    }
+    to.to_string_lossy().to_string()
+}
+
+fn dependencies(
+    args: &Args,
+    project: &Project,
+    with_server: bool,
+) -> anyhow::Result<Vec<Dependency>> {
+    let mut runtime = Dependency::new("inngest-runtime", &args.runtime_version, &[]);
+    if let Some(p) = &args.runtime_path {
+        let abs = std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))?;
+        if !abs.join("Cargo.toml").is_file() {
+            anyhow::bail!("--runtime-path {}: no Cargo.toml there", p.display());
+        }
+        runtime.path = Some(relative(&project.dir, &abs));
+    }
+    let mut deps = vec![
+        Dependency::new("garde", "0.23", &["derive"]),
+        runtime,
+        Dependency::new("serde", "1", &["derive"]),
+    ];
+    if with_server {
+        deps.push(Dependency::new("axum", "0.8", &[]));
+        deps.push(Dependency::new(
+            "tokio",
+            "1",
+            &["macros", "rt-multi-thread", "net"],
+        ));
+    }
+    Ok(deps)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let project = project::locate(&args.selection)?;
+    let templates = Templates::for_project(&project.dir)?;
+    let mut plan = Plan::default();
+    let mut advice: Vec<String> = Vec::new();
+
+    // How the modules are wired in.
+    let main_path = project.path("src/main.rs");
+    let main_text = std::fs::read_to_string(&main_path).ok();
+    let write_main = main_text
+        .as_deref()
+        .is_some_and(|t| t.replace("\r\n", "\n") == HELLO_WORLD)
+        && !project.has_lib();
+    let app_id = project.app_id();
+    let values = [
+        ("package", project.name.as_str()),
+        ("app_id", app_id.as_str()),
+    ];
+
+    // Cargo.toml.
+    let (manifest_text, mut doc) = project::read_manifest(&project.manifest)?;
+    let workspace_doc = match &project.workspace_manifest {
+        Some(p) => Some(project::read_manifest(p)?.1),
+        None => None,
+    };
+    let added = add_dependencies(
+        &mut doc,
+        workspace_doc.as_ref(),
+        &dependencies(&args, &project, write_main)?,
+    );
+    let new_manifest = doc.to_string();
+    if new_manifest != manifest_text {
+        plan.set(project.manifest.clone(), new_manifest)?;
+    }
+
+    // Generated files.
+    let hello_event = format!("{app_id}/hello.requested");
+    plan.create(
+        project.path("src/inngest.rs"),
+        templates.render("inngest.rs", &values)?,
+        args.force,
+    )?;
+    plan.create(
+        project.path("src/workflows/mod.rs"),
+        templates.render("workflows_mod.rs", &values)?,
+        args.force,
+    )?;
+    plan.create(
+        project.path("src/workflows/hello_workflow.rs"),
+        templates.render("hello_workflow.rs", &values)?,
+        args.force,
+    )?;
+    plan.create(
+        project.path("src/events/mod.rs"),
+        templates.render("events_mod.rs", &values)?,
+        args.force,
+    )?;
+    plan.create(
+        project.path("src/events/hello_requested.rs"),
+        templates.render(
+            "event.rs",
+            &[
+                ("type_name", "HelloRequested"),
+                ("event_name", hello_event.as_str()),
+            ],
+        )?,
+        args.force,
+    )?;
+    plan.create(
+        project.path(".env.example"),
+        templates.render("env.example", &values)?,
+        args.force,
+    )?;
+
+    // Wiring.
+    if project.has_lib() {
+        let lib = project.path("src/lib.rs");
+        let text = std::fs::read_to_string(&lib)
+            .with_context(|| format!("cannot read {}", lib.display()))?;
+        plan.set(lib, rust_edit::add_mods(&text, &MODULES, "pub "))?;
+        if project.has_main() {
+            advice.push(format!(
+                "serve it from src/main.rs: `let app = {}::inngest::app({}::inngest::client())?;` then mount `inngest_runtime::serve::axum::endpoint(app)` at /api/inngest",
+                project.name.replace('-', "_"),
+                project.name.replace('-', "_")
+            ));
+        }
+    } else if write_main {
+        plan.set(main_path, templates.render("main.rs", &values)?)?;
+    } else if let Some(text) = main_text {
+        let missing: Vec<&str> = MODULES
+            .iter()
+            .copied()
+            .filter(|m| !rust_edit::declares_mod(&text, m))
+            .collect();
+        if !missing.is_empty() {
+            advice.push(format!(
+                "src/main.rs is yours, so it was left as it is. Add:\n      {}\n    and serve the app: `let app = inngest::app(inngest::client())?;` then mount `inngest_runtime::serve::axum::endpoint(app)` at /api/inngest (add axum and tokio if you do not have them)",
+                missing.iter().map(|m| format!("mod {m};")).collect::<Vec<_>>().join(" ")
+            ));
+        }
+    } else {
+        advice.push("no src/main.rs or src/lib.rs: add `mod events; mod inngest; mod workflows;` to your crate root".into());
+    }
+
+    let root = &project.dir;
+    if args.dry_run {
+        print!("{}", plan.diff(root));
+        println!(
+            "(dry run: nothing written; {} file(s) would change)",
+            plan.changes().len()
+        );
+        return Ok(());
+    }
+    if plan.is_empty() {
+        println!(
+            "Nothing to change: {} is already configured for Inngest.",
+            project.name
+        );
+    } else {
+        plan.apply()?;
+        println!("Configured {} for Inngest:", project.name);
+        for c in plan.changes() {
+            let rel = c.path.strip_prefix(root).unwrap_or(&c.path).display();
+            println!(
+                "  {} {rel}",
+                if c.before.is_some() {
+                    "updated"
+                } else {
+                    "created"
+                }
+            );
+        }
+        for a in &added {
+            match a {
+                Added::New(n) => println!("  added dependency {n}"),
+                Added::Inherited(n) => println!("  added dependency {n} (workspace = true)"),
+                Added::Present(_) => {}
+            }
+        }
+    }
+    if !plan.is_empty() {
+        for (path, why) in &plan.kept {
+            println!(
+                "  kept {} ({why})",
+                path.strip_prefix(root).unwrap_or(path).display()
+            );
+        }
+    }
+    for a in &advice {
+        println!("  note: {a}");
+    }
+    println!("Next:");
+    println!("  cargo inngest make workflow WelcomeUser --event user/user.created");
+    println!(
+        "  cargo inngest dev          # runs the app against a dev server; then send {hello_event}"
+    );
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! Small, line-based edits to Rust files `cargo inngest` manages: `mod` declarations, the
+//! workflow list in `src/inngest.rs`, and `pub mod`/`pub use` pairs in module files.
+
+/// The marker line in `src/inngest.rs` above which workflows are registered.
+pub const REGISTER_MARKER: &str =
+    "// `cargo inngest make workflow` registers new workflows above this line.";
+
+/// Whether `text` declares module `name` (`mod name;` or `pub mod name;`, any visibility).
+pub fn declares_mod(text: &str, name: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim();
+        l.strip_suffix(';')
+            .and_then(|l| l.rsplit_once("mod "))
+            .is_some_and(|(vis, m)| {
+                m.trim() == name && (vis.is_empty() || vis.trim().starts_with("pub"))
+            })
+            || l == format!("mod {name} {{")
+    })
+}
+
+/// Adds `<prefix>mod <name>;` lines that are missing, after the file's other `mod` lines, or
+/// after its inner doc comments and attributes.
+pub fn add_mods(text: &str, names: &[&str], prefix: &str) -> String {
+    let missing: Vec<&&str> = names.iter().filter(|n| !declares_mod(text, n)).collect();
+    if missing.is_empty() {
+        return text.to_string();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let last_mod = lines.iter().rposition(|l| {
+        let t = l.trim_start();
+        (t.starts_with("mod ") || t.starts_with("pub mod ") || t.starts_with("pub(crate) mod "))
+            && t.ends_with(';')
+    });
+    let insert_at = match last_mod {
+        Some(i) => i + 1,
+        None => lines
+            .iter()
+            .position(|l| {
+                let t = l.trim_start();
+                !(t.starts_with("//!") || t.starts_with("#![") || t.is_empty())
+            })
+            .unwrap_or(lines.len()),
+    };
+    let mut out: Vec<String> = lines[..insert_at].iter().map(|s| s.to_string()).collect();
+    let needs_blank_before =
+        last_mod.is_none() && insert_at > 0 && !lines[insert_at - 1].trim().is_empty();
+    if needs_blank_before {
+        out.push(String::new());
+    }
+    for n in missing {
+        out.push(format!("{prefix}mod {n};"));
+    }
+    if last_mod.is_none() && insert_at < lines.len() && !lines[insert_at].trim().is_empty() {
+        out.push(String::new());
+    }
+    out.extend(lines[insert_at..].iter().map(|s| s.to_string()));
+    let mut joined = out.join("\n");
+    if text.ends_with('\n') || text.is_empty() {
+        joined.push('\n');
+    }
+    joined
+}
+
+/// Adds `pub mod <module>;` and `pub use <module>::<ty>;` to a module file, if missing.
+pub fn add_export(text: &str, module: &str, ty: &str) -> String {
+    if declares_mod(text, module) {
+        return text.to_string();
+    }
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!("\npub mod {module};\npub use {module}::{ty};\n"));
+    out
+}
+
+/// Why a workflow could not be registered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "cannot find the line `{REGISTER_MARKER}` in it; add `.register({0})` to the App builder yourself, or restore that line"
+)]
+pub struct NoMarker(pub String);
+
+/// Registers `expr` (e.g. `crate::workflows::WelcomeUserWorkflow::default()`) above the marker.
+pub fn register(text: &str, expr: &str) -> Result<String, NoMarker> {
+    let line = format!(".register({expr})");
+    if text.lines().any(|l| l.trim() == line) {
+        return Ok(text.to_string());
+    }
+    let mut out = String::with_capacity(text.len() + line.len() + 16);
+    let mut found = false;
+    for l in text.split_inclusive('\n') {
+        if !found && l.trim() == REGISTER_MARKER {
+            let indent: String = l.chars().take_while(|c| c.is_whitespace()).collect();
+            out.push_str(&format!("{indent}{line}\n"));
+            found = true;
+        }
+        out.push_str(l);
+    }
+    if found {
+        Ok(out)
+    } else {
+        Err(NoMarker(expr.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mod_lines_go_after_the_others_or_after_the_header() {
+        let main = "//! App.\n\nmod db;\n\nfn main() {}\n";
+        assert_eq!(
+            add_mods(main, &["db", "inngest"], ""),
+            "//! App.\n\nmod db;\nmod inngest;\n\nfn main() {}\n"
+        );
+        let lib = "//! Lib.\n#![forbid(unsafe_code)]\n\npub fn f() {}\n";
+        assert_eq!(
+            add_mods(lib, &["inngest"], "pub "),
+            "//! Lib.\n#![forbid(unsafe_code)]\n\npub mod inngest;\n\npub fn f() {}\n"
+        );
+        assert_eq!(add_mods("", &["a"], ""), "mod a;\n");
+        assert_eq!(add_mods(main, &["db"], ""), main);
+        assert!(declares_mod("pub(crate) mod inngest;", "inngest"));
+    }
+
+    #[test]
+    fn workflows_register_above_the_marker_once() {
+        let text =
+            format!("    App::builder(client)\n        {REGISTER_MARKER}\n        .build()\n");
+        let once = register(&text, "crate::workflows::A::default()").expect("marker");
+        assert_eq!(
+            once,
+            format!(
+                "    App::builder(client)\n        .register(crate::workflows::A::default())\n        {REGISTER_MARKER}\n        .build()\n"
+            )
+        );
+        assert_eq!(
+            register(&once, "crate::workflows::A::default()").expect("marker"),
+            once
+        );
+        assert!(register("App::builder(c).build()", "x").is_err());
+    }
+
+    #[test]
+    fn exports_are_added_once() {
+        let once = add_export("//! Workflows.\n", "a_workflow", "AWorkflow");
+        assert_eq!(
+            once,
+            "//! Workflows.\n\npub mod a_workflow;\npub use a_workflow::AWorkflow;\n"
+        );
+        assert_eq!(add_export(&once, "a_workflow", "AWorkflow"), once);
+    }
+}
