@@ -49,7 +49,6 @@ fn relative(from: &std::path::Path, to: &std::path::Path) -> String {
                 s.trim_end_matches('/').to_string()
             };
         }
-        up += 1;
     }
     to.to_string_lossy().to_string()
 }
