@@ -1,0 +1,413 @@
+//! `configure`, `make workflow`, `make event` and `list` on real starting projects: every
+//! generated and edited file is snapshotted (insta), the result is compiled with `cargo check`,
+//! and every bad input leaves every file byte-for-byte as it was.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch directory removed at the end.
+struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    fn new() -> Self {
+        Self(tempfile::tempdir().expect("a temp dir"))
+    }
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+    fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+}
+
+fn cargo_inngest(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
+        .arg("inngest")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn fails(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// Every file under `dir` (but `target/` and lock files) with its bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("readable").flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().to_string();
+            if name == "target" || name == "Cargo.lock" {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).expect("inside").to_path_buf(),
+                    std::fs::read(&p).expect("read"),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The files that differ between two trees, as one text for a snapshot.
+fn changed(before: &BTreeMap<PathBuf, Vec<u8>>, after: &BTreeMap<PathBuf, Vec<u8>>) -> String {
+    let mut out = String::new();
+    for (path, bytes) in after {
+        if before.get(path) != Some(bytes) {
+            out.push_str(&format!(
+                "===== {} =====\n{}\n",
+                path.display(),
+                String::from_utf8_lossy(bytes)
+            ));
+        }
+    }
+    out
+}
+
+fn cargo_new(dir: &Path, name: &str, lib: bool) {
+    let status = Command::new("cargo")
+        .args([
+            "new",
+            "-q",
+            "--vcs",
+            "none",
+            if lib { "--lib" } else { "--bin" },
+            name,
+        ])
+        .current_dir(dir)
+        .status()
+        .expect("cargo new");
+    assert!(status.success());
+}
+
+/// configure, then make workflow (event and cron) and make event, snapshotting each stage.
+fn scaffold_and_snapshot(project: &Path, name: &str, extra: &[&str]) {
+    let t0 = tree(project);
+    let mut args = vec!["configure", "--runtime-version", "0.1"];
+    args.extend_from_slice(extra);
+    ok(&cargo_inngest(project, &args));
+    let t1 = tree(project);
+    insta::assert_snapshot!(format!("{name}-configure"), changed(&t0, &t1));
+
+    let again = ok(&cargo_inngest(project, &args));
+    assert!(again.contains("Nothing to change"), "{again}");
+    assert_eq!(tree(project), t1, "a second configure changed files");
+
+    let mut make = vec![
+        "make",
+        "workflow",
+        "WelcomeUser",
+        "--event",
+        "user/user.created",
+    ];
+    make.extend_from_slice(extra);
+    ok(&cargo_inngest(project, &make));
+    let mut make = vec![
+        "make",
+        "workflow",
+        "daily_digest",
+        "--cron",
+        "TZ=Europe/Paris 0 9 * * 1-5",
+    ];
+    make.extend_from_slice(extra);
+    ok(&cargo_inngest(project, &make));
+    let mut make = vec![
+        "make",
+        "event",
+        "order-placed",
+        "--event-name",
+        "shop/order.placed",
+    ];
+    make.extend_from_slice(extra);
+    ok(&cargo_inngest(project, &make));
+    let t2 = tree(project);
+    insta::assert_snapshot!(format!("{name}-make"), changed(&t1, &t2));
+
+    let mut list = vec!["list"];
+    list.extend_from_slice(extra);
+    insta::assert_snapshot!(format!("{name}-list"), ok(&cargo_inngest(project, &list)));
+}
+
+#[test]
+fn a_fresh_binary() {
+    let s = Scratch::new();
+    cargo_new(s.path(), "shop", false);
+    scaffold_and_snapshot(&s.path().join("shop"), "fresh-bin", &[]);
+}
+
+#[test]
+fn a_library() {
+    let s = Scratch::new();
+    cargo_new(s.path(), "billing-core", true);
+    scaffold_and_snapshot(&s.path().join("billing-core"), "library", &[]);
+}
+
+#[test]
+fn an_axum_app_with_comments_and_unsorted_dependencies() {
+    let s = Scratch::new();
+    s.write(
+        "api/Cargo.toml",
+        "[package]\nname = \"api\"\nversion = \"0.3.0\"\nedition = \"2021\"\n\n# Web stack, in the order we added it.\n[dependencies]\ntokio = { version = \"1\", features = [\"full\"] } # runtime\naxum = \"0.8\"\n# serialization\nserde_json = \"1\"\n\n[dev-dependencies]\nreqwest = \"0.12\"\n",
+    );
+    s.write(
+        "api/src/main.rs",
+        "//! The API.\n\nmod routes;\n\n#[tokio::main]\nasync fn main() {\n    routes::serve().await;\n}\n",
+    );
+    s.write("api/src/routes.rs", "pub async fn serve() {}\n");
+    scaffold_and_snapshot(&s.path().join("api"), "axum-app", &[]);
+}
+
+#[test]
+fn a_workspace_member_with_inherited_dependencies() {
+    let s = Scratch::new();
+    s.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"crates/*\"]\nresolver = \"2\"\n\n[workspace.dependencies]\nserde = { version = \"1.0.200\", features = [\"derive\"] }\ntokio = \"1.40\"\n",
+    );
+    s.write(
+        "crates/jobs/Cargo.toml",
+        "[package]\nname = \"jobs\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nserde.workspace = true\n",
+    );
+    s.write("crates/jobs/src/lib.rs", "//! Background jobs.\n");
+    s.write(
+        "crates/web/Cargo.toml",
+        "[package]\nname = \"web\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    s.write("crates/web/src/main.rs", "fn main() {}\n");
+    // From the workspace root, with -p.
+    let before_web = tree(&s.path().join("crates/web"));
+    scaffold_and_snapshot(s.path(), "workspace-member", &["-p", "jobs"]);
+    assert_eq!(
+        tree(&s.path().join("crates/web")),
+        before_web,
+        "another member was touched"
+    );
+}
+
+/// The whole flow on a fresh project, compiled: zero warnings.
+#[test]
+fn generated_code_compiles_without_warnings() {
+    let s = Scratch::new();
+    cargo_new(s.path(), "shop", false);
+    let project = s.path().join("shop");
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/inngest-runtime");
+    let runtime = runtime.to_str().expect("utf-8 path");
+    ok(&cargo_inngest(
+        &project,
+        &["configure", "--runtime-path", runtime],
+    ));
+    ok(&cargo_inngest(
+        &project,
+        &[
+            "make",
+            "workflow",
+            "WelcomeUser",
+            "--event",
+            "user/user.created",
+        ],
+    ));
+    ok(&cargo_inngest(
+        &project,
+        &["make", "workflow", "nightly-report", "--cron", "0 3 * * *"],
+    ));
+    ok(&cargo_inngest(&project, &["make", "workflow", "ShipOrder"]));
+    ok(&cargo_inngest(
+        &project,
+        &["make", "event", "OrderCancelled"],
+    ));
+    // Reuse this workspace's resolved versions and build cache: no network, little rebuilding.
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"),
+        project.join("Cargo.lock"),
+    )
+    .expect("lock copied");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("scaffold-check");
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "check",
+            "--offline",
+            "--all-targets",
+            "--message-format=short",
+        ])
+        .env("CARGO_TARGET_DIR", target)
+        .current_dir(&project)
+        .output()
+        .expect("cargo check runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "cargo check failed:\n{stderr}");
+    assert!(!stderr.contains("warning"), "warnings:\n{stderr}");
+    // And it is formatted as rustfmt would.
+    let fmt = Command::new(env!("CARGO"))
+        .args(["fmt", "--check"])
+        .current_dir(&project)
+        .output()
+        .expect("cargo fmt runs");
+    assert!(
+        fmt.status.success(),
+        "not rustfmt-clean:\n{}",
+        String::from_utf8_lossy(&fmt.stdout)
+    );
+}
+
+/// Runs a command that must fail, and checks its message and that nothing changed.
+fn refused(dir: &Path, args: &[&str], needles: &[&str]) {
+    let before = tree(dir);
+    let err = fails(&cargo_inngest(dir, args));
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: {err:?} lacks {n:?}");
+    }
+    assert_eq!(tree(dir), before, "{args:?} changed files");
+}
+
+#[test]
+fn bad_input_is_refused_and_changes_nothing() {
+    let s = Scratch::new();
+
+    // An unparsable Cargo.toml.
+    s.write("broken/Cargo.toml", "[package\nname = \"broken\"\n");
+    s.write("broken/src/main.rs", "fn main() {}\n");
+    refused(
+        &s.path().join("broken"),
+        &["configure"],
+        &["Cargo.toml", "not valid TOML"],
+    );
+
+    // Not a Rust project at all.
+    s.write("notes/README.md", "hello\n");
+    let notes = s.path().join("notes");
+    // The temp dir may sit under a Cargo project of its own; point at a missing manifest.
+    refused(
+        &notes,
+        &["configure", "--manifest-path", "Cargo.toml"],
+        &["Cargo.toml does not exist"],
+    );
+
+    // A package that is not there.
+    cargo_new(s.path(), "shop", false);
+    let shop = s.path().join("shop");
+    refused(
+        &shop,
+        &["configure", "-p", "nope"],
+        &["no package \"nope\"", "shop"],
+    );
+
+    // Make before configure.
+    refused(
+        &shop,
+        &["make", "workflow", "WelcomeUser"],
+        &["cargo inngest configure"],
+    );
+
+    // A read-only Cargo.toml: nothing at all is written, not even the new files.
+    let manifest = shop.join("Cargo.toml");
+    let mut perms = std::fs::metadata(&manifest).expect("meta").permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&manifest, perms.clone()).expect("chmod");
+    refused(
+        &shop,
+        &["configure"],
+        &["Cargo.toml is read-only", "nothing was changed"],
+    );
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&manifest, perms).expect("chmod");
+
+    // A dry run prints the diff and writes nothing.
+    let before = tree(&shop);
+    let diff = ok(&cargo_inngest(&shop, &["configure", "--dry-run"]));
+    assert!(diff.contains("+++ b/src/inngest.rs"), "{diff}");
+    assert!(diff.contains("+inngest-runtime = \"0.1\""), "{diff}");
+    assert_eq!(tree(&shop), before);
+
+    ok(&cargo_inngest(&shop, &["configure"]));
+    // Names that are not identifiers.
+    for bad in ["123", "fn", "a b", "struct"] {
+        refused(&shop, &["make", "workflow", bad], &["is not a usable name"]);
+    }
+    // A bad schedule and a bad event name.
+    refused(
+        &shop,
+        &["make", "workflow", "Nightly", "--cron", "61 * * * *"],
+        &["--cron", "61 * * * *"],
+    );
+    refused(
+        &shop,
+        &["make", "workflow", "Nightly", "--event", "has space"],
+        &["event name"],
+    );
+    // Twice the same workflow.
+    ok(&cargo_inngest(&shop, &["make", "workflow", "WelcomeUser"]));
+    refused(
+        &shop,
+        &["make", "workflow", "welcome-user"],
+        &["already there", "--force"],
+    );
+    let forced = ok(&cargo_inngest(
+        &shop,
+        &["make", "workflow", "welcome_user", "--force"],
+    ));
+    assert!(
+        forced.contains("Made workflow WelcomeUserWorkflow"),
+        "{forced}"
+    );
+    // The registration line is gone: the user is told what to add, and nothing changes.
+    let config = shop.join("src/inngest.rs");
+    let text = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(
+        &config,
+        text.replace(
+            "// `cargo inngest make workflow` registers new workflows above this line.\n",
+            "",
+        ),
+    )
+    .expect("write");
+    refused(
+        &shop,
+        &["make", "workflow", "Refund"],
+        &[
+            "src/inngest.rs",
+            ".register(crate::workflows::RefundWorkflow::default())",
+        ],
+    );
+    // An event name that another type already has.
+    refused(
+        &shop,
+        &[
+            "make",
+            "event",
+            "Other",
+            "--event-name",
+            "shop/welcome-user.requested",
+        ],
+        &["already the event WelcomeUserRequested"],
+    );
+}
