@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All tests: the workspace's Rust tests (unit, doc, the in-process replay of the official SDK's
-# recorded answers, and the dev server driving the official JS app), then the official differential replayer (replay.py) over HTTP
-# against the running example app, with the corpus's recorder.mjs playing the Inngest API.
+# recorded answers, the dev server driving the official JS app, the CLI's scaffolding compiled
+# with cargo check), then the official differential replayer (replay.py) over HTTP against the
+# running example app, with the corpus's recorder.mjs playing the Inngest API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

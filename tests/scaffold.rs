@@ -411,3 +411,24 @@ fn bad_input_is_refused_and_changes_nothing() {
         &["already the event WelcomeUserRequested"],
     );
 }
+
+#[test]
+fn a_project_can_override_a_template() {
+    let s = Scratch::new();
+    cargo_new(s.path(), "shop", false);
+    let shop = s.path().join("shop");
+    ok(&cargo_inngest(&shop, &["configure"]));
+    let ours = include_str!("../templates/workflow.rs.tera");
+    s.write(
+        "shop/.inngest/templates/workflow.rs.tera",
+        &format!("// House style: every workflow is reviewed by the platform team.\n{ours}"),
+    );
+    ok(&cargo_inngest(&shop, &["make", "workflow", "Refund"]));
+    let made =
+        std::fs::read_to_string(shop.join("src/workflows/refund_workflow.rs")).expect("made");
+    assert!(made.starts_with("// House style"), "{made}");
+    assert!(made.contains("pub struct RefundWorkflow"), "{made}");
+    // A broken override is a clear error naming the template, and nothing is written.
+    s.write("shop/.inngest/templates/event.rs.tera", "{% if %}");
+    refused(&shop, &["make", "event", "Broken"], &["template event.rs"]);
+}
