@@ -29,6 +29,14 @@ pub struct Project {
     pub dir: PathBuf,
     /// The workspace root's Cargo.toml, when it is another file.
     pub workspace_manifest: Option<PathBuf>,
+    /// The workspace root directory.
+    pub workspace_root: PathBuf,
+    /// Where cargo builds.
+    pub target_dir: PathBuf,
+    /// The package's binary targets.
+    pub bins: Vec<String>,
+    /// `default-run`, if set.
+    pub default_run: Option<String>,
 }
 
 impl Project {
@@ -132,7 +140,17 @@ pub fn locate(selection: &Selection) -> anyhow::Result<Project> {
         .workspace_root
         .join("Cargo.toml")
         .into_std_path_buf();
+    let bins = package
+        .targets
+        .iter()
+        .filter(|t| t.kind.iter().any(|k| k.to_string() == "bin"))
+        .map(|t| t.name.clone())
+        .collect();
     Ok(Project {
+        workspace_root: metadata.workspace_root.clone().into_std_path_buf(),
+        target_dir: metadata.target_directory.clone().into_std_path_buf(),
+        bins,
+        default_run: package.default_run.clone(),
         name: package.name.to_string(),
         workspace_manifest: (root_manifest != manifest).then_some(root_manifest),
         manifest,

@@ -1,0 +1,169 @@
+//! The dev server `dev` runs: the embedded one (in process), the official one (the `inngest`
+//! binary on PATH, else `npx inngest-cli@latest dev`), or whichever starts (`auto`).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use inngest_devserver::{DevServer, DevServerConfig};
+use tokio::process::Command;
+
+use super::console::{Console, Source};
+use super::process::Job;
+
+/// Which dev server to run.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// The official one if it starts and answers in time, else the embedded one.
+    Auto,
+    /// `inngest-devserver`, in process.
+    Embedded,
+    /// The official Inngest dev server.
+    Official,
+}
+
+/// Settings for starting a server.
+pub struct Settings {
+    pub choice: Choice,
+    pub port: u16,
+    pub state: Option<PathBuf>,
+    pub app_url: String,
+    pub official_timeout: Duration,
+}
+
+/// A running dev server.
+pub enum Server {
+    /// In process.
+    Embedded(DevServer),
+    /// A child process.
+    Official { job: Job, url: String },
+}
+
+impl Server {
+    /// The server's base URL (what the app gets as `INNGEST_DEV`).
+    pub fn url(&self) -> String {
+        match self {
+            Server::Embedded(s) => s.url().to_string(),
+            Server::Official { url, .. } => url.clone(),
+        }
+    }
+
+    /// `embedded` or `official`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Server::Embedded(_) => "embedded",
+            Server::Official { .. } => "official",
+        }
+    }
+
+    /// Starts the chosen server.
+    pub async fn start(settings: &Settings, console: &Console) -> anyhow::Result<Server> {
+        match settings.choice {
+            Choice::Embedded => embedded(settings).await,
+            Choice::Official => official(settings, console)
+                .await
+                .map_err(|why| anyhow::anyhow!("the official dev server did not start: {why}")),
+            Choice::Auto => match official(settings, console).await {
+                Ok(server) => {
+                    console.line(Source::Dev, "using the official dev server");
+                    Ok(server)
+                }
+                Err(why) => {
+                    console.line(
+                        Source::Dev,
+                        &format!("official dev server unavailable ({why}); using the embedded one"),
+                    );
+                    embedded(settings).await
+                }
+            },
+        }
+    }
+
+    /// Stops it.
+    pub async fn stop(self) {
+        match self {
+            Server::Embedded(s) => s.stop().await,
+            Server::Official { job, .. } => {
+                job.stop(Duration::from_secs(5)).await;
+            }
+        }
+    }
+}
+
+async fn embedded(settings: &Settings) -> anyhow::Result<Server> {
+    let server = DevServer::start(DevServerConfig {
+        port: settings.port,
+        state: settings.state.clone(),
+        ..DevServerConfig::default()
+    })
+    .await?;
+    Ok(Server::Embedded(server))
+}
+
+/// The `inngest` executable on PATH, if any.
+fn inngest_on_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("inngest"))
+        .find(|p| p.is_file())
+}
+
+async fn official(settings: &Settings, console: &Console) -> Result<Server, String> {
+    let port = settings.port.to_string();
+    let args = [
+        "dev",
+        "-u",
+        &settings.app_url,
+        "--no-discovery",
+        "-p",
+        &port,
+    ];
+    let mut cmd = match inngest_on_path() {
+        Some(bin) => {
+            console.line(
+                Source::Dev,
+                &format!("starting {} {}", bin.display(), args.join(" ")),
+            );
+            Command::new(bin)
+        }
+        None => {
+            console.line(
+                Source::Dev,
+                &format!(
+                    "starting npx --yes --ignore-scripts=false inngest-cli@latest {}",
+                    args.join(" ")
+                ),
+            );
+            let mut c = Command::new("npx");
+            c.args(["--yes", "--ignore-scripts=false", "inngest-cli@latest"]);
+            c
+        }
+    };
+    cmd.args(args);
+    let mut job = Job::start(cmd, console, Source::Server)
+        .map_err(|e| format!("it could not be run: {e}"))?;
+    let url = format!("http://127.0.0.1:{}", settings.port);
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + settings.official_timeout;
+    loop {
+        if let Some(status) = job.try_exited() {
+            return Err(format!("it exited with {status}"));
+        }
+        if http
+            .get(format!("{url}/dev"))
+            .timeout(Duration::from_millis(500))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(Server::Official { job, url });
+        }
+        if Instant::now() >= deadline {
+            job.stop(Duration::from_secs(2)).await;
+            return Err(format!(
+                "it did not answer within {:?}",
+                settings.official_timeout
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
