@@ -1,0 +1,434 @@
+//! `cargo inngest dev` on a scratch project made with `configure` + `make workflow`: it serves,
+//! runs events, swaps in new builds on edits (a new step, a new workflow), keeps the old build
+//! on a compile error, and leaves no process behind on SIGTERM. `--server official` is tested
+//! with a stand-in `inngest` on PATH (the real binary cannot be fetched here).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn cargo_inngest(dir: &Path, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
+        .arg("inngest")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("scaffold-check")
+}
+
+/// A fresh `cargo new` project, configured, with a `welcome-user` workflow.
+fn scratch_project() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let status = Command::new("cargo")
+        .args(["new", "-q", "--vcs", "none", "shop"])
+        .current_dir(tmp.path())
+        .status()
+        .expect("cargo new");
+    assert!(status.success());
+    let project = tmp.path().join("shop");
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/inngest-runtime");
+    cargo_inngest(
+        &project,
+        &[
+            "configure",
+            "--runtime-path",
+            runtime.to_str().expect("utf-8"),
+        ],
+    );
+    cargo_inngest(
+        &project,
+        &[
+            "make",
+            "workflow",
+            "WelcomeUser",
+            "--event",
+            "user/user.created",
+        ],
+    );
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"),
+        project.join("Cargo.lock"),
+    )
+    .expect("lock");
+    (tmp, project)
+}
+
+/// `cargo inngest dev` as a child, its output collected line by line.
+struct Dev {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    server: String,
+}
+
+impl Dev {
+    fn start(project: &Path, extra: &[&str], path_prefix: Option<&Path>) -> Self {
+        let port = free_port();
+        let app_port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"));
+        cmd.args([
+            "inngest",
+            "dev",
+            "--port",
+            &port.to_string(),
+            "--app-port",
+            &app_port.to_string(),
+        ])
+        .args(extra)
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_NET_OFFLINE", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        if let Some(dir) = path_prefix {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", dir.display()));
+        }
+        let mut child = cmd.spawn().expect("dev starts");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for l in BufReader::new(stream).lines().map_while(Result::ok) {
+                    lines.lock().expect("not poisoned").push(l);
+                }
+            });
+        }
+        Self {
+            child,
+            lines,
+            server: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn output(&self) -> String {
+        self.lines.lock().expect("not poisoned").join("\n")
+    }
+
+    /// Waits until a line after the first `from` lines contains `needle`; returns that line.
+    fn wait_for(&self, from: usize, needle: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Some(l) = self
+                .lines
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .skip(from)
+                .find(|l| l.contains(needle))
+            {
+                return l.clone();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "no line with {needle:?} in time; output:\n{}",
+            self.output()
+        );
+    }
+
+    fn seen(&self) -> usize {
+        self.lines.lock().expect("not poisoned").len()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill")
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dev did not exit; output:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pid_alive(pid: &str) -> bool {
+    Path::new("/proc").join(pid).exists()
+        && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+/// Sends an event and waits for the run of `function` it starts to complete; returns the run.
+fn run_to_completion(server: &str, event: Value, function: &str) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let sent: Value = http
+            .post(format!("{server}/e/test"))
+            .json(&event)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        let id = sent["ids"][0].as_str().expect("an id").to_string();
+        for _ in 0..400 {
+            let runs: Value = http
+                .get(format!("{server}/v1/events/{id}/runs"))
+                .send()
+                .await
+                .expect("runs")
+                .json()
+                .await
+                .expect("json");
+            if let Some(run) = runs["data"].as_array().and_then(|a| {
+                a.iter()
+                    .find(|r| r["function_id"] == function && r["status"] != "Running")
+            }) {
+                return run.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no finished run of {function} for event {id}");
+    })
+}
+
+#[test]
+fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
+    let (_tmp, project) = scratch_project();
+    let mut dev = Dev::start(&project, &["--server", "embedded"], None);
+    dev.wait_for(0, "shop-welcome-user", 300);
+    let pid_line = dev.wait_for(0, "(pid ", 5);
+    let first_pid = pid_line
+        .rsplit("(pid ")
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(')')
+        .to_string();
+
+    let user = json!({ "name": "user/user.created", "data": { "id": "u_1" } });
+    let run = run_to_completion(&dev.server, user.clone(), "shop-welcome-user");
+    assert_eq!(run["status"], "Completed", "{run}");
+    assert_eq!(run["output"], json!({ "first_step": "handled u_1" }));
+
+    // Add a step: the new build serves and the next run takes it.
+    let wf = project.join("src/workflows/welcome_user_workflow.rs");
+    let text = std::fs::read_to_string(&wf).expect("read");
+    let edited = text.replace(
+        "        Ok(WelcomeUserOutput { first_step })",
+        "        let first_step = ctx\n            .step\n            .run(\"second-step\", move || async move {\n                Ok::<_, WorkflowError>(format!(\"{first_step} twice\"))\n            })\n            .await?;\n        Ok(WelcomeUserOutput { first_step })",
+    );
+    assert_ne!(edited, text);
+    let mark = dev.seen();
+    std::fs::write(&wf, edited).expect("write");
+    dev.wait_for(mark, "serving the new build", 300);
+    let run = run_to_completion(&dev.server, user.clone(), "shop-welcome-user");
+    assert_eq!(
+        run["output"],
+        json!({ "first_step": "handled u_1 twice" }),
+        "{run}"
+    );
+    let steps: Vec<&str> = run["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert!(steps.contains(&"second-step"), "{run}");
+    assert!(
+        !pid_alive(&first_pid),
+        "the first build's process is still running"
+    );
+
+    // A new workflow file, made by the CLI: registered by the next build.
+    let mark = dev.seen();
+    cargo_inngest(&project, &["make", "workflow", "Refund"]);
+    dev.wait_for(mark, "shop-refund", 300);
+    let run = run_to_completion(
+        &dev.server,
+        json!({ "name": "shop/refund.requested", "data": { "id": "o_9" } }),
+        "shop-refund",
+    );
+    assert_eq!(
+        run["output"],
+        json!({ "first_step": "handled o_9" }),
+        "{run}"
+    );
+
+    // A compile error: reported, and the old build keeps serving.
+    let mark = dev.seen();
+    let config = project.join("src/inngest.rs");
+    let good = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(&config, format!("{good}\nthis is not rust\n")).expect("write");
+    dev.wait_for(mark, "build failed", 300);
+    let failed_output = dev.output();
+    assert!(
+        failed_output.contains("src/inngest.rs"),
+        "the error names the file:\n{failed_output}"
+    );
+    let run = run_to_completion(&dev.server, user, "shop-welcome-user");
+    assert_eq!(
+        run["status"], "Completed",
+        "the old build no longer serves: {run}"
+    );
+
+    // SIGTERM: exit 0, and nothing it started is left.
+    let last_pid = dev
+        .output()
+        .lines()
+        .filter_map(|l| l.rsplit("(pid ").next().filter(|_| l.contains("(pid ")))
+        .last()
+        .map(|p| p.trim_end_matches(')').to_string())
+        .expect("an app pid");
+    let status = dev.terminate();
+    assert!(status.success(), "exit status {status:?}\n{}", dev.output());
+    assert!(
+        !pid_alive(&last_pid),
+        "the app (pid {last_pid}) outlived dev"
+    );
+    let leftovers = Command::new("pgrep")
+        .args(["-f", &project.display().to_string()])
+        .output()
+        .expect("pgrep");
+    assert!(
+        leftovers.stdout.is_empty(),
+        "processes left: {}",
+        String::from_utf8_lossy(&leftovers.stdout)
+    );
+}
+
+/// A stand-in `inngest` on PATH: records its arguments, then serves as a dev server on the port
+/// it was given (our own, so the app really syncs and runs). `fail` makes it exit at once.
+fn stand_in(dir: &Path, fail: bool) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let script = bin.join("inngest");
+    let body = if fail {
+        "echo \"stand-in inngest: cannot start\" >&2\nexit 3\n".to_string()
+    } else {
+        format!(
+            "port=8288\nwhile [ $# -gt 0 ]; do case \"$1\" in -p|--port) port=\"$2\"; shift;; esac; shift; done\nexec {} inngest dev-server --port \"$port\"\n",
+            env!("CARGO_BIN_EXE_cargo-inngest")
+        )
+    };
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\n{body}",
+            dir.join("args.txt").display()
+        ),
+    )
+    .expect("write");
+    let mut perms = std::fs::metadata(&script).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).expect("chmod");
+    bin
+}
+
+#[test]
+fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails() {
+    let (tmp, project) = scratch_project();
+    let works = tmp.path().join("works");
+    let bin = stand_in(&works, false);
+    let mut dev = Dev::start(&project, &["--server", "official"], Some(&bin));
+    dev.wait_for(0, "official dev server on", 120);
+    dev.wait_for(0, "serving the new build", 300);
+    let args = std::fs::read_to_string(works.join("args.txt")).expect("the stand-in ran");
+    let app_url_line = dev.wait_for(0, "app: http://", 1);
+    let app_url = app_url_line
+        .rsplit("app: ")
+        .next()
+        .expect("an app url")
+        .trim();
+    assert_eq!(
+        args.trim(),
+        format!(
+            "dev -u {app_url} --no-discovery -p {}",
+            dev.server.rsplit(':').next().unwrap_or_default()
+        )
+    );
+    let run = run_to_completion(
+        &dev.server,
+        json!({ "name": "user/user.created", "data": { "id": "u_2" } }),
+        "shop-welcome-user",
+    );
+    assert_eq!(run["status"], "Completed", "{run}");
+    assert!(dev.terminate().success());
+    drop(dev);
+
+    // It fails: `auto` says so and uses the embedded server; `official` refuses.
+    let broken = tmp.path().join("broken");
+    let bin = stand_in(&broken, true);
+    let mut dev = Dev::start(&project, &["--server", "auto"], Some(&bin));
+    let line = dev.wait_for(0, "using the embedded one", 60);
+    assert!(line.contains("exited"), "{line}");
+    dev.wait_for(0, "embedded dev server on", 10);
+    dev.wait_for(0, "serving the new build", 300);
+    assert!(dev.terminate().success());
+    drop(dev);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
+        .args([
+            "inngest",
+            "dev",
+            "--server",
+            "official",
+            "--port",
+            &free_port().to_string(),
+        ])
+        .current_dir(&project)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the official dev server did not start"),
+        "{err}"
+    );
+}
