@@ -315,7 +315,7 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
         .output()
         .lines()
         .filter_map(|l| l.rsplit("(pid ").next().filter(|_| l.contains("(pid ")))
-        .last()
+        .next_back()
         .map(|p| p.trim_end_matches(')').to_string())
         .expect("an app pid");
     let status = dev.terminate();
