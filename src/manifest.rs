@@ -16,6 +16,9 @@ pub struct Dependency {
     pub features: Vec<&'static str>,
     /// A path dependency instead of a version (tests point at the local runtime crate).
     pub path: Option<String>,
+    /// Features to ask for when inheriting from the workspace, whose declaration may have
+    /// turned default features off.
+    pub inherited_features: Vec<&'static str>,
 }
 
 impl Dependency {
@@ -26,6 +29,7 @@ impl Dependency {
             version: version.to_string(),
             features: features.to_vec(),
             path: None,
+            inherited_features: Vec::new(),
         }
     }
 }
@@ -96,8 +100,10 @@ pub fn add_dependencies(
         let value: Value = if inherit {
             let mut t = InlineTable::new();
             t.insert("workspace", true.into());
-            if !dep.features.is_empty() {
-                t.insert("features", Value::Array(features_array(&dep.features)));
+            let mut features = dep.features.clone();
+            features.extend(dep.inherited_features.iter().copied().filter(|f| !dep.features.contains(f)));
+            if !features.is_empty() {
+                t.insert("features", Value::Array(features_array(&features)));
             }
             Value::InlineTable(t)
         } else if let Some(path) = &dep.path {

@@ -59,6 +59,8 @@ fn dependencies(
     with_server: bool,
 ) -> anyhow::Result<Vec<Dependency>> {
     let mut runtime = Dependency::new("inngest-runtime", &args.runtime_version, &[]);
+    // The generated code validates events and serves with axum: the crate's default features.
+    runtime.inherited_features = vec!["axum", "validate"];
     if let Some(p) = &args.runtime_path {
         let abs = std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))?;
         if !abs.join("Cargo.toml").is_file() {

@@ -34,7 +34,7 @@ pub struct Args {
     /// SQLite file for the embedded server's state (default: in memory).
     #[arg(long, value_name = "PATH")]
     state: Option<PathBuf>,
-    /// The port the app listens on (given to it as PORT).
+    /// The port the app listens on (given to it as PORT; 0 picks a free one).
     #[arg(long, default_value_t = 3000)]
     app_port: u16,
     /// The app's serve path.
@@ -75,6 +75,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             project.bins.join(", ")
         ),
     };
+    let mut args = args;
+    if args.app_port == 0 {
+        args.app_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .context("finding a free port for the app")?;
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(Dev::new(args, project, bin, events).run())
 }
