@@ -101,7 +101,12 @@ pub fn add_dependencies(
             let mut t = InlineTable::new();
             t.insert("workspace", true.into());
             let mut features = dep.features.clone();
-            features.extend(dep.inherited_features.iter().copied().filter(|f| !dep.features.contains(f)));
+            features.extend(
+                dep.inherited_features
+                    .iter()
+                    .copied()
+                    .filter(|f| !dep.features.contains(f)),
+            );
             if !features.is_empty() {
                 t.insert("features", Value::Array(features_array(&features)));
             }
