@@ -152,6 +152,19 @@ impl Dev {
         );
     }
 
+    /// Waits until no new line has come for a second (a rebuild in flight has finished).
+    fn settle(&self) {
+        let mut last = self.seen();
+        loop {
+            std::thread::sleep(Duration::from_millis(1000));
+            let now = self.seen();
+            if now == last {
+                return;
+            }
+            last = now;
+        }
+    }
+
     fn seen(&self) -> usize {
         self.lines.lock().expect("not poisoned").len()
     }
@@ -309,6 +322,40 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
         run["status"], "Completed",
         "the old build no longer serves: {run}"
     );
+
+    // A crashing app is reported and waits for the next change, not restarted in a loop.
+    std::fs::write(&config, &good).expect("write");
+    dev.wait_for(mark, "serving the new build", 300);
+    dev.settle();
+    let main_rs = project.join("src/main.rs");
+    let main_text = std::fs::read_to_string(&main_rs).expect("read");
+    let mark = dev.seen();
+    std::fs::write(
+        &main_rs,
+        main_text.replace("async fn main() -> Result<(), Box<dyn std::error::Error>> {\n", "async fn main() -> Result<(), Box<dyn std::error::Error>> {\n    if std::env::var(\"PORT\").is_ok() {\n        return Err(\"crashed on purpose\".into());\n    }\n"),
+    )
+    .expect("write");
+    dev.wait_for(mark, "restarts on the next change", 300);
+    std::thread::sleep(Duration::from_millis(1500));
+    // Every start follows a change: none comes from the crash itself.
+    let after: Vec<String> = dev
+        .lines
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .skip(mark)
+        .cloned()
+        .collect();
+    let starts = after.iter().filter(|l| l.contains("(pid ")).count();
+    let changes = after.iter().filter(|l| l.contains("changed: ")).count();
+    assert!(
+        starts >= 1 && starts <= changes,
+        "the crashing app was restarted without a change:\n{}",
+        after.join("\n")
+    );
+    let mark = dev.seen();
+    std::fs::write(&main_rs, &main_text).expect("write");
+    dev.wait_for(mark, "serving the new build", 300);
 
     // SIGTERM: exit 0, and nothing it started is left.
     let last_pid = dev

@@ -311,6 +311,15 @@ fn bad_input_is_refused_and_changes_nothing() {
         &["Cargo.toml does not exist"],
     );
 
+    // Without --manifest-path, when no parent directory holds a Cargo.toml either.
+    if !notes.ancestors().any(|d| d.join("Cargo.toml").exists()) {
+        refused(
+            &notes,
+            &["configure"],
+            &["no Cargo.toml in", "--manifest-path"],
+        );
+    }
+
     // A package that is not there.
     cargo_new(s.path(), "shop", false);
     let shop = s.path().join("shop");
