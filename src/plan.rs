@@ -78,6 +78,22 @@ impl Plan {
         self.set(path, content)
     }
 
+    /// One line per changed file: `created` or `updated`, relative to `root`.
+    pub fn report(&self, root: &Path) -> Vec<String> {
+        self.changes
+            .iter()
+            .map(|c| {
+                let rel = c.path.strip_prefix(root).unwrap_or(&c.path).display();
+                let how = if c.before.is_some() {
+                    "updated"
+                } else {
+                    "created"
+                };
+                format!("{how} {rel}")
+            })
+            .collect()
+    }
+
     /// A unified diff of every change, paths relative to `root`.
     pub fn diff(&self, root: &Path) -> String {
         let mut out = String::new();

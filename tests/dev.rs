@@ -9,70 +9,19 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::free_port;
 use serde_json::{Value, json};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+mod common;
 
 fn cargo_inngest(dir: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
-        .arg("inngest")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&common::cargo_inngest(dir, args));
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-        .join("scaffold-check")
-}
-
-/// A fresh `cargo new` project, configured, with a `welcome-user` workflow.
+/// A configured scratch project with a `welcome-user` workflow.
 fn scratch_project() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("a temp dir");
-    let status = Command::new("cargo")
-        .args(["new", "-q", "--vcs", "none", "shop"])
-        .current_dir(tmp.path())
-        .status()
-        .expect("cargo new");
-    assert!(status.success());
-    let project = tmp.path().join("shop");
-    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/inngest-runtime");
-    cargo_inngest(
-        &project,
-        &[
-            "configure",
-            "--runtime-path",
-            runtime.to_str().expect("utf-8"),
-        ],
-    );
-    cargo_inngest(
-        &project,
-        &[
-            "make",
-            "workflow",
-            "WelcomeUser",
-            "--event",
-            "user/user.created",
-        ],
-    );
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"),
-        project.join("Cargo.lock"),
-    )
-    .expect("lock");
+    let project = common::configured_shop(tmp.path());
     (tmp, project)
 }
 
@@ -98,7 +47,7 @@ impl Dev {
         ])
         .args(extra)
         .current_dir(project)
-        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_TARGET_DIR", common::scratch_target_dir())
         .env("CARGO_NET_OFFLINE", "true")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -5,14 +5,10 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::free_port;
 use serde_json::{Value, json};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+mod common;
 
 struct Killed(Child);
 impl Drop for Killed {

@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::{cargo_inngest, cargo_new, ok};
+
+mod common;
+
 /// A scratch directory removed at the end.
 struct Scratch(tempfile::TempDir);
 
@@ -21,25 +25,6 @@ impl Scratch {
         std::fs::create_dir_all(p.parent().expect("a parent")).expect("mkdir");
         std::fs::write(p, text).expect("write");
     }
-}
-
-fn cargo_inngest(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
-        .arg("inngest")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 fn fails(out: &Output) -> String {
@@ -88,22 +73,6 @@ fn changed(before: &BTreeMap<PathBuf, Vec<u8>>, after: &BTreeMap<PathBuf, Vec<u8
         }
     }
     out
-}
-
-fn cargo_new(dir: &Path, name: &str, lib: bool) {
-    let status = Command::new("cargo")
-        .args([
-            "new",
-            "-q",
-            "--vcs",
-            "none",
-            if lib { "--lib" } else { "--bin" },
-            name,
-        ])
-        .current_dir(dir)
-        .status()
-        .expect("cargo new");
-    assert!(status.success());
 }
 
 /// configure, then make workflow (event and cron) and make event, snapshotting each stage.
@@ -214,24 +183,7 @@ fn a_workspace_member_with_inherited_dependencies() {
 #[test]
 fn generated_code_compiles_without_warnings() {
     let s = Scratch::new();
-    cargo_new(s.path(), "shop", false);
-    let project = s.path().join("shop");
-    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/inngest-runtime");
-    let runtime = runtime.to_str().expect("utf-8 path");
-    ok(&cargo_inngest(
-        &project,
-        &["configure", "--runtime-path", runtime],
-    ));
-    ok(&cargo_inngest(
-        &project,
-        &[
-            "make",
-            "workflow",
-            "WelcomeUser",
-            "--event",
-            "user/user.created",
-        ],
-    ));
+    let project = common::configured_shop(s.path());
     ok(&cargo_inngest(
         &project,
         &["make", "workflow", "nightly-report", "--cron", "0 3 * * *"],
@@ -241,16 +193,7 @@ fn generated_code_compiles_without_warnings() {
         &project,
         &["make", "event", "OrderCancelled"],
     ));
-    // Reuse this workspace's resolved versions and build cache: no network, little rebuilding.
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"),
-        project.join("Cargo.lock"),
-    )
-    .expect("lock copied");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-        .join("scaffold-check");
+    let target = common::scratch_target_dir();
     let out = Command::new(env!("CARGO"))
         .args([
             "check",

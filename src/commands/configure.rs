@@ -206,16 +206,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         plan.apply()?;
         println!("Configured {} for Inngest:", project.name);
-        for c in plan.changes() {
-            let rel = c.path.strip_prefix(root).unwrap_or(&c.path).display();
-            println!(
-                "  {} {rel}",
-                if c.before.is_some() {
-                    "updated"
-                } else {
-                    "created"
-                }
-            );
+        for line in plan.report(root) {
+            println!("  {line}");
         }
         for a in &added {
             match a {

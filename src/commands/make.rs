@@ -117,20 +117,8 @@ fn finish(plan: &Plan, project: &Project, dry_run: bool, what: &str) -> anyhow::
     }
     plan.apply()?;
     println!("{what}");
-    for c in plan.changes() {
-        let rel = c
-            .path
-            .strip_prefix(&project.dir)
-            .unwrap_or(&c.path)
-            .display();
-        println!(
-            "  {} {rel}",
-            if c.before.is_some() {
-                "updated"
-            } else {
-                "created"
-            }
-        );
+    for line in plan.report(&project.dir) {
+        println!("  {line}");
     }
     Ok(())
 }

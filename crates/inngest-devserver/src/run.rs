@@ -71,6 +71,28 @@ pub struct StepRecord {
     pub at_ms: i64,
 }
 
+impl StepRecord {
+    /// The record of an op the SDK reported; `op` overrides the op's own name when given.
+    pub fn of(
+        op: &inngest_runtime::protocol::GeneratorOp,
+        label: Option<&str>,
+        at_ms: i64,
+    ) -> Self {
+        Self {
+            id: op.id.clone(),
+            name: op
+                .userland
+                .as_ref()
+                .map(|u| u.id.clone())
+                .or_else(|| op.display_name.clone())
+                .or_else(|| op.name.clone())
+                .unwrap_or_default(),
+            op: label.map_or_else(|| format!("{:?}", op.op), str::to_string),
+            at_ms,
+        }
+    }
+}
+
 /// A run and all its state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {

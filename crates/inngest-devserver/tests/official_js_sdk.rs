@@ -7,34 +7,13 @@
 
 mod support;
 
-use inngest_devserver::{DevServer, DevServerConfig};
-use support::{JsApp, Proxy, drive, sync_when_up};
+use support::{JsApp, drive};
 
 async fn drive_official_app(checkpointing: bool, suffix: &str, env: &[(&str, &str)]) {
-    let server = DevServer::start(DevServerConfig {
-        port: 0,
-        checkpointing,
-        ..DevServerConfig::default()
+    drive::drive_app(checkpointing, suffix, async |server, origin, port| {
+        JsApp::start_with(server, origin, port, env)
     })
-    .await
-    .expect("the dev server starts");
-    // The proxy's upstream is the app; the app registers the proxy's URL as its own.
-    let app_port = support::free_port();
-    let proxy = Proxy::start(app_port).await;
-    let _app = JsApp::start_with(server.url(), &proxy.origin(), app_port, env);
-    sync_when_up(&server, &format!("{}/api/inngest", proxy.origin())).await;
-    let (compared, failures) = drive::run_all(&server, &proxy, suffix, true).await;
-    assert!(
-        failures.is_empty(),
-        "{} differences:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    assert!(
-        compared >= if suffix.is_empty() { 14 } else { 3 },
-        "only {compared} request sequences compared"
-    );
-    server.stop().await;
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,33 +4,13 @@
 
 mod support;
 
-use inngest_devserver::{DevServer, DevServerConfig};
-use support::{Proxy, RustApp, drive, sync_when_up};
+use support::{RustApp, drive};
 
 async fn drive_rust_app(checkpointing: bool, suffix: &str) {
-    let server = DevServer::start(DevServerConfig {
-        port: 0,
-        checkpointing,
-        ..DevServerConfig::default()
+    drive::drive_app(checkpointing, suffix, async |server, origin, port| {
+        RustApp::start(server, origin, port).await
     })
-    .await
-    .expect("the dev server starts");
-    let app_port = support::free_port();
-    let proxy = Proxy::start(app_port).await;
-    let _app = RustApp::start(server.url(), &proxy.origin(), app_port).await;
-    sync_when_up(&server, &format!("{}/api/inngest", proxy.origin())).await;
-    let (compared, failures) = drive::run_all(&server, &proxy, suffix, true).await;
-    assert!(
-        failures.is_empty(),
-        "{} differences:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    assert!(
-        compared >= if suffix.is_empty() { 14 } else { 3 },
-        "only {compared} request sequences compared"
-    );
-    server.stop().await;
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -117,18 +117,7 @@ impl Engine {
                 Opcode::RunComplete | Opcode::DiscoveryRequest | Opcode::None
             );
             if is_step {
-                run.steps.push(StepRecord {
-                    id: op.id.clone(),
-                    name: op
-                        .userland
-                        .as_ref()
-                        .map(|u| u.id.clone())
-                        .or_else(|| op.display_name.clone())
-                        .or_else(|| op.name.clone())
-                        .unwrap_or_default(),
-                    op: format!("{:?}", op.op),
-                    at_ms: now,
-                });
+                run.steps.push(StepRecord::of(&op, None, now));
             }
             match op.op {
                 Opcode::StepRun => {
@@ -249,16 +238,8 @@ impl Engine {
         for op in steps {
             match op.op {
                 Opcode::StepRun => {
-                    run.steps.push(StepRecord {
-                        id: op.id.clone(),
-                        name: op
-                            .userland
-                            .as_ref()
-                            .map(|u| u.id.clone())
-                            .unwrap_or_default(),
-                        op: "StepRun (checkpoint)".into(),
-                        at_ms: now,
-                    });
+                    run.steps
+                        .push(StepRecord::of(&op, Some("StepRun (checkpoint)"), now));
                     run.memoize(&op.id, json!({ "data": op.data.unwrap_or(Value::Null) }));
                 }
                 Opcode::RunComplete => complete = Some(op.data.unwrap_or(Value::Null)),

@@ -181,3 +181,36 @@ pub async fn run_all(
     }
     (compared, failures)
 }
+
+/// Starts a dev server and, behind a recording proxy, the app `start` serves on the given port
+/// (registering the proxy's origin as its own); runs every scenario and asserts that all match.
+pub async fn drive_app<A>(
+    checkpointing: bool,
+    suffix: &str,
+    start: impl AsyncFnOnce(&str, &str, u16) -> A,
+) {
+    let server = DevServer::start(inngest_devserver::DevServerConfig {
+        port: 0,
+        checkpointing,
+        ..inngest_devserver::DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts");
+    let app_port = super::free_port();
+    let proxy = Proxy::start(app_port).await;
+    let _app = start(server.url(), &proxy.origin(), app_port).await;
+    super::sync_when_up(&server, &format!("{}/api/inngest", proxy.origin())).await;
+    let (compared, failures) = run_all(&server, &proxy, suffix, true).await;
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let expected = if suffix.is_empty() { 14 } else { 3 };
+    assert!(
+        compared >= expected,
+        "only {compared} request sequences compared"
+    );
+    server.stop().await;
+}
