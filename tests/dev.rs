@@ -197,7 +197,8 @@ fn run_to_completion(server: &str, event: Value, function: &str) -> Value {
 fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
     let (_tmp, project) = scratch_project();
     let mut dev = Dev::start(&project, &["--server", "embedded"], None);
-    dev.wait_for(0, "shop-welcome-user", 300);
+    // The first build may compile every dependency (a cold CI cache).
+    dev.wait_for(0, "shop-welcome-user", 1200);
     let pid_line = dev.wait_for(0, "(pid ", 5);
     let first_pid = pid_line
         .rsplit("(pid ")
@@ -366,7 +367,7 @@ fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails
     let bin = stand_in(&works, false);
     let mut dev = Dev::start(&project, &["--server", "official"], Some(&bin));
     dev.wait_for(0, "official dev server on", 120);
-    dev.wait_for(0, "serving the new build", 300);
+    dev.wait_for(0, "serving the new build", 1200);
     let args = std::fs::read_to_string(works.join("args.txt")).expect("the stand-in ran");
     let app_url_line = dev.wait_for(0, "app: http://", 1);
     let app_url = app_url_line
