@@ -171,3 +171,57 @@ pub fn watch(
         changes: rx,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_project_sources_that_really_changed_count() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = dir.path();
+        for (f, text) in [
+            (".gitignore", "src/generated/\n"),
+            ("Cargo.toml", "[package]\n"),
+            ("src/main.rs", "fn main() {}\n"),
+            ("src/generated/schema.rs", "// made by a tool\n"),
+            ("target/debug/build.log", "\n"),
+            ("README.md", "hi\n"),
+        ] {
+            let p = root.join(f);
+            std::fs::create_dir_all(p.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        }
+        let mut filter = Filter {
+            package: root.to_path_buf(),
+            workspace: root.to_path_buf(),
+            target: root.join("target"),
+            ignores: gitignore(root).into_iter().collect(),
+            contents: HashMap::new(),
+        };
+        filter.scan();
+        let main = root.join("src/main.rs");
+        assert!(!filter.changed(&main), "read but not changed");
+        std::fs::write(&main, "fn main() { println!(); }\n").expect("write");
+        assert!(filter.changed(&main));
+        assert!(!filter.changed(&main), "the same content twice");
+        for ignored in [
+            "src/generated/schema.rs",
+            "target/debug/build.log",
+            "README.md",
+            ".gitignore",
+        ] {
+            let p = root.join(ignored);
+            std::fs::write(&p, "changed\n").expect("write");
+            assert!(!filter.changed(&p), "{ignored} should not count");
+        }
+        let new = root.join("src/new.rs");
+        std::fs::write(&new, "// new\n").expect("write");
+        assert!(filter.changed(&new), "a new file counts");
+        std::fs::remove_file(&new).expect("rm");
+        assert!(filter.changed(&new), "a deleted file counts");
+        let swap = root.join("src/.main.rs.swp");
+        std::fs::write(&swap, "x").expect("write");
+        assert!(!filter.changed(&swap), "editor swap files do not count");
+    }
+}
