@@ -10,6 +10,8 @@ corpus="${INNGEST_CONFORMANCE_DIR:-$root/../shared/conformance/js}"
 conformance=$(dirname "$corpus")
 [ -d "$corpus" ] || { echo "conformance corpus not found at $corpus" >&2; exit 1; }
 
+bash .ci/install.sh
+
 # The official JS SDK app (npm install of the corpus's pinned versions, once) for the dev
 # server's tests, which drive it.
 INNGEST_JS_APP_DIR="$(bash .ci/js-sdk.sh)"
