@@ -70,6 +70,101 @@ pub enum Trigger {
     Cron(Box<CronSchedule>),
 }
 
+/// A window limit: at most `limit` starts per `period_ms` per value of `key`.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Starts allowed per window.
+    pub limit: usize,
+    /// The window's length.
+    pub period_ms: i64,
+    /// Groups runs by this expression over `event`.
+    pub key: Option<Expr>,
+}
+
+/// `singleton`: one run at a time per key.
+#[derive(Debug, Clone)]
+pub struct Singleton {
+    /// Groups runs by this expression over `event`.
+    pub key: Option<Expr>,
+    /// `cancel`: the new run replaces the running one; otherwise the new one is skipped.
+    pub cancel: bool,
+}
+
+/// `debounce`: start once events stop coming for `period_ms` (at most `timeout_ms` after
+/// the first), with the last event.
+#[derive(Debug, Clone)]
+pub struct Debounce {
+    /// Quiet time before the start.
+    pub period_ms: i64,
+    /// Groups events by this expression over `event`.
+    pub key: Option<Expr>,
+    /// The longest delay after the first event.
+    pub timeout_ms: Option<i64>,
+}
+
+/// What stands between a trigger and a run's start, and how long a run may last.
+#[derive(Debug, Clone, Default)]
+pub struct FlowControl {
+    /// `rateLimit`: extra starts are dropped.
+    pub rate_limit: Option<Window>,
+    /// `idempotency`: one run per key per 24 h.
+    pub idempotency: Option<Expr>,
+    /// `singleton`.
+    pub singleton: Option<Singleton>,
+    /// `debounce`.
+    pub debounce: Option<Debounce>,
+    /// `timeouts.finish`: a run still going after this long is cancelled.
+    pub finish_timeout_ms: Option<i64>,
+}
+
+fn duration_ms(value: Option<&Value>, what: &str) -> Result<Option<i64>, String> {
+    match value.and_then(Value::as_str) {
+        None => Ok(None),
+        Some(s) => inngest_runtime::duration::parse(s)
+            .map(|d| Some(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+            .map_err(|e| format!("{what}: {e}")),
+    }
+}
+
+fn key_of(value: &Value) -> Result<Option<Expr>, String> {
+    compile_opt(value.get("key").and_then(Value::as_str)).map_err(|e| e.to_string())
+}
+
+impl FlowControl {
+    fn parse(config: &FunctionConfig) -> Result<Self, String> {
+        let mut flow = FlowControl::default();
+        if let Some(r) = &config.rate_limit {
+            flow.rate_limit = Some(Window {
+                limit: r.get("limit").and_then(Value::as_u64).unwrap_or(1) as usize,
+                period_ms: duration_ms(r.get("period"), "rateLimit.period")?
+                    .ok_or("rateLimit needs a period")?,
+                key: key_of(r)?,
+            });
+        }
+        if let Some(k) = &config.idempotency {
+            flow.idempotency = Some(Expr::compile(k).map_err(|e| e.to_string())?);
+        }
+        if let Some(s) = &config.singleton {
+            flow.singleton = Some(Singleton {
+                key: key_of(s)?,
+                cancel: s.get("mode").and_then(Value::as_str) == Some("cancel"),
+            });
+        }
+        if let Some(d) = &config.debounce {
+            flow.debounce = Some(Debounce {
+                period_ms: duration_ms(d.get("period"), "debounce.period")?
+                    .ok_or("debounce needs a period")?,
+                key: key_of(d)?,
+                timeout_ms: duration_ms(d.get("timeout"), "debounce.timeout")?,
+            });
+        }
+        if let Some(t) = &config.timeouts {
+            flow.finish_timeout_ms = duration_ms(t.get("finish"), "timeouts.finish")?;
+        }
+        Ok(flow)
+    }
+}
+
 /// A function ready to run.
 #[derive(Debug, Clone)]
 pub struct Function {
@@ -89,6 +184,8 @@ pub struct Function {
     pub concurrency: Option<ConcurrencyLimit>,
     /// Cancellation rules.
     pub cancel: Vec<CancelRule>,
+    /// Rate limit, idempotency, singleton, debounce, finish timeout.
+    pub flow: FlowControl,
 }
 
 impl Function {
@@ -128,6 +225,7 @@ impl Function {
         let concurrency =
             concurrency(config.concurrency.as_ref()).map_err(|e| fail(e.to_string()))?;
         let cancel = cancel_rules(config.cancel.as_ref()).map_err(|e| fail(e.to_string()))?;
+        let flow = FlowControl::parse(&config).map_err(fail)?;
         Ok(Self {
             uuid: uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, config.id.as_bytes()).to_string(),
             url: step.runtime.url.clone(),
@@ -136,6 +234,7 @@ impl Function {
             triggers,
             concurrency,
             cancel,
+            flow,
             config,
         })
     }

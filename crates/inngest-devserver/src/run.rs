@@ -173,6 +173,8 @@ pub enum Job {
         /// The step's hashed id.
         step: String,
     },
+    /// The run's `timeouts.finish` has passed: cancel it if still running.
+    Deadline,
 }
 
 /// A scheduled piece of work for one run.

@@ -46,6 +46,12 @@ impl Engine {
                     self.persist(|s, _| s.delete_item(&item.id));
                     self.time_out(&item.run_id, step);
                 }
+                Job::Deadline => {
+                    self.queue.remove(&key);
+                    self.persist(|s, _| s.delete_item(&item.id));
+                    tracing::info!(run = %item.run_id, "run cancelled by its finish timeout");
+                    self.finish(&item.run_id, crate::run::RunStatus::Cancelled, None);
+                }
             }
         }
     }

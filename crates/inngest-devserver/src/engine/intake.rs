@@ -93,7 +93,7 @@ impl Engine {
             .map(|f| f.config.id.clone())
             .collect();
         for fn_id in triggered {
-            self.start_run(&fn_id, vec![event.clone()], None);
+            self.trigger(&fn_id, event.clone());
         }
     }
 

@@ -1,0 +1,278 @@
+//! Flow control with Rust workflows served in process: rate limit and idempotency drop extra
+//! starts, singleton skips or cancels, debounce starts once with the last event, and a finish
+//! timeout cancels a run that lasts too long.
+
+mod support;
+
+use std::time::Duration;
+
+use inngest_devserver::{DevServer, DevServerConfig, RunStatus, RunView};
+use inngest_runtime::config::Config;
+use inngest_runtime::options::SingletonMode;
+use inngest_runtime::{App, Context, Event, Inngest, Workflow, WorkflowError, WorkflowOptions};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+macro_rules! sleepy_workflow {
+    ($ty:ident, $event:ident, $name:literal, $id:literal, $options:expr) => {
+        #[derive(Debug, Serialize, Deserialize, garde::Validate)]
+        struct $event {
+            #[garde(skip)]
+            key: String,
+            #[garde(skip)]
+            n: u32,
+        }
+        impl Event for $event {
+            const NAME: &'static str = $name;
+        }
+        /// Sleeps an hour, then returns its event's `n`.
+        struct $ty;
+        impl Workflow for $ty {
+            type Event = $event;
+            type Output = u32;
+            fn options() -> WorkflowOptions {
+                $options(WorkflowOptions::new($id))
+            }
+            async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> {
+                ctx.step.sleep("nap", "1h").await?;
+                Ok(ctx.event.data.n)
+            }
+        }
+    };
+}
+
+sleepy_workflow!(
+    Limited,
+    LimitedEvent,
+    "flow/limited",
+    "limited",
+    |o: WorkflowOptions| o.rate_limit(2, "1h", Some("event.data.key"))
+);
+sleepy_workflow!(
+    Once,
+    OnceEvent,
+    "flow/once",
+    "once",
+    |o: WorkflowOptions| o.idempotency("event.data.key")
+);
+sleepy_workflow!(
+    Lonely,
+    LonelyEvent,
+    "flow/lonely",
+    "lonely",
+    |o: WorkflowOptions| o.singleton(SingletonMode::Skip, Some("event.data.key"))
+);
+sleepy_workflow!(
+    Latest,
+    LatestEvent,
+    "flow/latest",
+    "latest",
+    |o: WorkflowOptions| o.singleton(SingletonMode::Cancel, None)
+);
+sleepy_workflow!(
+    Settled,
+    SettledEvent,
+    "flow/settled",
+    "settled",
+    |o: WorkflowOptions| o.debounce_with("5m", Some("event.data.key"), Some("20m"))
+);
+sleepy_workflow!(
+    Hurried,
+    HurriedEvent,
+    "flow/hurried",
+    "hurried",
+    |o: WorkflowOptions| o.finish_timeout("30m")
+);
+
+async fn setup() -> (DevServer, tokio::task::JoinHandle<()>) {
+    let server = DevServer::start(DevServerConfig {
+        port: 0,
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("starts");
+    let port = support::free_port();
+    let mut config = Config::dev(server.url());
+    config.serve_origin = Some(format!("http://127.0.0.1:{port}"));
+    let app = App::builder(Inngest::with_config("flow", config))
+        .register(Limited)
+        .register(Once)
+        .register(Lonely)
+        .register(Latest)
+        .register(Settled)
+        .register(Hurried)
+        .build()
+        .expect("registers");
+    let router =
+        axum::Router::new().route("/api/inngest", inngest_runtime::serve::axum::endpoint(app));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("a port");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    support::sync_when_up(&server, &format!("http://127.0.0.1:{port}/api/inngest")).await;
+    (server, task)
+}
+
+fn ev(name: &str, key: &str, n: u32) -> Value {
+    json!({ "name": name, "data": { "key": key, "n": n } })
+}
+
+/// The runs of `function` among everything the server knows, oldest first.
+async fn runs_of(server: &DevServer, function: &str) -> Vec<RunView> {
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (mut runs, _) = server.engine().recent().await.expect("running");
+    runs.retain(|r| r.function_id == function);
+    runs.reverse();
+    runs
+}
+
+async fn settle(server: &DevServer, run_id: &str) -> RunView {
+    support::wait_finished(server, run_id, 3000).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_and_idempotency_drop_extra_starts() {
+    let (server, _app) = setup().await;
+    server
+        .send(vec![
+            ev("flow/limited", "a", 1),
+            ev("flow/limited", "a", 2),
+            ev("flow/limited", "a", 3),
+            ev("flow/limited", "b", 4),
+        ])
+        .await
+        .expect("sent");
+    let limited = runs_of(&server, "flow-limited").await;
+    assert_eq!(limited.len(), 3, "2 for key a, 1 for key b: {limited:?}");
+    server
+        .send(vec![
+            ev("flow/once", "x", 1),
+            ev("flow/once", "x", 2),
+            ev("flow/once", "y", 3),
+        ])
+        .await
+        .expect("sent");
+    assert_eq!(runs_of(&server, "flow-once").await.len(), 2);
+    // A day later the same key runs again.
+    server
+        .advance(Duration::from_secs(86_401))
+        .await
+        .expect("running");
+    server
+        .send(vec![ev("flow/once", "x", 4)])
+        .await
+        .expect("sent");
+    assert_eq!(runs_of(&server, "flow-once").await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn singleton_skips_or_cancels() {
+    let (server, _app) = setup().await;
+    server
+        .send(vec![ev("flow/lonely", "k", 1)])
+        .await
+        .expect("sent");
+    let first = runs_of(&server, "flow-lonely").await;
+    server
+        .send(vec![
+            ev("flow/lonely", "k", 2),
+            ev("flow/lonely", "other", 3),
+        ])
+        .await
+        .expect("sent");
+    let lonely = runs_of(&server, "flow-lonely").await;
+    assert_eq!(
+        lonely.len(),
+        2,
+        "the second run for key k is skipped: {lonely:?}"
+    );
+    assert_eq!(lonely[0].run_id, first[0].run_id);
+
+    server
+        .send(vec![ev("flow/latest", "-", 1)])
+        .await
+        .expect("sent");
+    let before = runs_of(&server, "flow-latest").await;
+    server
+        .send(vec![ev("flow/latest", "-", 2)])
+        .await
+        .expect("sent");
+    let after = runs_of(&server, "flow-latest").await;
+    assert_eq!(after.len(), 2);
+    assert_eq!(
+        settle(&server, &before[0].run_id).await.status,
+        RunStatus::Cancelled
+    );
+    server
+        .advance(Duration::from_secs(3601))
+        .await
+        .expect("running");
+    let last = settle(&server, &after[1].run_id).await;
+    assert_eq!(
+        (last.status, last.output),
+        (RunStatus::Completed, Some(json!(2)))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debounce_starts_once_with_the_last_event() {
+    let (server, _app) = setup().await;
+    for n in 1..=3 {
+        server
+            .send(vec![ev("flow/settled", "k", n)])
+            .await
+            .expect("sent");
+        server
+            .advance(Duration::from_secs(120))
+            .await
+            .expect("running");
+    }
+    assert!(
+        runs_of(&server, "flow-settled").await.is_empty(),
+        "started before the quiet time"
+    );
+    server
+        .advance(Duration::from_secs(180))
+        .await
+        .expect("running");
+    let runs = runs_of(&server, "flow-settled").await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    server
+        .advance(Duration::from_secs(3601))
+        .await
+        .expect("running");
+    let done = settle(&server, &runs[0].run_id).await;
+    assert_eq!(done.output, Some(json!(3)), "the last event wins");
+
+    // A steady stream still starts once the 20 minute timeout is reached.
+    for n in 0..12 {
+        server
+            .send(vec![ev("flow/settled", "busy", n)])
+            .await
+            .expect("sent");
+        server
+            .advance(Duration::from_secs(120))
+            .await
+            .expect("running");
+    }
+    let busy = runs_of(&server, "flow-settled").await;
+    assert_eq!(busy.len(), 2, "the timeout forced a start: {busy:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finish_timeout_cancels_a_run_that_lasts_too_long() {
+    let (server, _app) = setup().await;
+    server
+        .send(vec![ev("flow/hurried", "k", 1)])
+        .await
+        .expect("sent");
+    let run = runs_of(&server, "flow-hurried").await.remove(0);
+    server
+        .advance(Duration::from_secs(31 * 60))
+        .await
+        .expect("running");
+    let done = settle(&server, &run.run_id).await;
+    assert_eq!(done.status, RunStatus::Cancelled);
+}
