@@ -102,11 +102,27 @@ pub struct Debounce {
     pub timeout_ms: Option<i64>,
 }
 
+/// `batchEvents`: up to `max_size` events per run, started when full or `timeout_ms` after
+/// the first.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Events per run at most.
+    pub max_size: usize,
+    /// The longest wait after the first event.
+    pub timeout_ms: i64,
+    /// Separate batches per value of this expression over `event`.
+    pub key: Option<Expr>,
+}
+
 /// What stands between a trigger and a run's start, and how long a run may last.
 #[derive(Debug, Clone, Default)]
 pub struct FlowControl {
     /// `rateLimit`: extra starts are dropped.
     pub rate_limit: Option<Window>,
+    /// `throttle`: extra starts wait for the window (`limit` + `burst` per `period`).
+    pub throttle: Option<Window>,
+    /// `batchEvents`.
+    pub batch: Option<Batch>,
     /// `idempotency`: one run per key per 24 h.
     pub idempotency: Option<Expr>,
     /// `singleton`.
@@ -139,6 +155,24 @@ impl FlowControl {
                 period_ms: duration_ms(r.get("period"), "rateLimit.period")?
                     .ok_or("rateLimit needs a period")?,
                 key: key_of(r)?,
+            });
+        }
+        if let Some(t) = &config.throttle {
+            let limit = t.get("limit").and_then(Value::as_u64).unwrap_or(1);
+            let burst = t.get("burst").and_then(Value::as_u64).unwrap_or(0);
+            flow.throttle = Some(Window {
+                limit: (limit + burst) as usize,
+                period_ms: duration_ms(t.get("period"), "throttle.period")?
+                    .ok_or("throttle needs a period")?,
+                key: key_of(t)?,
+            });
+        }
+        if let Some(b) = &config.batch_events {
+            flow.batch = Some(Batch {
+                max_size: b.get("maxSize").and_then(Value::as_u64).unwrap_or(1).max(1) as usize,
+                timeout_ms: duration_ms(b.get("timeout"), "batchEvents.timeout")?
+                    .ok_or("batchEvents needs a timeout")?,
+                key: key_of(b)?,
             });
         }
         if let Some(k) = &config.idempotency {

@@ -83,6 +83,36 @@ sleepy_workflow!(
     "hurried",
     |o: WorkflowOptions| o.finish_timeout("30m")
 );
+sleepy_workflow!(
+    Paced,
+    PacedEvent,
+    "flow/paced",
+    "paced",
+    |o: WorkflowOptions| o.throttle(1, "10m")
+);
+
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct Item {
+    #[garde(skip)]
+    n: u32,
+}
+impl Event for Item {
+    const NAME: &'static str = "flow/item";
+}
+
+/// Sums the `n` of every event in its batch.
+struct Summer;
+impl Workflow for Summer {
+    type Event = Item;
+    type Output = Value;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("summer").batch_events(3, "1m")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<Value, WorkflowError> {
+        let ns: Vec<u32> = ctx.events.iter().map(|e| e.data.n).collect();
+        Ok(json!({ "count": ns.len(), "sum": ns.iter().sum::<u32>() }))
+    }
+}
 
 async fn setup() -> (DevServer, tokio::task::JoinHandle<()>) {
     let server = DevServer::start(DevServerConfig {
@@ -101,6 +131,8 @@ async fn setup() -> (DevServer, tokio::task::JoinHandle<()>) {
         .register(Latest)
         .register(Settled)
         .register(Hurried)
+        .register(Paced)
+        .register(Summer)
         .build()
         .expect("registers");
     let router =
@@ -275,4 +307,54 @@ async fn a_finish_timeout_cancels_a_run_that_lasts_too_long() {
         .expect("running");
     let done = settle(&server, &run.run_id).await;
     assert_eq!(done.status, RunStatus::Cancelled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttle_holds_extra_starts_until_the_window_has_room() {
+    let (server, _app) = setup().await;
+    server
+        .send(vec![
+            ev("flow/paced", "-", 1),
+            ev("flow/paced", "-", 2),
+            ev("flow/paced", "-", 3),
+        ])
+        .await
+        .expect("sent");
+    assert_eq!(
+        runs_of(&server, "flow-paced").await.len(),
+        1,
+        "one start per 10 minutes"
+    );
+    server
+        .advance(Duration::from_secs(601))
+        .await
+        .expect("running");
+    assert_eq!(runs_of(&server, "flow-paced").await.len(), 2);
+    server
+        .advance(Duration::from_secs(601))
+        .await
+        .expect("running");
+    let runs = runs_of(&server, "flow-paced").await;
+    assert_eq!(runs.len(), 3, "nothing is dropped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_start_when_full_or_at_their_timeout() {
+    let (server, _app) = setup().await;
+    let items: Vec<Value> = (1..=4)
+        .map(|n| json!({ "name": "flow/item", "data": { "n": n } }))
+        .collect();
+    server.send(items).await.expect("sent");
+    let runs = runs_of(&server, "flow-summer").await;
+    assert_eq!(runs.len(), 1, "a full batch of 3 starts at once: {runs:?}");
+    let full = settle(&server, &runs[0].run_id).await;
+    assert_eq!(full.output, Some(json!({ "count": 3, "sum": 6 })));
+    server
+        .advance(Duration::from_secs(61))
+        .await
+        .expect("running");
+    let runs = runs_of(&server, "flow-summer").await;
+    assert_eq!(runs.len(), 2, "the rest starts at the timeout");
+    let rest = settle(&server, &runs[1].run_id).await;
+    assert_eq!(rest.output, Some(json!({ "count": 1, "sum": 4 })));
 }

@@ -1,6 +1,7 @@
-//! Flow control between a trigger and a run's start: debounce (the last event wins, later),
-//! rate limit and idempotency (extra starts are dropped), singleton (skip the new run or cancel
-//! the running one); and the finish timeout, which cancels a run that lasts too long.
+//! Flow control between a trigger and a run's start: batching (one run for several events),
+//! debounce (the last event wins, later), rate limit and idempotency (extra starts are
+//! dropped), throttle (extra starts wait), singleton (skip the new run or cancel the running
+//! one); and the finish timeout, which cancels a run that lasts too long.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -20,11 +21,40 @@ pub(super) struct Debounced {
     pub due_ms: i64,
 }
 
-/// The flow-control state: recent starts per window, pending debounces.
+/// Events gathered for one batched run.
+pub(super) struct Gathering {
+    function_id: String,
+    events: Vec<Value>,
+    pub due_ms: i64,
+}
+
+/// A start the throttle holds back.
+pub(super) struct Held {
+    function_id: String,
+    events: Vec<Value>,
+    pub due_ms: i64,
+}
+
+/// The flow-control state: recent starts per window, pending debounces, batches and throttled
+/// starts.
 #[derive(Default)]
 pub(super) struct FlowState {
     starts: HashMap<String, VecDeque<i64>>,
     pub debounced: HashMap<String, Debounced>,
+    pub batches: HashMap<String, Gathering>,
+    pub held: Vec<Held>,
+}
+
+impl FlowState {
+    /// The earliest time something here becomes due.
+    pub fn next_due(&self) -> Option<i64> {
+        self.debounced
+            .values()
+            .map(|d| d.due_ms)
+            .chain(self.batches.values().map(|b| b.due_ms))
+            .chain(self.held.iter().map(|h| h.due_ms))
+            .min()
+    }
 }
 
 fn slot(function_id: &str, kind: &str, key: Option<&Expr>, event: &Value) -> String {
@@ -35,17 +65,18 @@ fn slot(function_id: &str, kind: &str, key: Option<&Expr>, event: &Value) -> Str
 }
 
 impl FlowState {
-    /// Whether a start fits `limit` per `period_ms` in `slot`; records it if so.
-    fn take(&mut self, slot: String, limit: usize, period_ms: i64, now: i64) -> bool {
+    /// Whether a start fits `limit` per `period_ms` in `slot`; records it if so. Otherwise
+    /// `Err` holds when the window next has room.
+    fn take(&mut self, slot: String, limit: usize, period_ms: i64, now: i64) -> Result<(), i64> {
         let starts = self.starts.entry(slot).or_default();
         while starts.front().is_some_and(|&t| t <= now - period_ms) {
             starts.pop_front();
         }
         if starts.len() >= limit {
-            return false;
+            return Err(starts.front().map_or(now, |&t| t + period_ms));
         }
         starts.push_back(now);
-        true
+        Ok(())
     }
 }
 
@@ -56,6 +87,25 @@ impl Engine {
         let Some(f) = self.registry.function(function_id) else {
             return;
         };
+        if let Some(b) = f.flow.batch.clone() {
+            let key = slot(function_id, "batch", b.key.as_ref(), &event);
+            let gathering = self
+                .flow
+                .batches
+                .entry(key.clone())
+                .or_insert_with(|| Gathering {
+                    function_id: function_id.to_string(),
+                    events: Vec::new(),
+                    due_ms: now + b.timeout_ms,
+                });
+            gathering.events.push(event);
+            if gathering.events.len() >= b.max_size {
+                if let Some(full) = self.flow.batches.remove(&key) {
+                    self.start_if_allowed(function_id, full.events);
+                }
+            }
+            return;
+        }
         if let Some(d) = f.flow.debounce.clone() {
             let key = slot(function_id, "debounce", d.key.as_ref(), &event);
             let entry = self.flow.debounced.entry(key).or_insert_with(|| Debounced {
@@ -71,11 +121,12 @@ impl Engine {
             };
             return;
         }
-        self.start_if_allowed(function_id, event);
+        self.start_if_allowed(function_id, vec![event]);
     }
 
-    /// Starts every debounced run whose quiet time has passed.
-    pub(super) fn fire_debounces(&mut self) {
+    /// Starts what has become due: debounced runs after their quiet time, batches at their
+    /// timeout, throttled starts once their window has room.
+    pub(super) fn fire_flow(&mut self) {
         let now = self.clock.now_ms();
         let due: Vec<String> = self
             .flow
@@ -86,26 +137,60 @@ impl Engine {
             .collect();
         for key in due {
             if let Some(d) = self.flow.debounced.remove(&key) {
-                self.start_if_allowed(&d.function_id, d.event);
+                self.start_if_allowed(&d.function_id, vec![d.event]);
             }
+        }
+        let due: Vec<String> = self
+            .flow
+            .batches
+            .iter()
+            .filter(|(_, b)| b.due_ms <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            if let Some(b) = self.flow.batches.remove(&key) {
+                self.start_if_allowed(&b.function_id, b.events);
+            }
+        }
+        let (ready, waiting): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.flow.held)
+            .into_iter()
+            .partition(|h| h.due_ms <= now);
+        self.flow.held = waiting;
+        for h in ready {
+            self.start_if_allowed(&h.function_id, h.events);
         }
     }
 
-    fn start_if_allowed(&mut self, function_id: &str, event: Value) {
+    fn start_if_allowed(&mut self, function_id: &str, events: Vec<Value>) {
+        let Some(event) = events.first().cloned() else {
+            return;
+        };
         let now = self.clock.now_ms();
         let Some(flow) = self.registry.function(function_id).map(|f| f.flow.clone()) else {
             return;
         };
+        if let Some(w) = &flow.throttle {
+            let s = slot(function_id, "throttle", w.key.as_ref(), &event);
+            if let Err(room_at) = self.flow.take(s, w.limit, w.period_ms, now) {
+                tracing::debug!(function = %function_id, "start held by the throttle");
+                self.flow.held.push(Held {
+                    function_id: function_id.to_string(),
+                    events,
+                    due_ms: room_at,
+                });
+                return;
+            }
+        }
         if let Some(w) = &flow.rate_limit {
             let s = slot(function_id, "rate", w.key.as_ref(), &event);
-            if !self.flow.take(s, w.limit, w.period_ms, now) {
+            if self.flow.take(s, w.limit, w.period_ms, now).is_err() {
                 tracing::info!(function = %function_id, "start dropped by the rate limit");
                 return;
             }
         }
         if let Some(k) = &flow.idempotency {
             let s = slot(function_id, "idempotency", Some(k), &event);
-            if !self.flow.take(s, 1, DAY_MS, now) {
+            if self.flow.take(s, 1, DAY_MS, now).is_err() {
                 tracing::info!(function = %function_id, "start dropped as a repeat (idempotency)");
                 return;
             }
@@ -132,7 +217,7 @@ impl Engine {
                 }
             }
         }
-        if let Some(run_id) = self.start_run(function_id, vec![event], None) {
+        if let Some(run_id) = self.start_run(function_id, events, None) {
             if let Some(ms) = flow.finish_timeout_ms {
                 self.enqueue(&run_id, now.saturating_add(ms), Job::Deadline);
             }

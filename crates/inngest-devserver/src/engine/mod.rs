@@ -3,7 +3,7 @@
 //! The HTTP layer and the library API talk to it through an [`EngineHandle`]; calls to SDKs
 //! run as separate tasks and report back as [`Command::Called`]. The stages of the data path
 //! each have a module: [`intake`] (an event arrives: triggers, waits, cancellations),
-//! [`flow`] (debounce, rate limit, idempotency, singleton before a start),
+//! [`flow`] (batching, debounce, rate limit, idempotency, throttle, singleton before a start),
 //! [`dispatch`] (due queue items become SDK calls), [`outcome`] (an SDK answer becomes memo
 //! entries and new queue items), [`lifecycle`] (runs start and finish), [`cron`].
 
@@ -255,7 +255,7 @@ impl Engine {
     async fn run_loop(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
             self.fire_crons();
-            self.fire_debounces();
+            self.fire_flow();
             self.dispatch_due();
             let wait = self.next_wake();
             tokio::select! {
@@ -279,7 +279,7 @@ impl Engine {
             .map(|(at, _)| *at)
             .into_iter()
             .chain(self.crons.iter().map(|c| c.next_ms))
-            .chain(self.flow.debounced.values().map(|d| d.due_ms))
+            .chain(self.flow.next_due())
             .min();
         let ms = next.map_or(1000, |at| (at - now).clamp(0, 1000));
         Duration::from_millis(u64::try_from(ms).unwrap_or(0))
@@ -306,7 +306,7 @@ impl Engine {
                     s.set_meta("clock_offset_ms", &e.clock.offset_ms().to_string())
                 });
                 self.fire_crons();
-                self.fire_debounces();
+                self.fire_flow();
                 self.dispatch_due();
                 let _ = reply.send(());
             }
