@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use inngest_devserver::{DevServer, DevServerConfig, RunStatus, RunView};
@@ -305,4 +306,86 @@ async fn a_snake_case_sync_body_as_the_python_sdk_sends_registers() {
         .await
         .expect("json");
     assert_eq!(again["modified"], json!(false));
+}
+
+/// A stand-in for a misbehaving SDK (no official SDK answers this way, so a stub is the only
+/// way to test it): every call gets `206 []`. The server must back off and fail the run after
+/// its attempts, not call again at once forever.
+#[tokio::test]
+async fn an_sdk_that_reports_nothing_is_retried_with_backoff_then_failed() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = server(None).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let router = axum::Router::new().route(
+        "/api/inngest",
+        axum::routing::post(move || {
+            let seen = seen.clone();
+            async move {
+                seen.fetch_add(1, Ordering::SeqCst);
+                (
+                    axum::http::StatusCode::PARTIAL_CONTENT,
+                    [
+                        ("x-inngest-sdk", "stub:v0"),
+                        ("content-type", "application/json"),
+                    ],
+                    "[]",
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let url = format!(
+        "http://{}/api/inngest",
+        listener.local_addr().expect("bound")
+    );
+    let stub = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let sync = json!({
+        "url": url, "appName": "stub", "deployType": "ping",
+        "functions": [{ "id": "stub-f", "name": "f", "triggers": [{ "event": "stub/go" }],
+            "steps": { "step": { "id": "step", "name": "step",
+                "runtime": { "type": "http", "url": format!("{url}?fnId=stub-f&stepId=step") } } } }],
+    });
+    let registered = reqwest::Client::new()
+        .post(format!("{}/fn/register", server.url()))
+        .json(&sync)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(registered.status().as_u16(), 200);
+    let ids = server
+        .send(vec![json!({ "name": "stub/go", "data": {} })])
+        .await
+        .expect("sent");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "called again without waiting"
+    );
+    let mut done = None;
+    for _ in 0..20 {
+        server
+            .advance(Duration::from_secs(3 * 3600))
+            .await
+            .expect("running");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let runs = server
+            .engine()
+            .event_runs(ids[0].clone())
+            .await
+            .expect("running");
+        if let Some(r) = runs.into_iter().find(|r| r.status != RunStatus::Running) {
+            done = Some(r);
+            break;
+        }
+    }
+    let done = done.expect("the run failed in the end");
+    assert_eq!(done.status, RunStatus::Failed);
+    assert_eq!(calls.load(Ordering::SeqCst), 5, "one call per attempt");
+    stub.abort();
 }

@@ -47,6 +47,16 @@ fn timeout_at(op: &GeneratorOp, now: i64) -> Option<i64> {
     Some(now.saturating_add(ms(d)))
 }
 
+/// A failed attempt, as the SDK reported it.
+struct Failure {
+    /// No retry may follow.
+    final_error: bool,
+    /// The SDK's requested delay.
+    retry_after: Option<Duration>,
+    /// The error to record if it is final.
+    error: Value,
+}
+
 impl Engine {
     pub(super) fn on_called(&mut self, item: QueueItem, result: CallResult) {
         self.persist(|s, _| s.delete_item(&item.id));
@@ -63,32 +73,33 @@ impl Engine {
         if let Some(v) = result.version {
             run.version = v;
         }
-        let max_attempts = run.max_attempts;
         let now = self.clock.now_ms();
         match result.outcome {
             CallOutcome::Done(output) => self.finish(&run_id, RunStatus::Completed, Some(output)),
+            CallOutcome::Ops(ops) if ops.is_empty() => {
+                // Nothing reported and nothing pending would mean calling again at once, forever:
+                // treat it as a failed attempt instead.
+                let error =
+                    json!({ "name": "Error", "message": "the SDK answered 206 with no ops" });
+                let failure = Failure {
+                    final_error: false,
+                    retry_after: None,
+                    error,
+                };
+                self.fail_or_retry(&run_id, step_id, attempt, failure);
+            }
             CallOutcome::Ops(ops) => self.apply_ops(&run_id, &step_id, attempt, ops),
             CallOutcome::Error {
                 final_error,
                 retry_after,
                 error,
             } => {
-                if final_error || attempt + 1 >= max_attempts {
-                    self.finish(&run_id, RunStatus::Failed, Some(error));
-                } else {
-                    let delay = retry_after
-                        .unwrap_or_else(|| backoff::delay(attempt, self.options.retry_interval));
-                    tracing::info!(run = %run_id, attempt, ?delay, "retrying after an error");
-                    self.save_run(&run_id);
-                    self.enqueue(
-                        &run_id,
-                        now + ms(delay),
-                        Job::Execute {
-                            step_id,
-                            attempt: attempt + 1,
-                        },
-                    );
-                }
+                let failure = Failure {
+                    final_error,
+                    retry_after,
+                    error,
+                };
+                self.fail_or_retry(&run_id, step_id, attempt, failure);
             }
             CallOutcome::Unreachable(reason) => {
                 // Nothing ran, so no attempt is used up: the run waits for the app to return.
@@ -98,6 +109,30 @@ impl Engine {
                 self.enqueue(&run_id, now + ms(delay), Job::Execute { step_id, attempt });
             }
         }
+    }
+
+    /// A failed attempt: final (no retry allowed, or the last attempt) or retried after the
+    /// backoff or the SDK's `Retry-After`.
+    fn fail_or_retry(&mut self, run_id: &str, step_id: String, attempt: u32, failure: Failure) {
+        let max_attempts = self.runs.get(run_id).map_or(1, |r| r.max_attempts);
+        if failure.final_error || attempt + 1 >= max_attempts {
+            self.finish(run_id, RunStatus::Failed, Some(failure.error));
+            return;
+        }
+        let delay = failure
+            .retry_after
+            .unwrap_or_else(|| backoff::delay(attempt, self.options.retry_interval));
+        tracing::info!(run = %run_id, attempt, ?delay, "retrying after an error");
+        self.save_run(run_id);
+        let at = self.clock.now_ms() + ms(delay);
+        self.enqueue(
+            run_id,
+            at,
+            Job::Execute {
+                step_id,
+                attempt: attempt + 1,
+            },
+        );
     }
 
     fn apply_ops(&mut self, run_id: &str, step_id: &str, attempt: u32, ops: Vec<GeneratorOp>) {
