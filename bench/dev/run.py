@@ -66,6 +66,8 @@ def main():
         current = "hello"
         for i in range(args.rounds):
             new = f"hello-{i}"
+            # Let the previous round's output settle, so each round starts from quiet.
+            time.sleep(1.0)
             mark = len(lines)
             text = workflow.read_text().replace(f'WorkflowOptions::new("{current}")', f'WorkflowOptions::new("{new}")')
             t0 = time.perf_counter()
@@ -82,6 +84,8 @@ def main():
                     break
                 time.sleep(0.01)
             rows.append((total_ms, built, total_ms - built))
+            if os.environ.get("BENCH_VERBOSE"):
+                print("".join(lines[mark:]), flush=True)
             current = new
             print(f"round {i}: save → serving {total_ms:.0f} ms, build {built} ms, overhead {total_ms - built:.0f} ms", flush=True)
         dev.terminate()
