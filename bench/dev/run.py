@@ -8,7 +8,8 @@ from the write to that moment, minus the build time `dev` reports for that rebui
 N ms"), is our own overhead: change detection and debounce, stopping the old app, starting the
 new one, waiting for it to listen, and syncing it. The target is under 300 ms.
 
-Usage: python3 bench/dev/run.py [--rounds 10] [--no-write]   (after `cargo build`)
+Usage: python3 bench/dev/run.py [--rounds 10] [--no-write]
+BENCH_VERBOSE=1 also prints what `dev` printed in each round.
 """
 import argparse, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, threading, time
 import urllib.request

@@ -73,8 +73,11 @@ impl Console {
     pub fn busy(&self, message: &str) {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(
-            indicatif::ProgressStyle::with_template("     build │ {spinner} {msg} {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            indicatif::ProgressStyle::with_template(&format!(
+                "{:>10} │ {{spinner}} {{msg}} {{elapsed}}",
+                Source::Build.label()
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
         bar.set_message(message.to_string());
         bar.enable_steady_tick(Duration::from_millis(100));

@@ -157,10 +157,11 @@ pub fn watch(
     let w = debouncer.watcher();
     w.watch(package, RecursiveMode::Recursive)
         .with_context(|| format!("watching {}", package.display()))?;
-    if !package.starts_with(workspace) || package != workspace {
+    if package != workspace {
+        // A workspace member: the root's manifest and lock file sit outside the package.
         for f in ["Cargo.toml", "Cargo.lock"] {
             let p = workspace.join(f);
-            if p.exists() && !p.starts_with(package) {
+            if p.exists() {
                 w.watch(&p, RecursiveMode::NonRecursive)
                     .with_context(|| format!("watching {}", p.display()))?;
             }

@@ -93,6 +93,22 @@ impl Expr {
     }
 }
 
+/// Compiled expressions by source text, so an expression met on every event (a wait's `if`)
+/// is parsed once.
+#[derive(Debug, Default)]
+pub struct ExprCache {
+    compiled: HashMap<String, Result<Expr, ExprError>>,
+}
+
+impl ExprCache {
+    /// The compiled form of `source`, compiling it on first use.
+    pub fn get(&mut self, source: &str) -> &Result<Expr, ExprError> {
+        self.compiled
+            .entry(source.to_string())
+            .or_insert_with(|| Expr::compile(source))
+    }
+}
+
 /// JSON to a CEL value.
 fn to_cel(value: &Value) -> cel::Value {
     match value {

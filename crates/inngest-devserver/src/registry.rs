@@ -239,10 +239,7 @@ impl Function {
         if step.runtime.url.is_empty() {
             return Err(fail("its step has no runtime URL".into()));
         }
-        let retries = step
-            .retries
-            .map(|r| r.attempts)
-            .or_else(|| top_level_retries(&config));
+        let retries = step.retries.map(|r| r.attempts).or(config.retries);
         let mut triggers = Vec::new();
         for t in &config.triggers {
             triggers.push(match t {
@@ -292,15 +289,6 @@ impl Function {
             Trigger::Cron(_) => false,
         })
     }
-}
-
-fn top_level_retries(config: &FunctionConfig) -> Option<u32> {
-    // Serialized back to JSON to read a field the shared type does not model.
-    serde_json::to_value(config)
-        .ok()?
-        .get("retries")?
-        .as_u64()
-        .and_then(|n| u32::try_from(n).ok())
 }
 
 fn compile_opt(src: Option<&str>) -> Result<Option<Expr>, ExprError> {
@@ -411,5 +399,35 @@ impl Registry {
     /// Every app.
     pub fn apps(&self) -> impl Iterator<Item = &AppRecord> {
         self.apps.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn function(extra: serde_json::Value) -> Function {
+        let mut config = serde_json::json!({
+            "id": "a-f", "name": "f", "triggers": [{ "event": "a/b" }],
+            "steps": { "step": { "id": "step", "name": "step",
+                "runtime": { "type": "http", "url": "http://x?fnId=a-f&stepId=step" } } },
+        });
+        if let (Some(c), Some(e)) = (config.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
+        let config: FunctionConfig = serde_json::from_value(config).expect("a config");
+        Function::compile("a", config).expect("compiles")
+    }
+
+    #[test]
+    fn retries_come_from_the_step_then_the_top_level_then_the_default() {
+        assert_eq!(function(serde_json::json!({})).max_attempts, 5);
+        assert_eq!(
+            function(serde_json::json!({ "retries": 1 })).max_attempts,
+            2
+        );
+        let step_wins = serde_json::json!({ "retries": 1, "steps": { "step": { "id": "step", "name": "step",
+            "runtime": { "type": "http", "url": "http://x" }, "retries": { "attempts": 3 } } } });
+        assert_eq!(function(step_wins).max_attempts, 4);
     }
 }

@@ -133,9 +133,19 @@ impl Store {
         Ok(())
     }
 
-    /// Every saved event.
-    pub fn events<T: DeserializeOwned>(&self) -> Result<Vec<T>, StoreError> {
-        self.all("SELECT body FROM events ORDER BY id")
+    /// The last `n` saved events, oldest first.
+    pub fn recent_events<T: DeserializeOwned>(&self, n: usize) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT body FROM (SELECT rowid, body FROM events ORDER BY rowid DESC LIMIT ?1) ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map(params![i64::try_from(n).unwrap_or(i64::MAX)], |r| {
+            r.get::<_, String>(0)
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
     }
 
     /// Reads a setting.

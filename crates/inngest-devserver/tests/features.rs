@@ -6,9 +6,8 @@ mod support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use inngest_devserver::{DevServer, DevServerConfig};
-use inngest_runtime::config::Config;
-use inngest_runtime::{App, Context, Event, Inngest, Workflow, WorkflowError, WorkflowOptions};
+use inngest_devserver::DevServer;
+use inngest_runtime::{App, Context, Event, Workflow, WorkflowError, WorkflowOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -161,41 +160,25 @@ impl Workflow for Impatient {
 struct Setup {
     server: DevServer,
     http: reqwest::Client,
-    _app: tokio::task::JoinHandle<()>,
+    _app: support::RustApp,
 }
 
 impl Setup {
     async fn new() -> Self {
-        let server = DevServer::start(DevServerConfig {
-            port: 0,
-            ..DevServerConfig::default()
+        let (server, app) = support::server_with_app("features", |client| {
+            App::builder(client)
+                .register(Slow)
+                .register(Fulfil)
+                .register(Doomed)
+                .register(Napper)
+                .register(Impatient)
+                .build()
         })
-        .await
-        .expect("starts");
-        let port = support::free_port();
-        let mut config = Config::dev(server.url());
-        config.serve_origin = Some(format!("http://127.0.0.1:{port}"));
-        let app = App::builder(Inngest::with_config("features", config))
-            .register(Slow)
-            .register(Fulfil)
-            .register(Doomed)
-            .register(Napper)
-            .register(Impatient)
-            .build()
-            .expect("registers");
-        let router =
-            axum::Router::new().route("/api/inngest", inngest_runtime::serve::axum::endpoint(app));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("a port");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        support::sync_when_up(&server, &format!("http://127.0.0.1:{port}/api/inngest")).await;
+        .await;
         Self {
             server,
             http: reqwest::Client::new(),
-            _app: task,
+            _app: app,
         }
     }
 

@@ -6,10 +6,9 @@ mod support;
 
 use std::time::Duration;
 
-use inngest_devserver::{DevServer, DevServerConfig, RunStatus, RunView};
-use inngest_runtime::config::Config;
+use inngest_devserver::{DevServer, RunStatus, RunView};
 use inngest_runtime::options::SingletonMode;
-use inngest_runtime::{App, Context, Event, Inngest, Workflow, WorkflowError, WorkflowOptions};
+use inngest_runtime::{App, Context, Event, Workflow, WorkflowError, WorkflowOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -114,37 +113,20 @@ impl Workflow for Summer {
     }
 }
 
-async fn setup() -> (DevServer, tokio::task::JoinHandle<()>) {
-    let server = DevServer::start(DevServerConfig {
-        port: 0,
-        ..DevServerConfig::default()
+async fn setup() -> (DevServer, support::RustApp) {
+    support::server_with_app("flow", |client| {
+        App::builder(client)
+            .register(Limited)
+            .register(Once)
+            .register(Lonely)
+            .register(Latest)
+            .register(Settled)
+            .register(Hurried)
+            .register(Paced)
+            .register(Summer)
+            .build()
     })
     .await
-    .expect("starts");
-    let port = support::free_port();
-    let mut config = Config::dev(server.url());
-    config.serve_origin = Some(format!("http://127.0.0.1:{port}"));
-    let app = App::builder(Inngest::with_config("flow", config))
-        .register(Limited)
-        .register(Once)
-        .register(Lonely)
-        .register(Latest)
-        .register(Settled)
-        .register(Hurried)
-        .register(Paced)
-        .register(Summer)
-        .build()
-        .expect("registers");
-    let router =
-        axum::Router::new().route("/api/inngest", inngest_runtime::serve::axum::endpoint(app));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("a port");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    support::sync_when_up(&server, &format!("http://127.0.0.1:{port}/api/inngest")).await;
-    (server, task)
 }
 
 fn ev(name: &str, key: &str, n: u32) -> Value {

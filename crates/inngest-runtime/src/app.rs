@@ -71,6 +71,7 @@ impl Registered {
             timeouts: o.and_then(|o| o.timeouts.clone()),
             idempotency: o.and_then(|o| o.idempotency.clone()),
             singleton: o.and_then(|o| o.singleton.clone()),
+            retries: None,
         }
     }
 }

@@ -109,12 +109,11 @@ impl Engine {
         let Job::Execute { step_id, attempt } = &item.job else {
             return;
         };
-        let (Some(run), Some(f)) = (
-            self.runs.get(&item.run_id),
-            self.runs
-                .get(&item.run_id)
-                .and_then(|r| self.registry.function(&r.function_id)),
-        ) else {
+        let found = self
+            .runs
+            .get(&item.run_id)
+            .and_then(|run| Some((run, self.registry.function(&run.function_id)?)));
+        let Some((run, f)) = found else {
             self.release(&slot);
             return;
         };

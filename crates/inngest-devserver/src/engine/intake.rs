@@ -114,7 +114,7 @@ impl Engine {
                 }
                 let holds = match condition {
                     None => true,
-                    Some(src) => match crate::expr::Expr::compile(src) {
+                    Some(src) => match self.exprs.get(src) {
                         Ok(e) => e.matches(&[("event", &run.event), ("async", event)]),
                         Err(e) => {
                             tracing::warn!(run = %run.id, error = %e, "a wait's condition does not compile");

@@ -184,6 +184,8 @@ pub(crate) struct Engine {
     in_flight_total: usize,
     crons: Vec<cron::CronEntry>,
     flow: flow::FlowState,
+    /// Wait conditions, compiled once.
+    exprs: crate::expr::ExprCache,
     events: std::collections::VecDeque<Value>,
     http: reqwest::Client,
     tx: mpsc::Sender<Command>,
@@ -212,6 +214,7 @@ impl Engine {
             in_flight_total: 0,
             crons: Vec::new(),
             flow: flow::FlowState::default(),
+            exprs: Default::default(),
             events: std::collections::VecDeque::new(),
             http: reqwest::Client::new(),
             tx: tx.clone(),
@@ -240,9 +243,7 @@ impl Engine {
         for item in self.store.items()? {
             self.queue.insert((item.at_ms, item.id.clone()), item);
         }
-        let events: Vec<Value> = self.store.events()?;
-        let keep_from = events.len().saturating_sub(RECENT_EVENTS);
-        self.events = events.into_iter().skip(keep_from).collect();
+        self.events = self.store.recent_events(RECENT_EVENTS)?.into();
         self.rebuild_crons();
         tracing::debug!(
             runs = self.runs.len(),
@@ -254,9 +255,7 @@ impl Engine {
 
     async fn run_loop(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
-            self.fire_crons();
-            self.fire_flow();
-            self.dispatch_due();
+            self.tick();
             let wait = self.next_wake();
             tokio::select! {
                 cmd = rx.recv() => match cmd {
@@ -266,6 +265,13 @@ impl Engine {
                 _ = tokio::time::sleep(wait) => {}
             }
         }
+    }
+
+    /// Runs whatever time has made due: cron ticks, flow-control starts, queue items.
+    fn tick(&mut self) {
+        self.fire_crons();
+        self.fire_flow();
+        self.dispatch_due();
     }
 
     /// How long the loop may sleep: until the next due item or cron tick, at most a second
@@ -305,9 +311,7 @@ impl Engine {
                 self.persist(|s, e| {
                     s.set_meta("clock_offset_ms", &e.clock.offset_ms().to_string())
                 });
-                self.fire_crons();
-                self.fire_flow();
-                self.dispatch_due();
+                self.tick();
                 let _ = reply.send(());
             }
             Command::Run(id, reply) => {

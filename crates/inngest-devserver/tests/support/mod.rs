@@ -119,20 +119,35 @@ pub struct RustApp {
 
 impl RustApp {
     pub async fn start(dev_server: &str, serve_origin: &str, port: u16) -> Self {
-        Self::serve(dev_server, serve_origin, port, conformance_app::app).await
+        Self::serve(
+            conformance_app::APP_ID,
+            dev_server,
+            serve_origin,
+            port,
+            conformance_app::app,
+        )
+        .await
     }
 
     /// Only `welcome-user` (no cron ticking on clock moves).
     pub async fn welcome_only(dev_server: &str, serve_origin: &str, port: u16) -> Self {
-        Self::serve(dev_server, serve_origin, port, |client| {
-            inngest_runtime::App::builder(client)
-                .register(conformance_app::WelcomeUser)
-                .build()
-        })
+        Self::serve(
+            conformance_app::APP_ID,
+            dev_server,
+            serve_origin,
+            port,
+            |client| {
+                inngest_runtime::App::builder(client)
+                    .register(conformance_app::WelcomeUser)
+                    .build()
+            },
+        )
         .await
     }
 
-    async fn serve(
+    /// Serves the app `build` makes for a client with id `app_id`.
+    pub async fn serve(
+        app_id: &str,
         dev_server: &str,
         serve_origin: &str,
         port: u16,
@@ -143,7 +158,7 @@ impl RustApp {
     ) -> Self {
         let mut config = inngest_runtime::config::Config::dev(dev_server);
         config.serve_origin = Some(serve_origin.to_string());
-        let client = inngest_runtime::Inngest::with_config(conformance_app::APP_ID, config);
+        let client = inngest_runtime::Inngest::with_config(app_id, config);
         let app = build(client).expect("the app registers");
         let router =
             axum::Router::new().route("/api/inngest", inngest_runtime::serve::axum::endpoint(app));
@@ -161,6 +176,26 @@ impl Drop for RustApp {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A dev server on a free port, and the app `build` makes served in process on another, synced.
+pub async fn server_with_app(
+    app_id: &str,
+    build: impl FnOnce(
+        inngest_runtime::Inngest,
+    ) -> Result<inngest_runtime::App, inngest_runtime::error::RegistrationError>,
+) -> (DevServer, RustApp) {
+    let server = DevServer::start(inngest_devserver::DevServerConfig {
+        port: 0,
+        ..inngest_devserver::DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts");
+    let port = free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let app = RustApp::serve(app_id, server.url(), &origin, port, build).await;
+    sync_when_up(&server, &format!("{origin}/api/inngest")).await;
+    (server, app)
 }
 
 /// One execution request as it passed the proxy.

@@ -48,6 +48,10 @@ pub struct FunctionConfig {
     /// Singleton mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub singleton: Option<Value>,
+    /// A top-level retry count, which the server reads when the step sets none. The SDKs
+    /// send `steps.step.retries` instead; this is only read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
 }
 
 /// A trigger: an event (with an optional expression) or a cron schedule.
