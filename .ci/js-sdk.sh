@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Prepares the official JS SDK app of the conformance corpus (app.mjs, functions.mjs and the
-# versions pinned in its package.json) in a work folder outside the clone, installing the npm
-# packages once. Prints the folder. Used by the dev server's tests and the benchmarks.
+# Prepares the project's official-JS-SDK app (tests/conformance/js: the function contract on the
+# pinned `inngest` package) and the serve benchmark's JS app in a work folder outside the clone,
+# installing the npm packages once per pinned version. Prints the folder. Used by the tests that
+# drive the official SDK, by `conformance-kit` and by the benchmarks.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-corpus="${INNGEST_CONFORMANCE_DIR:-$root/../shared/conformance/js}"
-src="$(dirname "$corpus")"
+src="$root/tests/conformance/js"
 dir="${INNGEST_JS_APP_DIR:-/var/tmp/cargo-inngest-js-sdk}"
 mkdir -p "$dir"
 for f in package.json functions.mjs app.mjs; do cp "$src/$f" "$dir/$f"; done

@@ -5,7 +5,7 @@ Both apps serve `welcome-user` and `hundred-steps` (see app.mjs and
 examples/conformance/src/bin/bench-app.rs). For each, wrk replays the *final* execution request
 of a run (every step memoized, so the handler replays the whole run and returns its output):
 
-* `welcome-user`: the recorded request ../shared/conformance/js/welcome-user/04-request.json;
+* `welcome-user`: the recorded request tests/conformance/recordings/welcome-user/04-request.json;
 * `hundred-steps`: 100 memoized `step.run` results.
 
 Both apps must first give the same 200 answer to each request, or the benchmark stops.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-CORPUS = Path(os.environ.get("INNGEST_CONFORMANCE_DIR", ROOT.parent / "shared/conformance/js"))
+CORPUS = ROOT / "tests/conformance/recordings"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 START, END = "<!-- serve-bench:start -->", "<!-- serve-bench:end -->"
 CONNECTIONS = (1, 16)

@@ -1,8 +1,10 @@
-//! The conformance contract of `shared/conformance/functions.mjs`, in Rust: the same app id
+//! The conformance contract of `tests/conformance/js/functions.mjs`, in Rust: the same app id
 //! (`probe-app`), function ids, step ids, outputs, errors and retries as the official JS app,
 //! so that the recorded official responses can be compared with ours.
 
 use std::time::Duration;
+
+pub mod kit;
 
 use inngest_runtime::event::ScheduledTimer;
 use inngest_runtime::step::WaitForEvent;

@@ -25,12 +25,9 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// The corpus recorded from the official JS SDK.
+/// The corpus recorded from the official JS SDK, which the workspace carries.
 pub fn corpus() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    std::env::var_os("INNGEST_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("../shared/conformance/js"))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance/recordings")
 }
 
 pub fn read_json(path: &Path) -> Value {

@@ -28,7 +28,9 @@ pub const ENV: &str = "x-inngest-env";
 pub const EVENT_ID_SEED: &str = "x-inngest-event-id-seed";
 
 /// The SDK name used in `X-Inngest-SDK` and `User-Agent`.
-pub const SDK_NAME: &str = "inngest-rs";
+pub const SDK_NAME: &str = "inngest-runtime";
+/// Who makes this SDK, as sync bodies report it.
+pub const SDK_AUTHOR: &str = "cargo-inngest";
 /// The SDK language reported in introspection and sync bodies.
 pub const SDK_LANGUAGE: &str = "rust";
 /// The SDK version (this crate's version).
@@ -38,7 +40,7 @@ pub const EXECUTION_VERSION: i64 = 2;
 /// The introspection schema version.
 pub const SCHEMA_VERSION: &str = "2024-05-24";
 
-/// `inngest-rs:v<version>`, the value of `X-Inngest-SDK` and `User-Agent`.
+/// `inngest-runtime:v<version>`, the value of `X-Inngest-SDK` and `User-Agent`.
 pub fn sdk_header_value() -> String {
     format!("{SDK_NAME}:v{SDK_VERSION}")
 }

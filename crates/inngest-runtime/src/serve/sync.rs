@@ -110,7 +110,7 @@ pub(crate) fn in_band(handler: &ServeHandler, body: &[u8], authenticated: bool) 
         "framework": handler.framework,
         "functions": handler.app.function_configs(&url, "http"),
         "inspection": introspection::body(handler, authenticated),
-        "sdk_author": "inngest-rs",
+        "sdk_author": headers::SDK_AUTHOR,
         "sdk_language": language,
         "sdk_version": version,
         "sdk": format!("{}:v{}", headers::SDK_LANGUAGE, headers::SDK_VERSION),
