@@ -6,6 +6,7 @@ mod manifest;
 mod names;
 mod plan;
 mod project;
+mod runtime_source;
 mod rust_edit;
 mod scan;
 mod templates;

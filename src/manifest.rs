@@ -5,20 +5,93 @@
 
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
 
+/// Where a dependency comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A registry version requirement (`"0.1"`).
+    Registry(String),
+    /// A path, relative to the manifest's folder.
+    Path(String),
+    /// A git repository, at a branch's head unless a revision or tag is given.
+    Git {
+        /// The repository URL.
+        url: String,
+        /// A revision or tag.
+        reference: Option<GitRef>,
+    },
+}
+
+/// A git revision or tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitRef {
+    /// `rev = "…"`.
+    Rev(String),
+    /// `tag = "…"`.
+    Tag(String),
+}
+
+/// The keys of a dependency entry that say where it comes from.
+const SOURCE_KEYS: [&str; 7] = [
+    "version",
+    "path",
+    "git",
+    "rev",
+    "tag",
+    "branch",
+    "workspace",
+];
+
+impl Source {
+    /// The keys and values of this source, in the order `cargo add` writes them.
+    fn entries(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Self::Registry(v) => vec![("version", v.as_str())],
+            Self::Path(p) => vec![("path", p.as_str())],
+            Self::Git { url, reference } => {
+                let mut out = vec![("git", url.as_str())];
+                match reference {
+                    Some(GitRef::Rev(r)) => out.push(("rev", r.as_str())),
+                    Some(GitRef::Tag(t)) => out.push(("tag", t.as_str())),
+                    None => {}
+                }
+                out
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Registry(v) => write!(f, "version {v:?} from crates.io"),
+            Self::Path(p) => write!(f, "path {p}"),
+            Self::Git { url, reference } => {
+                write!(f, "git {url}")?;
+                match reference {
+                    Some(GitRef::Rev(r)) => write!(f, " (rev {r})"),
+                    Some(GitRef::Tag(t)) => write!(f, " (tag {t})"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
 /// A dependency the generated code needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dependency {
     /// Crate name.
     pub name: &'static str,
-    /// Version requirement, used when not inherited and not a path.
-    pub version: String,
+    /// Where it comes from, when not inherited from the workspace.
+    pub source: Source,
     /// Features the generated code uses.
     pub features: Vec<&'static str>,
-    /// A path dependency instead of a version (tests point at the local runtime crate).
-    pub path: Option<String>,
     /// Features to ask for when inheriting from the workspace, whose declaration may have
     /// turned default features off.
     pub inherited_features: Vec<&'static str>,
+    /// Whether an entry already present gets this source instead of its own (the user named
+    /// the source on the command line). Its other keys (features, `optional`…) are kept.
+    pub replace_source: bool,
 }
 
 impl Dependency {
@@ -26,10 +99,10 @@ impl Dependency {
     pub fn new(name: &'static str, version: &str, features: &[&'static str]) -> Self {
         Self {
             name,
-            version: version.to_string(),
+            source: Source::Registry(version.to_string()),
             features: features.to_vec(),
-            path: None,
             inherited_features: Vec::new(),
+            replace_source: false,
         }
     }
 }
@@ -41,8 +114,10 @@ pub enum Added {
     New(&'static str),
     /// Added as `workspace = true`.
     Inherited(&'static str),
-    /// Already there; left as it was.
-    Present(&'static str),
+    /// Already there; left as it was. Holds the entry as written.
+    Present(&'static str, String),
+    /// Already there from another source, which was replaced. Holds the old entry.
+    Replaced(&'static str, String),
 }
 
 fn is_sorted(table: &Table) -> bool {
@@ -90,11 +165,18 @@ pub fn add_dependencies(
     }
     let mut out = Vec::new();
     for (dep, inherit) in deps.iter().zip(inherited) {
-        let present = item
-            .as_table_like()
-            .is_some_and(|t| t.contains_key(dep.name));
-        if present {
-            out.push(Added::Present(dep.name));
+        let existing = item
+            .as_table_like_mut()
+            .and_then(|t| t.get_mut(dep.name))
+            .filter(|e| !e.is_none());
+        if let Some(existing) = existing {
+            let written = existing.to_string().trim().to_string();
+            if dep.replace_source && !has_source(existing, &dep.source) {
+                set_source(existing, &dep.source);
+                out.push(Added::Replaced(dep.name, written));
+            } else {
+                out.push(Added::Present(dep.name, written));
+            }
             continue;
         }
         let value: Value = if inherit {
@@ -111,20 +193,20 @@ pub fn add_dependencies(
                 t.insert("features", Value::Array(features_array(&features)));
             }
             Value::InlineTable(t)
-        } else if let Some(path) = &dep.path {
-            let mut t = InlineTable::new();
-            t.insert("path", path.as_str().into());
-            if !dep.features.is_empty() {
-                t.insert("features", Value::Array(features_array(&dep.features)));
-            }
-            Value::InlineTable(t)
-        } else if dep.features.is_empty() {
-            dep.version.as_str().into()
         } else {
-            let mut t = InlineTable::new();
-            t.insert("version", dep.version.as_str().into());
-            t.insert("features", Value::Array(features_array(&dep.features)));
-            Value::InlineTable(t)
+            match (&dep.source, dep.features.is_empty()) {
+                (Source::Registry(v), true) => v.as_str().into(),
+                (source, _) => {
+                    let mut t = InlineTable::new();
+                    for (k, v) in source.entries() {
+                        t.insert(k, v.into());
+                    }
+                    if !dep.features.is_empty() {
+                        t.insert("features", Value::Array(features_array(&dep.features)));
+                    }
+                    Value::InlineTable(t)
+                }
+            }
         };
         out.push(if inherit {
             Added::Inherited(dep.name)
@@ -142,6 +224,75 @@ pub fn add_dependencies(
         }
     }
     out
+}
+
+/// Whether an entry already comes from `source` (same keys, same values).
+fn has_source(entry: &Item, source: &Source) -> bool {
+    match (entry.as_str(), source) {
+        (Some(v), Source::Registry(want)) => v == want,
+        (Some(_), _) => false,
+        (None, _) => {
+            let Some(t) = entry.as_table_like() else {
+                return false;
+            };
+            let wanted = source.entries();
+            let present: Vec<&str> = SOURCE_KEYS
+                .iter()
+                .copied()
+                .filter(|k| t.contains_key(k))
+                .collect();
+            present.len() == wanted.len()
+                && wanted
+                    .iter()
+                    .all(|(k, v)| t.get(k).and_then(Item::as_str) == Some(*v))
+        }
+    }
+}
+
+/// Gives an entry `source`, keeping its other keys (features, `optional`, comments).
+fn set_source(entry: &mut Item, source: &Source) {
+    if let Some(Value::String(old)) = entry.as_value() {
+        let decor = old.decor().clone();
+        let mut value: Value = match source {
+            Source::Registry(v) => v.as_str().into(),
+            other => {
+                let mut t = InlineTable::new();
+                for (k, v) in other.entries() {
+                    t.insert(k, v.into());
+                }
+                Value::InlineTable(t)
+            }
+        };
+        *value.decor_mut() = decor;
+        *entry = Item::Value(value);
+        return;
+    }
+    if let Some(t) = entry.as_table_like_mut() {
+        for k in SOURCE_KEYS {
+            t.remove(k);
+        }
+        let mut rest: Vec<(String, Item)> = Vec::new();
+        let keys: Vec<String> = t.iter().map(|(k, _)| k.to_string()).collect();
+        for k in keys {
+            if let Some(v) = t.remove(&k) {
+                rest.push((k, v));
+            }
+        }
+        for (k, v) in source.entries() {
+            t.insert(k, Item::Value(v.into()));
+        }
+        for (k, v) in rest {
+            t.insert(&k, v);
+        }
+    }
+    // `{ version = "0.1" }` alone reads better as `"0.1"`, as `cargo add` writes it.
+    if let Some(Value::InlineTable(t)) = entry.as_value() {
+        if let (1, Some(v)) = (t.len(), t.get("version").and_then(Value::as_str)) {
+            let mut value: Value = v.into();
+            *value.decor_mut() = t.decor().clone();
+            *entry = Item::Value(value);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -198,6 +349,66 @@ mod tests {
             out,
             "[package]\nname = \"m\"\n\n[dependencies]\nserde = \"1\"\ntokio = { workspace = true, features = [\"macros\"] }\n"
         );
+    }
+
+    fn runtime(source: Source) -> Dependency {
+        Dependency {
+            source,
+            replace_source: true,
+            ..Dependency::new("inngest-runtime", "0.1", &[])
+        }
+    }
+
+    #[test]
+    fn a_named_source_replaces_the_old_one_and_keeps_the_other_keys() {
+        let out = add(
+            "[dependencies]\ninngest-runtime = { version = \"0.1\", features = [\"axum\"] } # ours\n",
+            None,
+            &[runtime(Source::Path("../rt".into()))],
+        );
+        assert_eq!(
+            out,
+            "[dependencies]\ninngest-runtime = { path = \"../rt\", features = [\"axum\"] } # ours\n"
+        );
+        let out = add(
+            "[dependencies]\ninngest-runtime = \"0.1\"\n",
+            None,
+            &[runtime(Source::Git {
+                url: "https://example.invalid/r.git".into(),
+                reference: Some(GitRef::Tag("v0.1.0".into())),
+            })],
+        );
+        assert_eq!(
+            out,
+            "[dependencies]\ninngest-runtime = { git = \"https://example.invalid/r.git\", tag = \"v0.1.0\" }\n"
+        );
+        let out = add(
+            "[dependencies.inngest-runtime]\npath = \"../rt\"\noptional = true\n",
+            None,
+            &[runtime(Source::Registry("0.2".into()))],
+        );
+        assert_eq!(
+            out,
+            "[dependencies.inngest-runtime]\nversion = \"0.2\"\noptional = true\n"
+        );
+        let out = add(
+            "[dependencies]\ninngest-runtime = { path = \"../rt\" } # ours\n",
+            None,
+            &[runtime(Source::Registry("0.2".into()))],
+        );
+        assert_eq!(out, "[dependencies]\ninngest-runtime = \"0.2\" # ours\n");
+    }
+
+    #[test]
+    fn the_same_source_or_no_named_source_leaves_the_entry_alone() {
+        let text =
+            "[dependencies]\ninngest-runtime = { path = \"../rt\", features = [\"axum\"] }\n";
+        let mut doc: DocumentMut = text.parse().expect("toml");
+        let added = add_dependencies(&mut doc, None, &[runtime(Source::Path("../rt".into()))]);
+        assert_eq!(doc.to_string(), text);
+        assert!(matches!(added[0], Added::Present("inngest-runtime", _)));
+        let not_named = Dependency::new("inngest-runtime", "0.1", &[]);
+        assert_eq!(add(text, None, &[not_named]), text);
     }
 
     #[test]

@@ -221,6 +221,105 @@ fn generated_code_compiles_without_warnings() {
     );
 }
 
+#[test]
+fn a_named_runtime_source_replaces_the_old_one() {
+    let s = Scratch::new();
+    common::cargo_new(s.path(), "shop", false);
+    let shop = s.path().join("shop");
+    let manifest = shop.join("Cargo.toml");
+    let runtime_line = || {
+        std::fs::read_to_string(&manifest)
+            .expect("Cargo.toml")
+            .lines()
+            .find(|l| l.starts_with("inngest-runtime"))
+            .expect("an inngest-runtime line")
+            .to_string()
+    };
+    let out = ok(&cargo_inngest(
+        &shop,
+        &["configure", "--runtime-version", "0.1"],
+    ));
+    assert!(
+        out.contains(
+            "added dependency inngest-runtime: version \"0.1\" from crates.io (--runtime-version)"
+        ),
+        "{out}"
+    );
+    assert_eq!(runtime_line(), "inngest-runtime = \"0.1\"");
+
+    // A new source replaces the old one, generated files are kept.
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/inngest-runtime");
+    let checkout = checkout.to_str().expect("a UTF-8 path");
+    let out = ok(&cargo_inngest(
+        &shop,
+        &["configure", "--runtime-path", checkout],
+    ));
+    assert!(
+        out.contains("changed dependency inngest-runtime from `\"0.1\"` to path "),
+        "{out}"
+    );
+    assert!(
+        runtime_line().starts_with("inngest-runtime = { path = \""),
+        "{}",
+        runtime_line()
+    );
+    assert!(
+        runtime_line().ends_with("crates/inngest-runtime\" }"),
+        "{}",
+        runtime_line()
+    );
+    let again = ok(&cargo_inngest(
+        &shop,
+        &["configure", "--runtime-path", checkout, "--force"],
+    ));
+    assert!(again.contains("Nothing to change"), "{again}");
+
+    let out = ok(&cargo_inngest(
+        &shop,
+        &[
+            "configure",
+            "--runtime-git",
+            "https://example.invalid/cargo-inngest.git",
+            "--tag",
+            "v0.1.0",
+        ],
+    ));
+    assert!(
+        out.contains("to git https://example.invalid/cargo-inngest.git (tag v0.1.0)"),
+        "{out}"
+    );
+    assert_eq!(
+        runtime_line(),
+        "inngest-runtime = { git = \"https://example.invalid/cargo-inngest.git\", tag = \"v0.1.0\" }"
+    );
+
+    // No named source: the entry is the user's, and configure says how to change it.
+    let out = ok(&cargo_inngest(&shop, &["configure"]));
+    assert!(out.contains("Nothing to change"), "{out}");
+    assert!(
+        out.contains("kept dependency inngest-runtime = { git ="),
+        "{out}"
+    );
+
+    refused(
+        &shop,
+        &["configure", "--runtime-path", "/nonexistent"],
+        &["no Cargo.toml there"],
+    );
+    refused(&shop, &["configure", "--rev", "abc"], &["--runtime-git"]);
+    refused(
+        &shop,
+        &[
+            "configure",
+            "--runtime-path",
+            checkout,
+            "--runtime-version",
+            "0.1",
+        ],
+        &["cannot be used with"],
+    );
+}
+
 /// Runs a command that must fail, and checks its message and that nothing changed.
 fn refused(dir: &Path, args: &[&str], needles: &[&str]) {
     let before = tree(dir);
@@ -297,7 +396,11 @@ fn bad_input_is_refused_and_changes_nothing() {
     let before = tree(&shop);
     let diff = ok(&cargo_inngest(&shop, &["configure", "--dry-run"]));
     assert!(diff.contains("+++ b/src/inngest.rs"), "{diff}");
-    assert!(diff.contains("+inngest-runtime = \"0.1\""), "{diff}");
+    assert!(
+        diff.contains("+inngest-runtime = { path = \"")
+            && diff.contains("crates/inngest-runtime\""),
+        "{diff}"
+    );
     assert_eq!(tree(&shop), before);
 
     ok(&cargo_inngest(&shop, &["configure"]));

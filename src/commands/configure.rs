@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::manifest::{Added, Dependency, add_dependencies};
+use crate::manifest::{Added, Dependency, GitRef, add_dependencies};
 use crate::plan::Plan;
 use crate::project::{self, Project, Selection};
+use crate::runtime_source::{self, Choice, Requested};
 use crate::rust_edit;
 use crate::templates::Templates;
 
@@ -17,18 +18,48 @@ use crate::templates::Templates;
 pub struct Args {
     #[command(flatten)]
     selection: Selection,
-    /// Depend on inngest-runtime at this path instead of crates.io.
-    #[arg(long, value_name = "PATH", conflicts_with = "runtime_version")]
+    /// Depend on inngest-runtime at this path (default: the checkout this cargo-inngest was
+    /// built from, when it is still there, else the published version).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["runtime_git", "runtime_version"])]
     runtime_path: Option<PathBuf>,
-    /// The inngest-runtime version requirement.
-    #[arg(long, value_name = "VERSION", default_value = "0.1")]
-    runtime_version: String,
+    /// Depend on inngest-runtime from this git repository.
+    #[arg(long, value_name = "URL", conflicts_with = "runtime_version")]
+    runtime_git: Option<String>,
+    /// With --runtime-git: this revision.
+    #[arg(
+        long,
+        value_name = "REV",
+        requires = "runtime_git",
+        conflicts_with = "tag"
+    )]
+    rev: Option<String>,
+    /// With --runtime-git: this tag.
+    #[arg(long, value_name = "TAG", requires = "runtime_git")]
+    tag: Option<String>,
+    /// Depend on this published inngest-runtime version requirement (e.g. "0.1").
+    #[arg(long, value_name = "VERSION")]
+    runtime_version: Option<String>,
     /// Print the changes as a diff and write nothing.
     #[arg(long)]
     dry_run: bool,
     /// Overwrite generated files that already exist.
     #[arg(long)]
     force: bool,
+}
+
+impl Args {
+    fn requested_runtime(&self) -> Requested {
+        Requested {
+            path: self.runtime_path.clone(),
+            git: self.runtime_git.clone(),
+            git_ref: match (&self.rev, &self.tag) {
+                (Some(r), _) => Some(GitRef::Rev(r.clone())),
+                (None, Some(t)) => Some(GitRef::Tag(t.clone())),
+                (None, None) => None,
+            },
+            version: self.runtime_version.clone(),
+        }
+    }
 }
 
 /// `cargo new`'s `src/main.rs`.
@@ -53,24 +84,43 @@ fn relative(from: &std::path::Path, to: &std::path::Path) -> String {
     to.to_string_lossy().to_string()
 }
 
-fn dependencies(
-    args: &Args,
-    project: &Project,
-    with_server: bool,
-) -> anyhow::Result<Vec<Dependency>> {
-    let mut runtime = Dependency::new("inngest-runtime", &args.runtime_version, &[]);
-    // The generated code validates events and serves with axum: the crate's default features.
-    runtime.inherited_features = vec!["axum", "validate"];
-    if let Some(p) = &args.runtime_path {
-        let abs = std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))?;
-        if !abs.join("Cargo.toml").is_file() {
+/// The runtime dependency: where from, and why.
+fn runtime_choice(args: &Args, project: &Project) -> anyhow::Result<Choice> {
+    let requested = args.requested_runtime();
+    if let Some(p) = &requested.path {
+        if !p.join("Cargo.toml").is_file() {
             anyhow::bail!("--runtime-path {}: no Cargo.toml there", p.display());
         }
-        runtime.path = Some(relative(&project.dir, &abs));
+        if !runtime_source::is_runtime_crate(p) {
+            anyhow::bail!(
+                "--runtime-path {}: that Cargo.toml is not the inngest-runtime package",
+                p.display()
+            );
+        }
     }
+    let checkout = runtime_source::built_from_checkout();
+    Ok(runtime_source::choose(
+        &requested,
+        checkout.as_deref(),
+        |p| {
+            std::path::absolute(p)
+                .map(|abs| relative(&project.dir, &abs))
+                .unwrap_or_else(|_| p.to_string_lossy().into_owned())
+        },
+    ))
+}
+
+fn dependencies(runtime: &Choice, with_server: bool) -> Vec<Dependency> {
+    let mut dep = Dependency {
+        source: runtime.source.clone(),
+        replace_source: runtime.named,
+        ..Dependency::new("inngest-runtime", "", &[])
+    };
+    // The generated code validates events and serves with axum: the crate's default features.
+    dep.inherited_features = vec!["axum", "validate"];
     let mut deps = vec![
         Dependency::new("garde", "0.23", &["derive"]),
-        runtime,
+        dep,
         Dependency::new("serde", "1", &["derive"]),
     ];
     if with_server {
@@ -81,7 +131,7 @@ fn dependencies(
             &["macros", "rt-multi-thread", "net"],
         ));
     }
-    Ok(deps)
+    deps
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -109,10 +159,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(p) => Some(project::read_manifest(p)?.1),
         None => None,
     };
+    let runtime = runtime_choice(&args, &project)?;
     let added = add_dependencies(
         &mut doc,
         workspace_doc.as_ref(),
-        &dependencies(&args, &project, write_main)?,
+        &dependencies(&runtime, write_main),
     );
     let new_manifest = doc.to_string();
     if new_manifest != manifest_text {
@@ -211,9 +262,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         for a in &added {
             match a {
+                Added::New("inngest-runtime") => println!(
+                    "  added dependency inngest-runtime: {} ({})",
+                    runtime.source, runtime.why
+                ),
                 Added::New(n) => println!("  added dependency {n}"),
                 Added::Inherited(n) => println!("  added dependency {n} (workspace = true)"),
-                Added::Present(_) => {}
+                Added::Replaced(n, old) => println!(
+                    "  changed dependency {n} from `{old}` to {} ({})",
+                    runtime.source, runtime.why
+                ),
+                Added::Present(..) => {}
+            }
+        }
+    }
+    for a in &added {
+        if let Added::Present("inngest-runtime", old) = a {
+            if !runtime.named {
+                println!(
+                    "  kept dependency inngest-runtime = {old} (--runtime-path, --runtime-git or --runtime-version replace it)"
+                );
             }
         }
     }

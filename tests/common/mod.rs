@@ -59,17 +59,18 @@ pub fn scratch_target_dir() -> PathBuf {
         .join("scaffold-check")
 }
 
-/// A fresh `cargo new` binary named `shop` in `dir`, configured against the local runtime crate,
-/// with a `welcome-user` workflow, and this workspace's Cargo.lock (no network, shared builds).
+/// A fresh `cargo new` binary named `shop` in `dir`, configured with no flags (so against the
+/// runtime of this checkout, by a path), with a `welcome-user` workflow, and this workspace's
+/// Cargo.lock (no network, shared builds).
 pub fn configured_shop(dir: &Path) -> PathBuf {
     cargo_new(dir, "shop", false);
     let project = dir.join("shop");
-    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/inngest-runtime");
-    let runtime = runtime.to_str().expect("a UTF-8 path");
-    ok(&cargo_inngest(
-        &project,
-        &["configure", "--runtime-path", runtime],
-    ));
+    let out = ok(&cargo_inngest(&project, &["configure"]));
+    assert!(
+        out.contains("added dependency inngest-runtime: path ")
+            && out.contains("(the checkout this cargo-inngest was built from)"),
+        "{out}"
+    );
     ok(&cargo_inngest(
         &project,
         &[
