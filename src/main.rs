@@ -1,7 +1,6 @@
 //! `cargo inngest`: scaffolding and a dev loop for Inngest workflows in Rust.
 
 mod commands;
-mod dev;
 mod manifest;
 mod names;
 mod plan;
@@ -31,7 +30,7 @@ enum Command {
     /// List the workflows and events the package declares.
     List(commands::list::Args),
     /// Run a dev server and the app, rebuilding and restarting it on every change.
-    Dev(dev::Args),
+    Dev(commands::dev::Args),
     /// Run the embedded Inngest-compatible dev server (like `npx inngest-cli dev`).
     DevServer(commands::dev_server::Args),
 }
@@ -57,7 +56,7 @@ fn run() -> anyhow::Result<()> {
         Command::Configure(args) => commands::configure::run(args),
         Command::Make(what) => commands::make::run(what),
         Command::List(args) => commands::list::run(args),
-        Command::Dev(args) => dev::run(args),
+        Command::Dev(args) => commands::dev::run(args),
         Command::DevServer(args) => commands::dev_server::run(args),
     }
 }
