@@ -1,6 +1,7 @@
 //! `cargo inngest`: scaffolding and a dev loop for Inngest workflows in Rust.
 
 mod commands;
+mod error_chain;
 mod manifest;
 mod names;
 mod plan;
@@ -39,7 +40,7 @@ fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain::render(e.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }
