@@ -40,8 +40,20 @@ pub enum Built {
     },
 }
 
+/// Why cargo could not be run (a failed build is a [`Built::Failed`], not an error).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Cargo could not be started.
+    #[error("cargo could not be started")]
+    Spawn(#[source] std::io::Error),
+    /// Its output or exit status could not be read.
+    #[error("cargo's output could not be read")]
+    Read(#[source] std::io::Error),
+}
+
 /// Runs the build; `Err` only when cargo itself cannot run.
-pub async fn build(spec: &BuildSpec) -> anyhow::Result<Built> {
+pub async fn build(spec: &BuildSpec) -> Result<Built, BuildError> {
     let started = Instant::now();
     let mut cmd =
         tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -65,24 +77,19 @@ pub async fn build(spec: &BuildSpec) -> anyhow::Result<Built> {
     if spec.release {
         cmd.arg("--release");
     }
-    let mut child = cmd.spawn()?;
-    let mut stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("cargo has no stdout"))?;
-    let mut stderr = child
-        .stderr
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("cargo has no stderr"))?;
+    let mut child = cmd.spawn().map_err(BuildError::Spawn)?;
+    let no_pipe = || BuildError::Read(std::io::Error::other("cargo's output is not piped"));
+    let mut stdout = child.stdout.take().ok_or_else(no_pipe)?;
+    let mut stderr = child.stderr.take().ok_or_else(no_pipe)?;
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let (a, b, status) = tokio::join!(
         stdout.read_to_end(&mut out),
         stderr.read_to_end(&mut err),
         child.wait()
     );
-    a?;
-    b?;
-    let status = status?;
+    a.map_err(BuildError::Read)?;
+    b.map_err(BuildError::Read)?;
+    let status = status.map_err(BuildError::Read)?;
     let took = started.elapsed();
     let mut executable = None;
     for message in Message::parse_stream(out.as_slice()).flatten() {

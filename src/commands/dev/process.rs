@@ -12,22 +12,63 @@ use tokio::process::{Child, Command};
 
 use super::console::{Console, Source};
 
+/// Why a job did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// The process could not be spawned.
+    #[error(transparent)]
+    Spawn(#[from] std::io::Error),
+    /// It started, but its process group is not one a signal may go to.
+    #[error(transparent)]
+    Group(#[from] GroupError),
+}
+
+/// A process group id that must not be signalled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// The child has no pid (it was already reaped).
+    #[error("the child has no process id")]
+    NoPid,
+    /// 0 names our own group (`killpg(0)` signals `dev` itself), 1 is init.
+    #[error("process group {0} is not the child's own")]
+    Reserved(u32),
+    /// Not a pid the system could give.
+    #[error("process id {0} is out of range")]
+    OutOfRange(u32),
+}
+
+/// The process group of a child started with `process_group(0)`: its pid. Never 0 (our own
+/// group) nor 1 (init), whatever the pid says.
+fn process_group(pid: Option<u32>) -> Result<Pid, GroupError> {
+    let pid = pid.ok_or(GroupError::NoPid)?;
+    match i32::try_from(pid) {
+        Ok(0 | 1) => Err(GroupError::Reserved(pid)),
+        Ok(raw) => Ok(Pid::from_raw(raw)),
+        Err(_) => Err(GroupError::OutOfRange(pid)),
+    }
+}
+
 /// A running child in its own process group.
 pub struct Job {
     child: Child,
     pid: u32,
+    group: Pid,
 }
 
 impl Job {
     /// Starts `cmd` in a new process group, copying its output to the console as `source`.
-    pub fn start(mut cmd: Command, console: &Console, source: Source) -> std::io::Result<Self> {
+    pub fn start(mut cmd: Command, console: &Console, source: Source) -> Result<Self, JobError> {
         cmd.process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = cmd.spawn()?;
-        let pid = child.id().unwrap_or(0);
+        // Dropping the child on an error kills it (`kill_on_drop`), without any group signal.
+        let group = process_group(child.id())?;
+        let pid = group.as_raw().unsigned_abs();
         if let Some(out) = child.stdout.take() {
             let console = console.clone();
             tokio::spawn(async move {
@@ -46,7 +87,7 @@ impl Job {
                 }
             });
         }
-        Ok(Self { child, pid })
+        Ok(Self { child, pid, group })
     }
 
     /// The process id (also its process group id).
@@ -66,19 +107,80 @@ impl Job {
 
     /// SIGTERM to the whole group, wait up to `grace`, then SIGKILL the group.
     pub async fn stop(mut self, grace: Duration) -> Option<std::process::ExitStatus> {
-        let group = Pid::from_raw(i32::try_from(self.pid).unwrap_or(0));
         if self.try_exited().is_none() {
-            let _ = killpg(group, Signal::SIGTERM);
+            let _ = killpg(self.group, Signal::SIGTERM);
         }
         let status = match tokio::time::timeout(grace, self.child.wait()).await {
             Ok(s) => s.ok(),
             Err(_) => {
-                let _ = killpg(group, Signal::SIGKILL);
+                let _ = killpg(self.group, Signal::SIGKILL);
                 self.child.wait().await.ok()
             }
         };
         // Anything the process left in its group goes too.
-        let _ = killpg(group, Signal::SIGKILL);
+        let _ = killpg(self.group, Signal::SIGKILL);
         status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_own_group_and_init_are_never_a_childs_group() {
+        assert_eq!(process_group(Some(0)), Err(GroupError::Reserved(0)));
+        assert_eq!(process_group(Some(1)), Err(GroupError::Reserved(1)));
+        assert_eq!(process_group(None), Err(GroupError::NoPid));
+        assert_eq!(
+            process_group(Some(u32::MAX)),
+            Err(GroupError::OutOfRange(u32::MAX))
+        );
+        assert_eq!(
+            process_group(Some(1 << 31)),
+            Err(GroupError::OutOfRange(1 << 31))
+        );
+        assert_eq!(process_group(Some(4242)), Ok(Pid::from_raw(4242)));
+    }
+
+    #[tokio::test]
+    async fn a_job_is_stopped_with_its_group() {
+        let mut cmd = Command::new("sh");
+        // A child that ignores SIGTERM, and a grandchild in the same group.
+        cmd.args(["-c", "trap '' TERM; sleep 30 & sleep 30"]);
+        let job = Job::start(cmd, &Console::new(), Source::App).expect("sh starts");
+        let group = job.group;
+        assert_eq!(group.as_raw(), i32::try_from(job.pid()).expect("a pid"));
+        assert_ne!(group, nix::unistd::getpgrp(), "the job has its own group");
+        let status = job.stop(Duration::from_millis(200)).await;
+        assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+        // The whole group is gone (zombies aside, which whoever adopted them reaps).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !live_members(group).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "processes of the job's group outlived it: {:?}",
+                live_members(group)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The pids of the processes in `group` that are not zombies, from `/proc`.
+    fn live_members(group: Pid) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+                // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
+                let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+                let (state, pgrp) = (*fields.first()?, fields.get(2)?.parse::<i32>().ok()?);
+                (pgrp == group.as_raw() && state != "Z")
+                    .then(|| e.file_name().to_string_lossy().into_owned())
+            })
+            .collect()
     }
 }

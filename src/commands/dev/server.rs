@@ -2,16 +2,18 @@
 //! binary on PATH, else `npx inngest-cli@latest dev`), or whichever starts (`auto`).
 
 use std::path::PathBuf;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use inngest_devserver::{DevServer, DevServerConfig};
+use inngest_devserver::{DevServer, DevServerConfig, DevServerError};
 use tokio::process::Command;
 
 use super::console::{Console, Source};
-use super::process::Job;
+use super::process::{Job, JobError};
+use crate::error_chain;
 
 /// Which dev server to run.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Choice {
     /// The official one if it starts and answers in time, else the embedded one.
     Auto,
@@ -24,10 +26,41 @@ pub enum Choice {
 /// Settings for starting a server.
 pub struct Settings {
     pub choice: Choice,
+    /// The port (0: a free one).
     pub port: u16,
     pub state: Option<PathBuf>,
     pub app_url: String,
     pub official_timeout: Duration,
+}
+
+/// Why no dev server started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The embedded server did not start (with `--server embedded`, or as `auto`'s fallback).
+    #[error("the embedded dev server did not start")]
+    Embedded(#[source] DevServerError),
+    /// The official server did not start (with `--server official`).
+    #[error("the official dev server did not start")]
+    Official(#[source] OfficialError),
+}
+
+/// Why the official dev server did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OfficialError {
+    /// With `--port 0`, no port could be found to give it.
+    #[error("no free port could be found for it")]
+    NoFreePort(#[source] std::io::Error),
+    /// Neither `inngest` nor `npx` could be run.
+    #[error("it could not be run")]
+    Spawn(#[source] JobError),
+    /// It exited before answering.
+    #[error("it exited with {0}")]
+    Exited(ExitStatus),
+    /// It did not answer `GET /dev` in time.
+    #[error("it did not answer within {0:?}")]
+    NoAnswer(Duration),
 }
 
 /// A running dev server.
@@ -56,12 +89,12 @@ impl Server {
     }
 
     /// Starts the chosen server.
-    pub async fn start(settings: &Settings, console: &Console) -> anyhow::Result<Server> {
+    pub async fn start(settings: &Settings, console: &Console) -> Result<Server, ServerError> {
         match settings.choice {
             Choice::Embedded => embedded(settings).await,
             Choice::Official => official(settings, console)
                 .await
-                .map_err(|why| anyhow::anyhow!("the official dev server did not start: {why}")),
+                .map_err(ServerError::Official),
             Choice::Auto => match official(settings, console).await {
                 Ok(server) => {
                     console.line(Source::Dev, "using the official dev server");
@@ -70,7 +103,10 @@ impl Server {
                 Err(why) => {
                     console.line(
                         Source::Dev,
-                        &format!("official dev server unavailable ({why}); using the embedded one"),
+                        &format!(
+                            "official dev server unavailable ({}); using the embedded one",
+                            error_chain::render(&why)
+                        ),
                     );
                     embedded(settings).await
                 }
@@ -89,13 +125,14 @@ impl Server {
     }
 }
 
-async fn embedded(settings: &Settings) -> anyhow::Result<Server> {
+async fn embedded(settings: &Settings) -> Result<Server, ServerError> {
     let server = DevServer::start(DevServerConfig {
         port: settings.port,
         state: settings.state.clone(),
         ..DevServerConfig::default()
     })
-    .await?;
+    .await
+    .map_err(ServerError::Embedded)?;
     Ok(Server::Embedded(server))
 }
 
@@ -107,15 +144,20 @@ fn inngest_on_path() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-async fn official(settings: &Settings, console: &Console) -> Result<Server, String> {
-    let port = settings.port.to_string();
+async fn official(settings: &Settings, console: &Console) -> Result<Server, OfficialError> {
+    // It is a child told its port, so `--port 0` is resolved here.
+    let port = match settings.port {
+        0 => super::options::free_port().map_err(OfficialError::NoFreePort)?,
+        p => p,
+    };
+    let port_arg = port.to_string();
     let args = [
         "dev",
         "-u",
         &settings.app_url,
         "--no-discovery",
         "-p",
-        &port,
+        &port_arg,
     ];
     let mut cmd = match inngest_on_path() {
         Some(bin) => {
@@ -139,14 +181,13 @@ async fn official(settings: &Settings, console: &Console) -> Result<Server, Stri
         }
     };
     cmd.args(args);
-    let mut job = Job::start(cmd, console, Source::Server)
-        .map_err(|e| format!("it could not be run: {e}"))?;
-    let url = format!("http://127.0.0.1:{}", settings.port);
+    let mut job = Job::start(cmd, console, Source::Server).map_err(OfficialError::Spawn)?;
+    let url = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let deadline = Instant::now() + settings.official_timeout;
     loop {
         if let Some(status) = job.try_exited() {
-            return Err(format!("it exited with {status}"));
+            return Err(OfficialError::Exited(status));
         }
         if http
             .get(format!("{url}/dev"))
@@ -159,10 +200,7 @@ async fn official(settings: &Settings, console: &Console) -> Result<Server, Stri
         }
         if Instant::now() >= deadline {
             job.stop(Duration::from_secs(2)).await;
-            return Err(format!(
-                "it did not answer within {:?}",
-                settings.official_timeout
-            ));
+            return Err(OfficialError::NoAnswer(settings.official_timeout));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

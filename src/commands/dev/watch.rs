@@ -10,11 +10,27 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use notify::RecursiveMode;
 use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
 use tokio::sync::mpsc;
+
+/// Why the project cannot be watched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WatchError {
+    /// The file watcher did not start.
+    #[error("the file watcher did not start")]
+    Start(#[source] notify::Error),
+    /// A path cannot be watched.
+    #[error("cannot watch {}", path.display())]
+    Path {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: notify::Error,
+    },
+}
 
 /// Debounced batches of relevant changed paths.
 pub struct Watcher {
@@ -125,7 +141,7 @@ pub fn watch(
     workspace: &Path,
     target: &Path,
     debounce: Duration,
-) -> anyhow::Result<Watcher> {
+) -> Result<Watcher, WatchError> {
     let filter = Filter {
         package: package.to_path_buf(),
         workspace: workspace.to_path_buf(),
@@ -153,17 +169,20 @@ pub fn watch(
             }
         }
     })
-    .context("starting the file watcher")?;
+    .map_err(WatchError::Start)?;
     let w = debouncer.watcher();
     w.watch(package, RecursiveMode::Recursive)
-        .with_context(|| format!("watching {}", package.display()))?;
+        .map_err(|source| WatchError::Path {
+            path: package.to_path_buf(),
+            source,
+        })?;
     if package != workspace {
         // A workspace member: the root's manifest and lock file sit outside the package.
         for f in ["Cargo.toml", "Cargo.lock"] {
             let p = workspace.join(f);
             if p.exists() {
                 w.watch(&p, RecursiveMode::NonRecursive)
-                    .with_context(|| format!("watching {}", p.display()))?;
+                    .map_err(|source| WatchError::Path { path: p, source })?;
             }
         }
     }

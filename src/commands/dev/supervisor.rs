@@ -1,0 +1,256 @@
+//! The loop, as watchexec's supervisor runs a job: start the dev server, build and start the
+//! app, then on every change build again and, when the build succeeds, stop the old app and
+//! start the new one. A failed build keeps the old app; a crashed app waits for the next
+//! change. Ctrl-C or SIGTERM stops everything it started.
+
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::build::{self, BuildSpec, Built};
+use super::console::{Console, Source};
+use super::options::DevOptions;
+use super::process::Job;
+use super::server::{self, Server, ServerError};
+use super::watch::{self, WatchError};
+use super::{app_sync, events, functions, runs};
+use crate::error_chain;
+
+/// How long a stopped app gets between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Why `dev` could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DevError {
+    /// No dev server started.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// The project cannot be watched.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+}
+
+/// Runs `dev` until Ctrl-C or SIGTERM.
+pub async fn run(options: DevOptions) -> Result<(), DevError> {
+    Dev::new(options).run().await
+}
+
+struct Dev {
+    options: DevOptions,
+    spec: BuildSpec,
+    console: Console,
+    app_url: String,
+    /// The `--send` events, until they are sent.
+    events: Vec<Value>,
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+}
+
+/// Waits for the app's own exit, or forever when there is no app.
+async fn app_exit(app: &mut Option<Job>) -> Option<std::process::ExitStatus> {
+    match app {
+        Some(job) => job.exited().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Dev {
+    fn new(mut options: DevOptions) -> Self {
+        let spec = BuildSpec {
+            manifest: options.project.manifest.clone(),
+            package: options.project.name.clone(),
+            bin: options.bin.clone(),
+            release: options.release,
+        };
+        let app_url = options.app_url();
+        let events = std::mem::take(&mut options.events);
+        Self {
+            options,
+            spec,
+            console: Console::new(),
+            app_url,
+            events,
+        }
+    }
+
+    async fn run(mut self) -> Result<(), DevError> {
+        let stop = shutdown_signal();
+        let mut stop = pin!(stop);
+        let settings = server::Settings {
+            choice: self.options.server,
+            port: self.options.port,
+            state: self.options.state.clone(),
+            app_url: self.app_url.clone(),
+            official_timeout: self.options.official_timeout,
+        };
+        let server = Server::start(&settings, &self.console).await?;
+        let url = server.url();
+        self.console.line(
+            Source::Server,
+            &format!(
+                "{} dev server on {url} · runs: {url}/ · app: {}",
+                server.kind(),
+                self.app_url
+            ),
+        );
+        if let Server::Embedded(s) = &server {
+            runs::report(s, &self.console);
+        }
+        let project = &self.options.project;
+        let watcher = watch::watch(
+            &project.dir,
+            &project.workspace_root,
+            &project.target_dir,
+            self.options.debounce,
+        );
+        let mut watcher = match watcher {
+            Ok(w) => w,
+            Err(e) => {
+                server.stop().await;
+                return Err(e.into());
+            }
+        };
+        self.console.line(
+            Source::Dev,
+            &format!("watching {} (Ctrl-C stops)", project.dir.display()),
+        );
+
+        let mut app: Option<Job> = None;
+        let mut changed_at = Some(Instant::now());
+        loop {
+            if let Some(since) = changed_at.take() {
+                tokio::select! {
+                    _ = &mut stop => break,
+                    _ = self.rebuild(&mut app, &server, since) => {},
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = &mut stop => break,
+                batch = watcher.changes.recv() => {
+                    let Some(mut paths) = batch else { break };
+                    let at = Instant::now();
+                    while let Ok(more) = watcher.changes.try_recv() {
+                        paths.extend(more);
+                    }
+                    let dir = &self.options.project.dir;
+                    let shown: Vec<String> = paths
+                        .iter()
+                        .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
+                        .collect();
+                    self.console.line(Source::Dev, &format!("changed: {}", shown.join(", ")));
+                    changed_at = Some(at);
+                }
+                status = app_exit(&mut app) => {
+                    let how = status.map_or("ended".to_string(), |s| format!("exited ({s})"));
+                    self.console.line(Source::App, &format!("the app {how}; it restarts on the next change"));
+                    app = None;
+                }
+            }
+        }
+        self.console.done();
+        self.console.line(Source::Dev, "stopping");
+        if let Some(job) = app.take() {
+            job.stop(GRACE).await;
+        }
+        server.stop().await;
+        self.console.line(Source::Dev, "stopped");
+        Ok(())
+    }
+
+    /// Builds; on success replaces the running app and re-syncs; on failure keeps it.
+    async fn rebuild(&mut self, app: &mut Option<Job>, server: &Server, since: Instant) {
+        self.console
+            .busy(&format!("building {}", self.options.project.name));
+        let built = build::build(&self.spec).await;
+        self.console.done();
+        let (executable, took) = match built {
+            Ok(Built::Ok { executable, took }) => (executable, took),
+            Ok(Built::Failed { errors, took }) => {
+                self.console.lines(Source::Build, &errors);
+                let keep = if app.is_some() {
+                    "the previous build keeps serving"
+                } else {
+                    "no app is running"
+                };
+                self.console.line(
+                    Source::Build,
+                    &format!("build failed after {} ms; {keep}", took.as_millis()),
+                );
+                return;
+            }
+            Err(e) => {
+                self.console.line(Source::Build, &error_chain::render(&e));
+                return;
+            }
+        };
+        self.console
+            .line(Source::Build, &format!("built in {} ms", took.as_millis()));
+        let swap_started = Instant::now();
+        if let Some(old) = app.take() {
+            old.stop(GRACE).await;
+        }
+        let url = server.url();
+        let mut cmd = tokio::process::Command::new(&executable);
+        cmd.current_dir(&self.options.project.dir)
+            .env("INNGEST_DEV", &url)
+            .env("INNGEST_BASE_URL", &url)
+            .env("PORT", self.options.app_port.to_string());
+        let mut job = match Job::start(cmd, &self.console, Source::App) {
+            Ok(j) => j,
+            Err(e) => {
+                self.console.line(
+                    Source::App,
+                    &format!(
+                        "could not start {}: {}",
+                        executable.display(),
+                        error_chain::render(&e)
+                    ),
+                );
+                return;
+            }
+        };
+        self.console.line(
+            Source::App,
+            &format!("started {} (pid {})", executable.display(), job.pid()),
+        );
+        let synced = app_sync::until_synced(server, &self.app_url, &mut job).await;
+        *app = Some(job);
+        if let Err(why) = synced {
+            self.console.line(
+                Source::App,
+                &format!("not serving: {}", error_chain::render(&why)),
+            );
+            return;
+        }
+        functions::print(server, &self.console).await;
+        let total = since.elapsed();
+        self.console.line(
+            Source::Dev,
+            &format!(
+                "serving the new build: {} ms after the change (build {} ms, restart and sync {} ms, overhead {} ms)",
+                total.as_millis(),
+                took.as_millis(),
+                swap_started.elapsed().as_millis(),
+                total.saturating_sub(took).as_millis(),
+            ),
+        );
+        events::send_all(&self.console, &url, std::mem::take(&mut self.events)).await;
+    }
+}
