@@ -2,12 +2,14 @@
 //!
 //! Commands first compute every change, then either print them as a diff (`--dry-run`) or
 //! apply them: each new content goes to a temporary file beside its target, and only when every
-//! temporary file is written are they renamed over the targets. Any failure before that leaves
-//! every file as it was.
+//! temporary file is written are they renamed over the targets. A failure before the renames
+//! removes the temporary files (and the directories made for them). A failed rename undoes the
+//! renames before it: the old content of each replaced file, kept until every rename is done,
+//! is written back, and each created file is removed. Either way every file is as it was.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 
 /// One file's change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,45 +125,303 @@ impl Plan {
     }
 
     /// Applies every change, or none.
-    pub fn apply(&self) -> anyhow::Result<()> {
+    pub fn apply(&self) -> Result<(), ApplyError> {
+        self.apply_with(|from, to| std::fs::rename(from, to))
+    }
+
+    /// [`Plan::apply`], renaming with `rename` (tests make it fail).
+    fn apply_with(
+        &self,
+        mut rename: impl FnMut(&Path, &Path) -> std::io::Result<()>,
+    ) -> Result<(), ApplyError> {
         for c in &self.changes {
             if let Ok(meta) = std::fs::metadata(&c.path) {
                 if meta.permissions().readonly() {
-                    bail!("{} is read-only; nothing was changed", c.path.display());
+                    return Err(ApplyError::ReadOnly {
+                        path: c.path.clone(),
+                    });
                 }
             }
         }
-        let mut temps: Vec<(PathBuf, &Path)> = Vec::new();
-        let result = (|| -> anyhow::Result<()> {
-            for c in &self.changes {
-                let dir = c.path.parent().context("a file has a directory")?;
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
-                let name = c
-                    .path
-                    .file_name()
-                    .context("a file has a name")?
-                    .to_string_lossy();
-                let temp = dir.join(format!(".{name}.cargo-inngest.tmp"));
-                std::fs::write(&temp, &c.after)
-                    .with_context(|| format!("cannot write {}", temp.display()))?;
-                if let Ok(meta) = std::fs::metadata(&c.path) {
-                    let _ = std::fs::set_permissions(&temp, meta.permissions());
+        let mut undo = Undo::default();
+        let mut staged: Vec<Staged<'_>> = Vec::new();
+        for c in &self.changes {
+            match stage(c, &mut undo) {
+                Ok(s) => staged.push(s),
+                Err(e) => {
+                    undo.temps.extend(staged.into_iter().map(|s| s.temp));
+                    undo.run();
+                    return Err(e);
                 }
-                temps.push((temp, &c.path));
             }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            for (temp, _) in &temps {
-                let _ = std::fs::remove_file(temp);
-            }
-            return Err(e.context("nothing was changed"));
         }
-        for (temp, target) in &temps {
-            std::fs::rename(temp, target)
-                .with_context(|| format!("cannot replace {}", target.display()))?;
+        for (i, s) in staged.iter().enumerate() {
+            if let Err(source) = rename(&s.temp, s.target) {
+                undo.temps
+                    .extend(staged[i..].iter().map(|s| s.temp.clone()));
+                let unrestored = undo.restore(&staged[..i]);
+                undo.run();
+                let path = s.target.to_path_buf();
+                return Err(if unrestored.is_empty() {
+                    ApplyError::Replace { path, source }
+                } else {
+                    ApplyError::Restore {
+                        path,
+                        source,
+                        unrestored,
+                    }
+                });
+            }
         }
         Ok(())
+    }
+}
+
+/// Why a plan was not applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// A file to change is read-only.
+    #[error("{} is read-only; nothing was changed", path.display())]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file or its directory cannot be made ready.
+    #[error("cannot {what} {}; nothing was changed", path.display())]
+    Stage {
+        /// What could not be done: `read`, `write` or `create`.
+        what: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file could not be replaced; those replaced before it were restored.
+    #[error("cannot replace {}; the files replaced before it were restored, so nothing was changed", path.display())]
+    Replace {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file could not be replaced, and some replaced before it could not be restored.
+    #[error(
+        "cannot replace {}, and cannot restore {}",
+        path.display(),
+        unrestored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    Restore {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be replaced.
+        source: std::io::Error,
+        /// The files left changed.
+        unrestored: Vec<PathBuf>,
+    },
+}
+
+/// A change ready to be renamed into place.
+struct Staged<'a> {
+    /// The new content, beside the target.
+    temp: PathBuf,
+    target: &'a Path,
+    /// The target's content before (`None`: it does not exist).
+    backup: Option<Vec<u8>>,
+}
+
+/// What undoes an apply that failed: the temporary files and the directories it created.
+#[derive(Default)]
+struct Undo {
+    temps: Vec<PathBuf>,
+    /// In the order they were created, parents first.
+    dirs: Vec<PathBuf>,
+}
+
+impl Undo {
+    /// Puts back every target in `done`: its old content, or no file when it was created.
+    /// Returns the targets that could not be put back.
+    fn restore(&self, done: &[Staged<'_>]) -> Vec<PathBuf> {
+        done.iter()
+            .rev()
+            .filter(|s| {
+                let restored = match &s.backup {
+                    Some(old) => std::fs::write(s.target, old),
+                    None => std::fs::remove_file(s.target),
+                };
+                restored.is_err()
+            })
+            .map(|s| s.target.to_path_buf())
+            .collect()
+    }
+
+    /// Removes the temporary files, then the directories created (when empty).
+    fn run(self) {
+        for temp in &self.temps {
+            let _ = std::fs::remove_file(temp);
+        }
+        for dir in self.dirs.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// Writes `c`'s content to a temporary file beside it (creating its directory, noted in
+/// `undo`), and keeps the target's old content.
+fn stage<'a>(c: &'a Change, undo: &mut Undo) -> Result<Staged<'a>, ApplyError> {
+    let failed = |what, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ApplyError::Stage { what, path, source }
+    };
+    let not_a_file = || std::io::Error::other("not a file path");
+    let dir = c
+        .path
+        .parent()
+        .ok_or_else(not_a_file)
+        .map_err(failed("write", &c.path))?;
+    let name = c
+        .path
+        .file_name()
+        .ok_or_else(not_a_file)
+        .map_err(failed("write", &c.path))?
+        .to_string_lossy();
+    let missing: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    std::fs::create_dir_all(dir).map_err(failed("create", dir))?;
+    undo.dirs.extend(missing.into_iter().rev());
+    let backup = match std::fs::read(&c.path) {
+        Ok(old) => Some(old),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(failed("read", &c.path)(e)),
+    };
+    let temp = dir.join(format!(".{name}.cargo-inngest.tmp"));
+    if let Err(e) = std::fs::write(&temp, &c.after) {
+        // A partial write may have left it.
+        undo.temps.push(temp.clone());
+        return Err(failed("write", &temp)(e));
+    }
+    if let Ok(meta) = std::fs::metadata(&c.path) {
+        let _ = std::fs::set_permissions(&temp, meta.permissions());
+    }
+    Ok(Staged {
+        temp,
+        target: &c.path,
+        backup,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every file under `root`, relative, with its content.
+    fn tree(root: &Path) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).expect("read_dir").flatten() {
+                let p = e.path();
+                let rel = p
+                    .strip_prefix(root)
+                    .expect("below root")
+                    .display()
+                    .to_string();
+                if p.is_dir() {
+                    out.push((format!("{rel}/"), String::new()));
+                    stack.push(p);
+                } else {
+                    out.push((rel, std::fs::read_to_string(&p).expect("read")));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// A plan that updates `a.rs`, creates `new/dir/c.rs` and updates `b.rs`, in that order.
+    fn three_changes(root: &Path) -> Plan {
+        std::fs::write(root.join("a.rs"), "// old a\n").expect("write");
+        std::fs::write(root.join("b.rs"), "// old b\n").expect("write");
+        let mut plan = Plan::default();
+        plan.set(root.join("a.rs"), "// new a\n".into())
+            .expect("plan");
+        plan.set(root.join("new/dir/c.rs"), "// c\n".into())
+            .expect("plan");
+        plan.set(root.join("b.rs"), "// new b\n".into())
+            .expect("plan");
+        plan
+    }
+
+    #[test]
+    fn a_failed_rename_puts_back_the_renames_before_it() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = dir.path();
+        let plan = three_changes(root);
+        let before = tree(root);
+        let mut renames = 0;
+        let err = plan
+            .apply_with(|from, to| {
+                renames += 1;
+                if to.ends_with("b.rs") {
+                    return Err(std::io::Error::other("disk full"));
+                }
+                std::fs::rename(from, to)
+            })
+            .expect_err("the third rename fails");
+        assert_eq!(renames, 3, "a.rs and c.rs were replaced before b.rs failed");
+        assert!(
+            matches!(&err, ApplyError::Replace { path, .. } if path == &root.join("b.rs")),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot replace {}; the files replaced before it were restored, so nothing was changed",
+                root.join("b.rs").display()
+            )
+        );
+        assert_eq!(
+            tree(root),
+            before,
+            "a.rs restored, c.rs and its directories removed, no temporary file left"
+        );
+    }
+
+    #[test]
+    fn a_target_that_cannot_be_read_changes_nothing() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = dir.path();
+        let plan = three_changes(root);
+        // b.rs became a directory after planning: it cannot be backed up, nor replaced.
+        std::fs::remove_file(root.join("b.rs")).expect("rm");
+        std::fs::create_dir(root.join("b.rs")).expect("mkdir");
+        std::fs::write(root.join("b.rs/keep"), "kept\n").expect("write");
+        let before = tree(root);
+        let err = plan.apply().expect_err("b.rs is a directory");
+        assert!(
+            matches!(&err, ApplyError::Stage { what: "read", path, .. } if path == &root.join("b.rs")),
+            "{err:?}"
+        );
+        assert_eq!(tree(root), before);
+    }
+
+    #[test]
+    fn every_change_is_applied_and_no_temporary_file_is_left() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = dir.path();
+        three_changes(root).apply().expect("applied");
+        assert_eq!(
+            tree(root),
+            vec![
+                ("a.rs".into(), "// new a\n".into()),
+                ("b.rs".into(), "// new b\n".into()),
+                ("new/".into(), String::new()),
+                ("new/dir/".into(), String::new()),
+                ("new/dir/c.rs".into(), "// c\n".into()),
+            ]
+        );
     }
 }
