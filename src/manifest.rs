@@ -1,7 +1,9 @@
 //! Format-preserving dependency edits to a Cargo.toml, as `cargo add` makes them: comments,
-//! order and formatting stay; a dependency the workspace declares is inherited
-//! (`dep.workspace = true`); a sorted table stays sorted, an unsorted one gets the new entry at
-//! its end; a dependency already present is left alone.
+//! order and formatting stay; a dependency the workspace root declares in
+//! `[workspace.dependencies]` is inherited (`dep.workspace = true`), and when the package is
+//! itself the root, that table is in its own manifest; a sorted table stays sorted, an unsorted
+//! one gets the new entry at its end; a dependency already present is left alone, except that
+//! a source named on the command line replaces its source keys (its other keys stay).
 
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
 
@@ -139,7 +141,9 @@ fn workspace_declares(workspace: Option<&DocumentMut>, name: &str) -> bool {
 }
 
 /// Adds `deps` to `[dependencies]` of `doc`. `workspace` is the workspace root's manifest
-/// (the same document when the package is the root).
+/// when that is another file. `None` means `doc` is the root (the package is the workspace
+/// root, or in no workspace): then `doc`'s own `[workspace.dependencies]`, if any, is what is
+/// inherited.
 pub fn add_dependencies(
     doc: &mut DocumentMut,
     workspace: Option<&DocumentMut>,
