@@ -3,13 +3,11 @@
 //! on a compile error, and leaves no process behind on SIGTERM. `--server official` is tested
 //! with a stand-in `inngest` on PATH (the real binary cannot be fetched here).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::free_port;
+use common::{Lines, url_after};
 use serde_json::{Value, json};
 
 mod common;
@@ -25,80 +23,45 @@ fn scratch_project() -> (tempfile::TempDir, PathBuf) {
     (tmp, project)
 }
 
-/// `cargo inngest dev` as a child, its output collected line by line.
+/// `cargo inngest dev` as a child, its output collected line by line. It picks the ports
+/// (`--port 0 --app-port 0`) and says which.
 struct Dev {
     child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    server: String,
+    lines: Lines,
 }
 
 impl Dev {
     fn start(project: &Path, extra: &[&str], path_prefix: Option<&Path>) -> Self {
-        let port = free_port();
-        let app_port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"));
-        cmd.args([
-            "inngest",
-            "dev",
-            "--port",
-            &port.to_string(),
-            "--app-port",
-            &app_port.to_string(),
-        ])
-        .args(extra)
-        .current_dir(project)
-        .env("CARGO_TARGET_DIR", common::scratch_target_dir())
-        .env("CARGO_NET_OFFLINE", "true")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        cmd.args(["inngest", "dev", "--port", "0", "--app-port", "0"])
+            .args(extra)
+            .current_dir(project)
+            .env("CARGO_TARGET_DIR", common::scratch_target_dir())
+            .env("CARGO_NET_OFFLINE", "true")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         if let Some(dir) = path_prefix {
             let path = std::env::var("PATH").unwrap_or_default();
             cmd.env("PATH", format!("{}:{path}", dir.display()));
         }
         let mut child = cmd.spawn().expect("dev starts");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let lines = lines.clone();
-            std::thread::spawn(move || {
-                for l in BufReader::new(stream).lines().map_while(Result::ok) {
-                    lines.lock().expect("not poisoned").push(l);
-                }
-            });
-        }
-        Self {
-            child,
-            lines,
-            server: format!("http://127.0.0.1:{port}"),
-        }
+        let lines = Lines::of(&mut child);
+        Self { child, lines }
+    }
+
+    /// The dev server's URL, as `dev` printed it once the server was up.
+    fn server(&self) -> String {
+        let line = self.wait_for(0, " dev server on http://", 120);
+        url_after(&line, " dev server on ")
     }
 
     fn output(&self) -> String {
-        self.lines.lock().expect("not poisoned").join("\n")
+        self.lines.output()
     }
 
     /// Waits until a line after the first `from` lines contains `needle`; returns that line.
     fn wait_for(&self, from: usize, needle: &str, secs: u64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < deadline {
-            if let Some(l) = self
-                .lines
-                .lock()
-                .expect("not poisoned")
-                .iter()
-                .skip(from)
-                .find(|l| l.contains(needle))
-            {
-                return l.clone();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "no line with {needle:?} in time; output:\n{}",
-            self.output()
-        );
+        self.lines.wait_for(from, needle, secs)
     }
 
     /// Waits until no new line has come for a second (a rebuild in flight has finished).
@@ -115,7 +78,7 @@ impl Dev {
     }
 
     fn seen(&self) -> usize {
-        self.lines.lock().expect("not poisoned").len()
+        self.lines.seen()
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
@@ -199,6 +162,7 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
     let mut dev = Dev::start(&project, &["--server", "embedded"], None);
     // The first build may compile every dependency (a cold CI cache).
     dev.wait_for(0, "shop-welcome-user", 1200);
+    let server = dev.server();
     let pid_line = dev.wait_for(0, "(pid ", 5);
     let first_pid = pid_line
         .rsplit("(pid ")
@@ -208,7 +172,7 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
         .to_string();
 
     let user = json!({ "name": "user/user.created", "data": { "id": "u_1" } });
-    let run = run_to_completion(&dev.server, user.clone(), "shop-welcome-user");
+    let run = run_to_completion(&server, user.clone(), "shop-welcome-user");
     assert_eq!(run["status"], "Completed", "{run}");
     assert_eq!(run["output"], json!({ "first_step": "handled u_1" }));
 
@@ -223,7 +187,7 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
     let mark = dev.seen();
     std::fs::write(&wf, edited).expect("write");
     dev.wait_for(mark, "serving the new build", 300);
-    let run = run_to_completion(&dev.server, user.clone(), "shop-welcome-user");
+    let run = run_to_completion(&server, user.clone(), "shop-welcome-user");
     assert_eq!(
         run["output"],
         json!({ "first_step": "handled u_1 twice" }),
@@ -246,7 +210,7 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
     cargo_inngest(&project, &["make", "workflow", "Refund"]);
     dev.wait_for(mark, "shop-refund", 300);
     let run = run_to_completion(
-        &dev.server,
+        &server,
         json!({ "name": "shop/refund.requested", "data": { "id": "o_9" } }),
         "shop-refund",
     );
@@ -267,7 +231,7 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
         failed_output.contains("src/inngest.rs"),
         "the error names the file:\n{failed_output}"
     );
-    let run = run_to_completion(&dev.server, user, "shop-welcome-user");
+    let run = run_to_completion(&server, user, "shop-welcome-user");
     assert_eq!(
         run["status"], "Completed",
         "the old build no longer serves: {run}"
@@ -288,14 +252,7 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
     dev.wait_for(mark, "restarts on the next change", 300);
     std::thread::sleep(Duration::from_millis(1500));
     // Every start follows a change: none comes from the crash itself.
-    let after: Vec<String> = dev
-        .lines
-        .lock()
-        .expect("not poisoned")
-        .iter()
-        .skip(mark)
-        .cloned()
-        .collect();
+    let after: Vec<String> = dev.lines.all().into_iter().skip(mark).collect();
     let starts = after.iter().filter(|l| l.contains("(pid ")).count();
     let changes = after.iter().filter(|l| l.contains("changed: ")).count();
     assert!(
@@ -367,6 +324,7 @@ fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails
     let bin = stand_in(&works, false);
     let mut dev = Dev::start(&project, &["--server", "official"], Some(&bin));
     dev.wait_for(0, "official dev server on", 120);
+    let server = dev.server();
     dev.wait_for(0, "serving the new build", 1200);
     let args = std::fs::read_to_string(works.join("args.txt")).expect("the stand-in ran");
     let app_url_line = dev.wait_for(0, "app: http://", 1);
@@ -379,11 +337,11 @@ fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails
         args.trim(),
         format!(
             "dev -u {app_url} --no-discovery -p {}",
-            dev.server.rsplit(':').next().unwrap_or_default()
+            server.rsplit(':').next().unwrap_or_default()
         )
     );
     let run = run_to_completion(
-        &dev.server,
+        &server,
         json!({ "name": "user/user.created", "data": { "id": "u_2" } }),
         "shop-welcome-user",
     );
@@ -397,20 +355,14 @@ fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails
     let mut dev = Dev::start(&project, &["--server", "auto"], Some(&bin));
     let line = dev.wait_for(0, "using the embedded one", 60);
     assert!(line.contains("exited"), "{line}");
-    dev.wait_for(0, "embedded dev server on", 10);
+    let line = dev.wait_for(0, "embedded dev server on", 10);
+    url_after(&line, " dev server on ");
     dev.wait_for(0, "serving the new build", 300);
     assert!(dev.terminate().success());
     drop(dev);
 
     let out = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
-        .args([
-            "inngest",
-            "dev",
-            "--server",
-            "official",
-            "--port",
-            &free_port().to_string(),
-        ])
+        .args(["inngest", "dev", "--server", "official", "--port", "0"])
         .current_dir(&project)
         .env(
             "PATH",
@@ -428,4 +380,34 @@ fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails
         err.contains("the official dev server did not start"),
         "{err}"
     );
+}
+
+#[test]
+fn a_taken_port_is_refused_saying_the_os_error_once() {
+    let (_tmp, project) = scratch_project();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("an address").port();
+    let os_error = std::net::TcpListener::bind(("127.0.0.1", port))
+        .expect_err("the port is taken")
+        .to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
+        .args(["inngest", "dev", "--server", "embedded", "--port"])
+        .arg(port.to_string())
+        .current_dir(&project)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "the embedded dev server did not start: cannot listen on 127.0.0.1:{port}"
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches(&os_error).count(),
+        1,
+        "{os_error:?} once in:\n{err}"
+    );
+    drop(taken);
 }

@@ -1,12 +1,13 @@
 //! `cargo inngest dev-server` serves the official JS app as `npx inngest-cli dev -u …` would:
 //! it syncs the app from `-u`, takes events, runs them, moves time on request, and exits
-//! cleanly on SIGTERM.
+//! cleanly on SIGTERM. A port that is taken is refused, saying the OS error once.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::free_port;
+use common::{Lines, url_after};
 use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
 
 mod common;
 
@@ -16,6 +17,19 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Forwards every connection `front` accepts to `to`, both ways.
+fn forward(front: TcpListener, to: std::net::SocketAddr) {
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = front.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = TcpStream::connect(to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
 }
 
 async fn get(url: &str) -> Option<Value> {
@@ -42,35 +56,43 @@ async fn serves_the_official_js_app_from_the_command_line() {
             .exists(),
         "the official JS SDK is not installed in {js_dir}: run `bash .ci/js-sdk.sh`"
     );
-    let (server_port, app_port) = (free_port(), free_port());
-    let base = format!("http://127.0.0.1:{server_port}");
-    let app_url = format!("http://127.0.0.1:{app_port}/api/inngest");
-    let server = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
-        .args([
-            "inngest",
-            "dev-server",
-            "--port",
-            &server_port.to_string(),
-            "-u",
-            &app_url,
-        ])
+    // The server and the app each bind port 0 and print where they listen. The app needs the
+    // server's URL and the server the app's (`-u`), so the app's URL is a listener this test
+    // holds, which forwards to wherever the app listens once it says.
+    let app_front = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let app_url = format!(
+        "http://{}/api/inngest",
+        app_front.local_addr().expect("an address")
+    );
+    let mut server = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
+        .args(["inngest", "dev-server", "--port", "0", "-u", &app_url])
         .args(["--poll-interval", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
+    let server_lines = Lines::of(&mut server);
     let mut server = Killed(server);
-    let _app = Killed(
-        Command::new("node")
-            .arg("app.mjs")
-            .current_dir(&js_dir)
-            .env("INNGEST_DEV", &base)
-            .env("APP_PORT", app_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node starts"),
-    );
+    let line = server_lines.wait_for(0, "inngest dev server on ", 60);
+    let base = url_after(&line, "inngest dev server on ");
+    let mut app = Command::new("node")
+        .arg("app.mjs")
+        .current_dir(&js_dir)
+        .env("INNGEST_DEV", &base)
+        .env("APP_PORT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    let app_lines = Lines::of(&mut app);
+    let _app = Killed(app);
+    let line = app_lines.wait_for(0, "listening on ", 60);
+    let app_addr: std::net::SocketAddr = line
+        .rsplit("listening on ")
+        .next()
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    forward(app_front, app_addr);
 
     let functions = eventually("the app to sync", async || {
         let apps = get(&format!("{base}/v1/apps")).await?;
@@ -126,4 +148,30 @@ async fn serves_the_official_js_app_from_the_command_line() {
     })
     .await;
     assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn a_taken_port_is_refused_saying_the_os_error_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("an address").port();
+    // The error the OS gives for it, as the server would see it.
+    let os_error = std::net::TcpListener::bind(("127.0.0.1", port))
+        .expect_err("the port is taken")
+        .to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
+        .args(["inngest", "dev-server", "--port", &port.to_string()])
+        .output()
+        .expect("the binary runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches(&os_error).count(),
+        1,
+        "{os_error:?} once in:\n{err}"
+    );
+    drop(taken);
 }

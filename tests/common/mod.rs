@@ -2,15 +2,101 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// A free port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+// No helper hands out a "free port": a port found free and given to a child later may be taken
+// in between. A test binds its own listeners and keeps them, or lets the child bind port 0 and
+// reads the address it prints.
+
+/// A child's stdout and stderr, collected line by line (a thread per stream keeps the pipes
+/// drained).
+#[derive(Clone)]
+pub struct Lines(Arc<Mutex<Vec<String>>>);
+
+impl Lines {
+    /// Collects `child`'s piped stdout and stderr.
+    pub fn of(child: &mut Child) -> Self {
+        let lines = Self(Arc::new(Mutex::new(Vec::new())));
+        let streams = [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ];
+        for stream in streams.into_iter().flatten() {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for l in BufReader::new(stream).lines().map_while(Result::ok) {
+                    lines.0.lock().expect("not poisoned").push(l);
+                }
+            });
+        }
+        lines
+    }
+
+    /// Every line so far.
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+
+    /// How many lines have come.
+    pub fn seen(&self) -> usize {
+        self.0.lock().expect("not poisoned").len()
+    }
+
+    /// Everything so far, one line each.
+    pub fn output(&self) -> String {
+        self.all().join("\n")
+    }
+
+    /// Waits until a line after the first `from` lines contains `needle`; returns that line.
+    pub fn wait_for(&self, from: usize, needle: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Some(l) = self
+                .0
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .skip(from)
+                .find(|l| l.contains(needle))
+            {
+                return l.clone();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "no line with {needle:?} in time; output:\n{}",
+            self.output()
+        );
+    }
+}
+
+/// The `http://host:port` that follows `marker` in `line` (up to the next space), e.g. the
+/// address a server printed once it was bound.
+pub fn url_after(line: &str, marker: &str) -> String {
+    let rest = line
+        .split_once(marker)
+        .unwrap_or_else(|| panic!("{marker:?} is not in {line:?}"))
+        .1;
+    let url = rest.split_whitespace().next().unwrap_or_default();
+    assert!(
+        url.starts_with("http://")
+            && url
+                .rsplit(':')
+                .next()
+                .is_some_and(|p| p.parse::<u16>().is_ok_and(|p| p != 0)),
+        "no bound address after {marker:?} in {line:?}"
+    );
+    url.to_string()
 }
 
 /// Runs `cargo inngest <args>` in `dir`.
