@@ -1,14 +1,14 @@
 //! Retry policy: how many attempts a step gets and how long to wait between them.
 //!
 //! As the Inngest server (`pkg/consts`, `pkg/backoff`): a function without `retries` gets
-//! [`DEFAULT_RETRIES`] = 4 retries, i.e. 5 attempts; retries are clamped to 20. The delay
+//! [`DEFAULT_RETRIES`] = 4 retries, i.e. 5 attempts (the runtime's constant, so the SDK side and
+//! the server side cannot disagree); retries are clamped to 20. The delay
 //! before retry *n* is the n-th entry of a fixed table (15 s … 2 h) plus up to 30 s of jitter,
 //! unless the SDK answered with `Retry-After`.
 
 use std::time::Duration;
 
-/// Retries when a function sets none (the real server's `DefaultRetryCount`).
-pub const DEFAULT_RETRIES: u32 = 4;
+use inngest_runtime::app::DEFAULT_RETRIES;
 /// The most retries a function may ask for.
 pub const MAX_RETRIES: u32 = 20;
 
