@@ -10,7 +10,8 @@ use inngest_devserver::{DevServer, DevServerConfig};
 /// Flags of `dev-server`, named as `inngest dev` names them.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Port for the event API, the executor's API and the page.
+    /// Port for the event API, the executor's API and the page (0 picks a free one; the
+    /// `inngest dev server on …` line says which).
     #[arg(short, long, default_value_t = 8288, env = "INNGEST_PORT")]
     port: u16,
     /// Address to listen on.
@@ -33,24 +34,33 @@ pub struct Args {
     no_checkpointing: bool,
 }
 
+impl Args {
+    /// The server's options. `DevServerConfig` is the plain struct the server takes, so the
+    /// clap layer only converts.
+    fn into_config(self) -> DevServerConfig {
+        DevServerConfig {
+            host: self.host,
+            port: self.port,
+            state: self.state,
+            app_urls: self.sdk_url,
+            poll_interval: Duration::from_secs(self.poll_interval.max(1)),
+            checkpointing: !self.no_checkpointing,
+            retry_interval: self.retry_interval.map(Duration::from_secs),
+        }
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    let config = args.into_config();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let config = DevServerConfig {
-            host: args.host,
-            port: args.port,
-            state: args.state,
-            app_urls: args.sdk_url,
-            poll_interval: Duration::from_secs(args.poll_interval.max(1)),
-            checkpointing: !args.no_checkpointing,
-            retry_interval: args.retry_interval.map(Duration::from_secs),
-        };
         let server = DevServer::start(config).await?;
+        // The bound address (with `--port 0`, the port picked): callers read it.
         println!("inngest dev server on {}", server.url());
         println!(
             "  apps: set INNGEST_DEV={} and sync with -u or PUT",
