@@ -15,13 +15,6 @@ pub const MAX_RETRIES: u32 = 20;
 const TABLE_SECS: [u64; 10] = [15, 30, 60, 120, 300, 600, 1200, 2400, 3600, 7200];
 
 /// Attempts allowed for a function configured with `retries` (None: the default).
-///
-/// ```
-/// use inngest_devserver::backoff::max_attempts;
-/// assert_eq!(max_attempts(None), 5);
-/// assert_eq!(max_attempts(Some(1)), 2);
-/// assert_eq!(max_attempts(Some(99)), 21);
-/// ```
 pub fn max_attempts(retries: Option<u32>) -> u32 {
     retries.unwrap_or(DEFAULT_RETRIES).min(MAX_RETRIES) + 1
 }
@@ -41,6 +34,13 @@ pub fn delay(attempt: u32, fixed: Option<Duration>) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attempts_are_retries_plus_one_with_the_default_and_the_cap() {
+        assert_eq!(max_attempts(None), 5);
+        assert_eq!(max_attempts(Some(1)), 2);
+        assert_eq!(max_attempts(Some(99)), 21);
+    }
 
     #[test]
     fn the_table_grows_and_caps_at_two_hours() {

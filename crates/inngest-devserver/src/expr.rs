@@ -35,15 +35,6 @@ impl std::fmt::Debug for Expr {
 
 impl Expr {
     /// Compiles a CEL expression.
-    ///
-    /// ```
-    /// use inngest_devserver::expr::Expr;
-    /// use serde_json::json;
-    /// let e = Expr::compile("event.data.orderId == async.data.orderId").unwrap();
-    /// let order = json!({"data": {"orderId": "o_9"}});
-    /// assert!(e.matches(&[("event", &order), ("async", &order)]));
-    /// assert!(Expr::compile("event.data.(").is_err());
-    /// ```
     pub fn compile(source: &str) -> Result<Self, ExprError> {
         let program = cel::Program::compile(source).map_err(|e| ExprError {
             source_text: source.to_string(),
@@ -53,11 +44,6 @@ impl Expr {
             program: Arc::new(program),
             source: source.to_string(),
         })
-    }
-
-    /// The expression as written.
-    pub fn source(&self) -> &str {
-        &self.source
     }
 
     fn eval(&self, vars: &[(&str, &Value)]) -> Option<cel::Value> {
@@ -140,6 +126,16 @@ mod tests {
         Expr::compile(src)
             .expect("compiles")
             .matches(&[("event", &event), ("async", &candidate)])
+    }
+
+    #[test]
+    fn expressions_compile_or_say_why_not() {
+        let e = Expr::compile("event.data.orderId == async.data.orderId").expect("compiles");
+        let order = json!({"data": {"orderId": "o_9"}});
+        assert!(e.matches(&[("event", &order), ("async", &order)]));
+        let bad = Expr::compile("event.data.(").expect_err("does not compile");
+        assert_eq!(bad.source_text, "event.data.(");
+        assert!(!bad.message.is_empty());
     }
 
     #[test]

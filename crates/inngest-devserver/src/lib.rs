@@ -6,10 +6,14 @@
 //! events, `onFailure`, cron, cancellation, concurrency), the v4 checkpoint API, a runs API, a
 //! page at `/`, state that survives a restart, and a clock tests can move forward.
 //!
-//! The path of an event: [`http`](crate) receives it → the engine's *intake* starts runs →
-//! *dispatch* turns due queue items into calls → [`call`] builds the execution request and
-//! reads the SDK's answer → *outcome* stores step results in the run's memo and schedules what
+//! The path of an event: the HTTP layer receives it → the engine's *intake* starts runs →
+//! *dispatch* turns due queue items into calls → *call* builds the execution request and reads
+//! the SDK's answer → *outcome* stores step results in the run's memo and schedules what
 //! follows → *lifecycle* finishes the run.
+//!
+//! The public surface is this page: [`DevServer`] and its [`DevServerConfig`], the
+//! [`EngineHandle`] that every call goes through, the views it answers with ([`RunView`],
+//! [`AppView`]), and one error type per call.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,15 +31,15 @@
 
 #![warn(missing_docs)]
 
-pub mod backoff;
-pub mod call;
+mod backoff;
+mod call;
 mod clock;
 mod engine;
-pub mod expr;
+mod expr;
 mod http;
-pub mod registry;
-pub mod run;
-pub mod store;
+mod registry;
+mod run;
+mod store;
 mod sync;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -45,9 +49,28 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use clock::Clock;
-pub use engine::{AppView, EngineHandle, EventError, FunctionView, RunView, Stopped};
-pub use run::RunStatus;
+pub use engine::{
+    AppView, CheckpointError, EngineHandle, EventError, FunctionView, InvalidEvent, RunView,
+    Stopped,
+};
+pub use expr::ExprError;
+pub use registry::{ConfigError, RegisterError};
+pub use run::{RunStatus, StepRecord};
+pub use store::StoreError;
 pub use sync::{AppSyncer, SyncError};
+
+/// An error and its sources, `outer: inner: …`, for answers and logs (each level's message
+/// leaves its cause to the next one).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
 
 /// How to run the dev server.
 #[derive(Debug, Clone)]
@@ -84,9 +107,10 @@ impl Default for DevServerConfig {
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DevServerError {
     /// The port is taken or the address is wrong.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -95,7 +119,7 @@ pub enum DevServerError {
     },
     /// The state database cannot be opened.
     #[error(transparent)]
-    Store(#[from] store::StoreError),
+    Store(#[from] StoreError),
 }
 
 /// A running dev server. Dropping it stops it; [`DevServer::stop`] waits for that.
@@ -139,7 +163,7 @@ impl DevServer {
                 let _ = stopped.await;
             });
             if let Err(e) = serve.await {
-                tracing::error!(error = %e, "the dev server's HTTP listener failed");
+                tracing::error!(error = %error_chain(&e), "the dev server's HTTP listener failed");
             }
         });
         let mut tasks = vec![server_task, engine_task];
@@ -186,8 +210,8 @@ impl DevServer {
     }
 
     /// Sends events as the event API does; returns their ids.
-    pub async fn send(&self, events: Vec<Value>) -> Result<Vec<String>, DevServerCallError> {
-        Ok(self.engine.send_events(events).await??)
+    pub async fn send(&self, events: Vec<Value>) -> Result<Vec<String>, EventError> {
+        self.engine.send_events(events).await
     }
 
     /// A run by id.
@@ -248,13 +272,65 @@ impl Drop for DevServer {
     }
 }
 
-/// A library call that failed: the server stopped, or the events were refused.
-#[derive(Debug, thiserror::Error)]
-pub enum DevServerCallError {
-    /// The server stopped.
-    #[error(transparent)]
-    Stopped(#[from] Stopped),
-    /// The events were refused.
-    #[error(transparent)]
-    Event(#[from] EventError),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every level of `e` leaves its source's text to the source.
+    fn assert_no_level_repeats_its_source(e: &dyn std::error::Error) {
+        let mut level: Option<&dyn std::error::Error> = Some(e);
+        while let Some(l) = level {
+            if let Some(source) = l.source() {
+                let (outer, inner) = (l.to_string(), source.to_string());
+                assert!(
+                    !outer.contains(&inner),
+                    "{outer:?} repeats its source {inner:?}"
+                );
+            }
+            level = l.source();
+        }
+    }
+
+    #[test]
+    fn errors_name_their_level_and_leave_the_cause_to_the_source() {
+        let sync: inngest_runtime::protocol::sync::RegisterRequest =
+            serde_json::from_value(serde_json::json!({
+                "url": "http://x", "appName": "a", "functions": [{
+                    "id": "a-f", "name": "f", "triggers": [{ "cron": "61 * * * *" }],
+                    "steps": { "step": { "id": "step", "name": "step",
+                        "runtime": { "type": "http", "url": "http://x?fnId=a-f&stepId=step" } } },
+                }],
+            }))
+            .expect("a sync body");
+        let refused = registry::Registry::default()
+            .register(sync, 0)
+            .expect_err("the cron is refused");
+        assert_no_level_repeats_its_source(&refused);
+        let chain = error_chain(&refused);
+        assert!(
+            chain.starts_with("function \"a-f\" is not valid: a cron trigger is not valid: "),
+            "{chain}"
+        );
+
+        let event = EventError::Invalid {
+            index: 1,
+            problem: InvalidEvent::NoName,
+        };
+        assert_no_level_repeats_its_source(&event);
+        assert_eq!(
+            error_chain(&event),
+            "event 1 of the batch is not valid: the event has no name"
+        );
+
+        let store = store::Store::open(Some(std::path::Path::new("/nonexistent/dir/state.db")))
+            .err()
+            .expect("no such directory");
+        assert_no_level_repeats_its_source(&store);
+        let bind = DevServerError::Bind {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert_no_level_repeats_its_source(&bind);
+        assert!(error_chain(&bind).starts_with("cannot listen on 127.0.0.1:1: "));
+    }
 }

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use inngest_runtime::cron::CronSchedule;
+use inngest_runtime::cron::{CronError, CronSchedule};
+use inngest_runtime::duration::DurationError;
 use inngest_runtime::protocol::sync::{FunctionConfig, RegisterRequest, TriggerConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -10,22 +11,79 @@ use serde_json::Value;
 use crate::backoff;
 use crate::expr::{Expr, ExprError};
 
-/// Why a sync was refused.
+/// Why a sync was refused (nothing of it was applied).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegisterError {
-    /// The body is not a sync payload.
-    #[error("the sync body is not valid: {0}")]
-    Body(String),
     /// No app name.
     #[error("appName must not be empty")]
     NoAppName,
-    /// A function without an id, URL or trigger.
-    #[error("function {id:?}: {reason}")]
+    /// A function's config is not valid.
+    #[error("function {id:?} is not valid")]
     Function {
         /// The function's id.
         id: String,
-        /// What is wrong.
-        reason: String,
+        /// What is wrong with it.
+        #[source]
+        problem: ConfigError,
+    },
+    /// The server stopped.
+    #[error(transparent)]
+    Stopped(#[from] crate::Stopped),
+}
+
+/// What is wrong with a synced function's config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The id is empty.
+    #[error("the id is empty")]
+    EmptyId,
+    /// There is no step to call.
+    #[error("it has no step to call")]
+    NoStep,
+    /// The step has no URL.
+    #[error("its step has no runtime URL")]
+    NoUrl,
+    /// A trigger's `expression` does not compile.
+    #[error("a trigger's expression does not compile")]
+    TriggerExpression(#[source] ExprError),
+    /// A cron trigger does not parse.
+    #[error("a cron trigger is not valid")]
+    Cron(#[source] CronError),
+    /// A `concurrency` key does not compile.
+    #[error("a concurrency key does not compile")]
+    ConcurrencyKey(#[source] ExprError),
+    /// A `cancel` rule's `if` does not compile.
+    #[error("a cancel condition does not compile")]
+    CancelCondition(#[source] ExprError),
+    /// A flow-control option lacks a field it needs.
+    #[error("{option} needs a {field}")]
+    Missing {
+        /// The option (`rateLimit`, `debounce`, …).
+        option: &'static str,
+        /// The field.
+        field: &'static str,
+    },
+    /// A flow-control option's duration does not parse.
+    #[error("{option}.{field} is not a valid duration")]
+    Duration {
+        /// The option.
+        option: &'static str,
+        /// The field.
+        field: &'static str,
+        /// Why it does not parse.
+        #[source]
+        source: DurationError,
+    },
+    /// A flow-control option's key does not compile.
+    #[error("the {option} key does not compile")]
+    Key {
+        /// The option.
+        option: &'static str,
+        /// Why it does not compile.
+        #[source]
+        source: ExprError,
     },
 }
 
@@ -133,67 +191,90 @@ pub struct FlowControl {
     pub finish_timeout_ms: Option<i64>,
 }
 
-fn duration_ms(value: Option<&Value>, what: &str) -> Result<Option<i64>, String> {
-    match value.and_then(Value::as_str) {
+/// `option.field` as milliseconds, if the field is there.
+fn duration_ms(
+    value: &Value,
+    option: &'static str,
+    field: &'static str,
+) -> Result<Option<i64>, ConfigError> {
+    match value.get(field).and_then(Value::as_str) {
         None => Ok(None),
         Some(s) => inngest_runtime::duration::parse(s)
             .map(|d| Some(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
-            .map_err(|e| format!("{what}: {e}")),
+            .map_err(|source| ConfigError::Duration {
+                option,
+                field,
+                source,
+            }),
     }
 }
 
-fn key_of(value: &Value) -> Result<Option<Expr>, String> {
-    compile_opt(value.get("key").and_then(Value::as_str)).map_err(|e| e.to_string())
+/// `option.field` as milliseconds; the field is required.
+fn required_ms(
+    value: &Value,
+    option: &'static str,
+    field: &'static str,
+) -> Result<i64, ConfigError> {
+    duration_ms(value, option, field)?.ok_or(ConfigError::Missing { option, field })
+}
+
+fn key_of(value: &Value, option: &'static str) -> Result<Option<Expr>, ConfigError> {
+    compile_opt(value.get("key").and_then(Value::as_str))
+        .map_err(|source| ConfigError::Key { option, source })
+}
+
+/// A count from the config; a value past `usize` (impossible on 64-bit) saturates.
+fn count(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
 }
 
 impl FlowControl {
-    fn parse(config: &FunctionConfig) -> Result<Self, String> {
+    fn parse(config: &FunctionConfig) -> Result<Self, ConfigError> {
         let mut flow = FlowControl::default();
         if let Some(r) = &config.rate_limit {
             flow.rate_limit = Some(Window {
-                limit: r.get("limit").and_then(Value::as_u64).unwrap_or(1) as usize,
-                period_ms: duration_ms(r.get("period"), "rateLimit.period")?
-                    .ok_or("rateLimit needs a period")?,
-                key: key_of(r)?,
+                limit: count(r.get("limit").and_then(Value::as_u64).unwrap_or(1)),
+                period_ms: required_ms(r, "rateLimit", "period")?,
+                key: key_of(r, "rateLimit")?,
             });
         }
         if let Some(t) = &config.throttle {
             let limit = t.get("limit").and_then(Value::as_u64).unwrap_or(1);
             let burst = t.get("burst").and_then(Value::as_u64).unwrap_or(0);
             flow.throttle = Some(Window {
-                limit: (limit + burst) as usize,
-                period_ms: duration_ms(t.get("period"), "throttle.period")?
-                    .ok_or("throttle needs a period")?,
-                key: key_of(t)?,
+                limit: count(limit.saturating_add(burst)),
+                period_ms: required_ms(t, "throttle", "period")?,
+                key: key_of(t, "throttle")?,
             });
         }
         if let Some(b) = &config.batch_events {
             flow.batch = Some(Batch {
-                max_size: b.get("maxSize").and_then(Value::as_u64).unwrap_or(1).max(1) as usize,
-                timeout_ms: duration_ms(b.get("timeout"), "batchEvents.timeout")?
-                    .ok_or("batchEvents needs a timeout")?,
-                key: key_of(b)?,
+                max_size: count(b.get("maxSize").and_then(Value::as_u64).unwrap_or(1).max(1)),
+                timeout_ms: required_ms(b, "batchEvents", "timeout")?,
+                key: key_of(b, "batchEvents")?,
             });
         }
         if let Some(k) = &config.idempotency {
-            flow.idempotency = Some(Expr::compile(k).map_err(|e| e.to_string())?);
+            flow.idempotency = Some(Expr::compile(k).map_err(|source| ConfigError::Key {
+                option: "idempotency",
+                source,
+            })?);
         }
         if let Some(s) = &config.singleton {
             flow.singleton = Some(Singleton {
-                key: key_of(s)?,
+                key: key_of(s, "singleton")?,
                 cancel: s.get("mode").and_then(Value::as_str) == Some("cancel"),
             });
         }
         if let Some(d) = &config.debounce {
             flow.debounce = Some(Debounce {
-                period_ms: duration_ms(d.get("period"), "debounce.period")?
-                    .ok_or("debounce needs a period")?,
-                key: key_of(d)?,
-                timeout_ms: duration_ms(d.get("timeout"), "debounce.timeout")?,
+                period_ms: required_ms(d, "debounce", "period")?,
+                key: key_of(d, "debounce")?,
+                timeout_ms: duration_ms(d, "debounce", "timeout")?,
             });
         }
         if let Some(t) = &config.timeouts {
-            flow.finish_timeout_ms = duration_ms(t.get("finish"), "timeouts.finish")?;
+            flow.finish_timeout_ms = duration_ms(t, "timeouts", "finish")?;
         }
         Ok(flow)
     }
@@ -224,20 +305,22 @@ pub struct Function {
 
 impl Function {
     fn compile(app_id: &str, config: FunctionConfig) -> Result<Self, RegisterError> {
-        let fail = |reason: String| RegisterError::Function {
-            id: config.id.clone(),
-            reason,
-        };
+        let id = config.id.clone();
+        Self::compile_config(app_id, config)
+            .map_err(|problem| RegisterError::Function { id, problem })
+    }
+
+    fn compile_config(app_id: &str, config: FunctionConfig) -> Result<Self, ConfigError> {
         if config.id.is_empty() {
-            return Err(fail("the id is empty".into()));
+            return Err(ConfigError::EmptyId);
         }
         let step = config
             .steps
             .get("step")
             .or_else(|| config.steps.values().next())
-            .ok_or_else(|| fail("it has no step to call".into()))?;
+            .ok_or(ConfigError::NoStep)?;
         if step.runtime.url.is_empty() {
-            return Err(fail("its step has no runtime URL".into()));
+            return Err(ConfigError::NoUrl);
         }
         let retries = step.retries.map(|r| r.attempts).or(config.retries);
         let mut triggers = Vec::new();
@@ -246,17 +329,17 @@ impl Function {
                 TriggerConfig::Event { event, expression } => Trigger::Event {
                     name: event.clone(),
                     condition: compile_opt(expression.as_deref())
-                        .map_err(|e| fail(e.to_string()))?,
+                        .map_err(ConfigError::TriggerExpression)?,
                 },
                 TriggerConfig::Cron { cron } => Trigger::Cron(Box::new(
-                    CronSchedule::parse(cron).map_err(|e| fail(e.to_string()))?,
+                    CronSchedule::parse(cron).map_err(ConfigError::Cron)?,
                 )),
             });
         }
         let concurrency =
-            concurrency(config.concurrency.as_ref()).map_err(|e| fail(e.to_string()))?;
-        let cancel = cancel_rules(config.cancel.as_ref()).map_err(|e| fail(e.to_string()))?;
-        let flow = FlowControl::parse(&config).map_err(fail)?;
+            concurrency(config.concurrency.as_ref()).map_err(ConfigError::ConcurrencyKey)?;
+        let cancel = cancel_rules(config.cancel.as_ref()).map_err(ConfigError::CancelCondition)?;
+        let flow = FlowControl::parse(&config)?;
         Ok(Self {
             uuid: uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, config.id.as_bytes()).to_string(),
             url: step.runtime.url.clone(),

@@ -12,14 +12,15 @@ use serde::de::DeserializeOwned;
 
 use crate::run::{QueueItem, Run};
 
-/// A storage failure.
+/// A failure of the state database.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// SQLite refused.
-    #[error("state database: {0}")]
+    #[error("the state database failed")]
     Sqlite(#[from] rusqlite::Error),
-    /// A stored row does not decode.
-    #[error("state database holds a bad row: {0}")]
+    /// A value does not convert to or from the JSON the database holds.
+    #[error("the state database holds a value that does not convert to or from JSON")]
     Decode(#[from] serde_json::Error),
 }
 

@@ -7,9 +7,10 @@ use serde_json::{Value, json};
 
 /// Why an app could not be synced.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SyncError {
     /// The app did not answer.
-    #[error("could not reach {url}: {source}")]
+    #[error("could not reach {url}")]
     Unreachable {
         /// The app URL.
         url: String,
@@ -28,14 +29,22 @@ pub enum SyncError {
     },
 }
 
-/// PUTs app URLs.
-#[derive(Clone)]
+/// PUTs app URLs, as `inngest dev -u` does; works against any dev server, since the app, not
+/// the caller, picks where it registers (its `INNGEST_DEV`).
+#[derive(Debug, Clone)]
 pub struct AppSyncer {
     http: reqwest::Client,
 }
 
+impl Default for AppSyncer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl AppSyncer {
-    pub(crate) fn new() -> Self {
+    /// A syncer whose calls time out after 30 s.
+    pub fn new() -> Self {
         Self {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -84,9 +93,9 @@ impl AppSyncer {
                     }
                     Err(e) => {
                         if *done {
-                            tracing::warn!(error = %e, "app sync failed");
+                            tracing::warn!(error = %crate::error_chain(&e), "app sync failed");
                         } else {
-                            tracing::debug!(error = %e, "app not up yet");
+                            tracing::debug!(error = %crate::error_chain(&e), "app not up yet");
                         }
                         *done = false;
                     }

@@ -7,40 +7,65 @@ use super::Engine;
 use crate::registry::name_matches;
 use crate::run::{Pending, RunStatus};
 
-/// Why a batch of events was refused (nothing of it was accepted).
+/// Why a batch of events was not accepted (nothing of it was).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("event {index}: {reason}")]
-pub struct EventError {
-    /// Position in the batch.
-    pub index: usize,
-    /// What is wrong.
-    pub reason: String,
+#[non_exhaustive]
+pub enum EventError {
+    /// An event of the batch is malformed.
+    #[error("event {index} of the batch is not valid")]
+    Invalid {
+        /// Its position in the batch.
+        index: usize,
+        /// What is wrong with it.
+        #[source]
+        problem: InvalidEvent,
+    },
+    /// The server stopped.
+    #[error(transparent)]
+    Stopped(#[from] super::Stopped),
+}
+
+/// What is wrong with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidEvent {
+    /// It is not a JSON object.
+    #[error("an event must be a JSON object")]
+    NotAnObject,
+    /// `name` is missing or blank.
+    #[error("the event has no name")]
+    NoName,
+    /// `name` is not a string.
+    #[error("the event's name must be a string")]
+    NameNotAString,
+    /// `data` is neither absent, null nor an object.
+    #[error("the event's data must be an object")]
+    DataNotAnObject,
+    /// `ts` is neither absent, null nor an integer.
+    #[error("the event's ts must be an integer (ms)")]
+    TsNotAnInteger,
 }
 
 /// The event the server emits when an invoked run starts.
 pub(crate) const INVOKED: &str = "inngest/function.invoked";
 
-fn check(index: usize, event: &Value) -> Result<(), EventError> {
-    let fail = |reason: &str| EventError {
-        index,
-        reason: reason.to_string(),
-    };
+fn check(event: &Value) -> Result<(), InvalidEvent> {
     let Value::Object(o) = event else {
-        return Err(fail("an event must be a JSON object"));
+        return Err(InvalidEvent::NotAnObject);
     };
     match o.get("name") {
         Some(Value::String(n)) if !n.trim().is_empty() => {}
-        Some(Value::String(_)) | None => return Err(fail("the event has no name")),
-        Some(_) => return Err(fail("the event's name must be a string")),
+        Some(Value::String(_)) | None => return Err(InvalidEvent::NoName),
+        Some(_) => return Err(InvalidEvent::NameNotAString),
     }
     match o.get("data") {
         None | Some(Value::Null) | Some(Value::Object(_)) => {}
-        Some(_) => return Err(fail("the event's data must be an object")),
+        Some(_) => return Err(InvalidEvent::DataNotAnObject),
     }
     match o.get("ts") {
         None | Some(Value::Null) => {}
         Some(ts) if ts.as_i64().is_some() => {}
-        Some(_) => return Err(fail("the event's ts must be an integer (ms)")),
+        Some(_) => return Err(InvalidEvent::TsNotAnInteger),
     }
     Ok(())
 }
@@ -48,8 +73,8 @@ fn check(index: usize, event: &Value) -> Result<(), EventError> {
 impl Engine {
     /// Accepts a batch of events: all or none.
     pub(super) fn ingest(&mut self, events: Vec<Value>) -> Result<Vec<String>, EventError> {
-        for (i, e) in events.iter().enumerate() {
-            check(i, e)?;
+        for (index, e) in events.iter().enumerate() {
+            check(e).map_err(|problem| EventError::Invalid { index, problem })?;
         }
         let mut ids = Vec::with_capacity(events.len());
         for mut event in events {
@@ -117,7 +142,7 @@ impl Engine {
                     Some(src) => match self.exprs.get(src) {
                         Ok(e) => e.matches(&[("event", &run.event), ("async", event)]),
                         Err(e) => {
-                            tracing::warn!(run = %run.id, error = %e, "a wait's condition does not compile");
+                            tracing::warn!(run = %run.id, error = %crate::error_chain(e), "a wait's condition does not compile");
                             false
                         }
                     },

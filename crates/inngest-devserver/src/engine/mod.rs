@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::registry::{RegisterError, Registry};
 use crate::run::{QueueItem, Run};
 use crate::store::{Store, StoreError};
-pub use intake::EventError;
+pub use intake::{EventError, InvalidEvent};
 pub use view::{AppView, FunctionView, RunView};
 
 /// Engine settings.
@@ -71,10 +71,14 @@ pub(crate) enum Command {
 
 /// Why a checkpoint was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CheckpointError {
     /// No such run.
     #[error("run {0:?} not found")]
     UnknownRun(String),
+    /// The server stopped.
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
 }
 
 /// The engine is gone (the server stopped).
@@ -96,34 +100,30 @@ impl EngineHandle {
         rx.await.map_err(|_| Stopped)
     }
 
-    /// Accepts events (filling `id` and `ts`); returns their ids.
-    pub async fn send_events(
-        &self,
-        events: Vec<Value>,
-    ) -> Result<Result<Vec<String>, EventError>, Stopped> {
-        self.ask(|r| Command::SendEvents(events, r)).await
+    /// Accepts a batch of events (filling `id` and `ts`), all or none; returns their ids.
+    pub async fn send_events(&self, events: Vec<Value>) -> Result<Vec<String>, EventError> {
+        self.ask(|r| Command::SendEvents(events, r)).await?
     }
 
-    /// Registers an app's functions; returns whether anything changed.
-    pub async fn register(
-        &self,
-        sync: RegisterRequest,
-    ) -> Result<Result<bool, RegisterError>, Stopped> {
-        self.ask(|r| Command::Register(Box::new(sync), r)).await
+    /// Registers an app's functions, as `POST /fn/register` does; returns whether anything
+    /// changed.
+    pub async fn register(&self, sync: RegisterRequest) -> Result<bool, RegisterError> {
+        self.ask(|r| Command::Register(Box::new(sync), r)).await?
     }
 
-    /// Folds checkpointed steps into a run's memo.
+    /// Folds steps a v4 SDK ran inline into a run's memo, as `POST /v1/checkpoint/{run}/async`
+    /// does.
     pub async fn checkpoint(
         &self,
         run_id: String,
         steps: Vec<GeneratorOp>,
-    ) -> Result<Result<(), CheckpointError>, Stopped> {
+    ) -> Result<(), CheckpointError> {
         self.ask(|reply| Command::Checkpoint {
             run_id,
             steps,
             reply,
         })
-        .await
+        .await?
     }
 
     /// Moves the clock forward and runs whatever became due.
@@ -231,7 +231,7 @@ impl Engine {
         }
         for app in self.store.apps::<crate::registry::AppRecord>()? {
             if let Err(e) = self.registry.register(app.sync, app.synced_at_ms) {
-                tracing::warn!(error = %e, "a stored app no longer registers");
+                tracing::warn!(error = %crate::error_chain(&e), "a stored app no longer registers");
             }
         }
         for run in self.store.runs()? {
@@ -375,7 +375,7 @@ impl Engine {
     /// Runs a store write; a failure is logged (the in-memory state stays authoritative).
     fn persist(&self, write: impl FnOnce(&Store, &Self) -> Result<(), StoreError>) {
         if let Err(e) = write(&self.store, self) {
-            tracing::error!(error = %e, "could not persist state");
+            tracing::error!(error = %crate::error_chain(&e), "could not persist state");
         }
     }
 

@@ -70,6 +70,7 @@ impl Engine {
         if run.is_finished() {
             return;
         }
+        tracing::debug!(run = %run_id, step = %step_id, status = ?result.status, "the app answered");
         if let Some(v) = result.version {
             run.version = v;
         }

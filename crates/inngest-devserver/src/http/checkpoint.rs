@@ -3,13 +3,11 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use inngest_runtime::protocol::GeneratorOp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, Shared, parse_json};
-use crate::engine::CheckpointError;
 
 #[derive(Deserialize)]
 struct Body {
@@ -23,11 +21,6 @@ pub(super) async fn checkpoint(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let body: Body = parse_json(&body, "the checkpoint body is not valid")?;
-    s.engine
-        .checkpoint(run_id, body.steps)
-        .await?
-        .map_err(|e| match e {
-            CheckpointError::UnknownRun(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
-        })?;
+    s.engine.checkpoint(run_id, body.steps).await?;
     Ok(Json(json!({ "data": {} })))
 }

@@ -28,7 +28,7 @@ struct Advance {
 pub(super) async fn advance(State(s): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let req: Advance = parse_json(&body, "expected {\"duration\": \"<e.g. 3d>\"}")?;
     let by = inngest_runtime::duration::parse(&req.duration)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(crate::error_chain(&e)))?;
     s.engine.advance(by).await?;
     Ok(Json(json!({
         "now": crate::clock::rfc3339(s.clock.now_ms()),
@@ -44,10 +44,9 @@ struct SyncRequest {
 /// `POST /dev/sync {"url": "http://127.0.0.1:3000/api/inngest"}`: PUT the app now.
 pub(super) async fn sync(State(s): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let req: SyncRequest = parse_json(&body, "expected {\"url\": \"<app serve URL>\"}")?;
-    let answer = s
-        .syncer
-        .sync(&req.url)
-        .await
-        .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_GATEWAY, e.to_string()))?;
+    let answer =
+        s.syncer.sync(&req.url).await.map_err(|e| {
+            ApiError::new(axum::http::StatusCode::BAD_GATEWAY, crate::error_chain(&e))
+        })?;
     Ok(Json(json!({ "url": req.url, "app": answer })))
 }

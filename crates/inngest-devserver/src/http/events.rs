@@ -12,10 +12,6 @@ pub(super) async fn send(State(s): State<Shared>, body: Bytes) -> Result<Json<Va
         Value::Array(list) => list,
         one => vec![one],
     };
-    let ids = s
-        .engine
-        .send_events(events)
-        .await?
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let ids = s.engine.send_events(events).await?;
     Ok(Json(json!({ "ids": ids, "status": 200 })))
 }

@@ -15,7 +15,9 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use crate::clock::Clock;
-use crate::engine::{EngineHandle, Stopped};
+use crate::engine::{CheckpointError, EngineHandle, EventError, Stopped};
+use crate::error_chain;
+use crate::registry::RegisterError;
 use crate::sync::AppSyncer;
 
 /// What every handler can reach.
@@ -52,6 +54,35 @@ impl ApiError {
 impl From<Stopped> for ApiError {
     fn from(e: Stopped) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    }
+}
+
+impl From<EventError> for ApiError {
+    fn from(e: EventError) -> Self {
+        match e {
+            EventError::Stopped(s) => s.into(),
+            EventError::Invalid { .. } => Self::bad_request(error_chain(&e)),
+        }
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::Stopped(s) => s.into(),
+            RegisterError::NoAppName | RegisterError::Function { .. } => {
+                Self::bad_request(error_chain(&e))
+            }
+        }
+    }
+}
+
+impl From<CheckpointError> for ApiError {
+    fn from(e: CheckpointError) -> Self {
+        match e {
+            CheckpointError::Stopped(s) => s.into(),
+            CheckpointError::UnknownRun(_) => Self::not_found(error_chain(&e)),
+        }
     }
 }
 

@@ -13,10 +13,6 @@ pub(super) async fn register(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let sync: RegisterRequest = parse_json(&body, "the sync body is not valid")?;
-    let modified = s
-        .engine
-        .register(sync)
-        .await?
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let modified = s.engine.register(sync).await?;
     Ok(Json(json!({ "ok": true, "modified": modified })))
 }
