@@ -54,6 +54,18 @@ pub enum ConfigError {
     /// A `concurrency` key does not compile.
     #[error("a concurrency key does not compile")]
     ConcurrencyKey(#[source] ExprError),
+    /// More `concurrency` limits than the server allows.
+    #[error("it has {0} concurrency limits; at most {MAX_CONCURRENCY_LIMITS} are allowed")]
+    TooManyConcurrencyLimits(usize),
+    /// A `concurrency` limit that is neither a number nor `{limit, key?, scope?}`.
+    #[error("a concurrency limit must be a number or {{limit, key?, scope?}}")]
+    ConcurrencyShape,
+    /// A `concurrency` scope other than `fn`, `env` and `account`.
+    #[error("{0:?} is not a concurrency scope (fn, env or account)")]
+    ConcurrencyScope(String),
+    /// An `env` or `account` limit without a key.
+    #[error("an {0}-scoped concurrency limit needs a key")]
+    ConcurrencyKeyRequired(&'static str),
     /// A `cancel` rule's `if` does not compile.
     #[error("a cancel condition does not compile")]
     CancelCondition(#[source] ExprError),
@@ -96,13 +108,59 @@ pub struct AppRecord {
     pub synced_at_ms: i64,
 }
 
-/// A concurrency limit: `limit` runs' steps at once per value of `key`.
+/// Concurrency limits a function may have (`MaxConcurrencyLimits` in the Go server).
+pub const MAX_CONCURRENCY_LIMITS: usize = 2;
+
+/// Where a concurrency limit's count is kept, and so which runs share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConcurrencyScope {
+    /// The function's own runs (the default).
+    Fn,
+    /// Every function of the environment: one dev server is one environment.
+    Env,
+    /// Every function of the account: one dev server is one account.
+    Account,
+}
+
+impl ConcurrencyScope {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Fn => "fn",
+            Self::Env => "env",
+            Self::Account => "account",
+        }
+    }
+}
+
+/// A concurrency limit: `limit` calls in flight at once among the runs that share its count:
+/// those of its scope whose `key` evaluates to the same value.
 #[derive(Debug, Clone)]
 pub struct ConcurrencyLimit {
     /// Calls in flight allowed.
     pub limit: usize,
-    /// Groups runs by this expression over `event`.
+    /// Which runs share the count.
+    pub scope: ConcurrencyScope,
+    /// Groups runs by this expression over `event` (required unless the scope is `fn`).
     pub key: Option<Expr>,
+}
+
+impl ConcurrencyLimit {
+    /// The count a run of `function_id` triggered by `event` takes a slot in. As in the Go
+    /// server (`util.ConcurrencyKey`), it is the scope, the scope's owner and the key's value;
+    /// the key's expression is not part of it, so limits of one scope whose keys evaluate to
+    /// the same value share a count. A key that does not evaluate groups as the empty value.
+    pub fn slot(&self, function_id: &str, event: &Value) -> String {
+        let value = self
+            .key
+            .as_ref()
+            .map(|k| k.key(&[("event", event)]).unwrap_or_default());
+        match (self.scope, value) {
+            (ConcurrencyScope::Fn, None) => format!("f\u{0}{function_id}"),
+            (ConcurrencyScope::Fn, Some(v)) => format!("fk\u{0}{function_id}\u{0}{v}"),
+            (ConcurrencyScope::Env, v) => format!("e\u{0}{}", v.unwrap_or_default()),
+            (ConcurrencyScope::Account, v) => format!("a\u{0}{}", v.unwrap_or_default()),
+        }
+    }
 }
 
 /// A `cancel` rule.
@@ -295,8 +353,8 @@ pub struct Function {
     pub max_attempts: u32,
     /// Compiled triggers.
     pub triggers: Vec<Trigger>,
-    /// Concurrency limit, if any.
-    pub concurrency: Option<ConcurrencyLimit>,
+    /// Concurrency limits (at most two); a call takes a slot in each.
+    pub concurrency: Vec<ConcurrencyLimit>,
     /// Cancellation rules.
     pub cancel: Vec<CancelRule>,
     /// Rate limit, idempotency, singleton, debounce, finish timeout.
@@ -336,8 +394,7 @@ impl Function {
                 )),
             });
         }
-        let concurrency =
-            concurrency(config.concurrency.as_ref()).map_err(ConfigError::ConcurrencyKey)?;
+        let concurrency = concurrency(config.concurrency.as_ref())?;
         let cancel = cancel_rules(config.cancel.as_ref()).map_err(ConfigError::CancelCondition)?;
         let flow = FlowControl::parse(&config)?;
         Ok(Self {
@@ -380,34 +437,85 @@ fn compile_opt(src: Option<&str>) -> Result<Option<Expr>, ExprError> {
         .transpose()
 }
 
-/// `concurrency`: a number, `{limit, key?}`, a list of those, or `{fn: [...]}`.
-fn concurrency(value: Option<&Value>) -> Result<Option<ConcurrencyLimit>, ExprError> {
-    let first = match value {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Array(list)) => list.first().cloned(),
-        Some(Value::Object(o)) if o.contains_key("fn") => o
-            .get("fn")
-            .and_then(|f| f.as_array())
-            .and_then(|l| l.first())
-            .cloned(),
-        Some(other) => Some(other.clone()),
+/// `concurrency`, as the Go server reads it (`inngest.ConcurrencyLimits`): a number (a limit on
+/// the function), `{limit, key?, scope?}`, a list of those, or `{step: [...], fn: [...]}`. At
+/// most two limits; `env` and `account` limits need a key; a limit of 0 limits nothing.
+///
+/// The `fn` list of the last form holds run-level semaphores (held for a whole run), a form
+/// the Go server builds for itself and no SDK sends; it is not enforced here.
+fn concurrency(value: Option<&Value>) -> Result<Vec<ConcurrencyLimit>, ConfigError> {
+    let items: Vec<&Value> = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(n @ Value::Number(_)) => vec![n],
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(Value::Object(o)) if o.contains_key("fn") || o.contains_key("step") => {
+            if o.get("fn")
+                .and_then(Value::as_array)
+                .is_some_and(|f| !f.is_empty())
+            {
+                tracing::warn!("run-level (`fn`) concurrency limits are not enforced");
+            }
+            o.get("step")
+                .and_then(Value::as_array)
+                .map(|l| l.iter().collect())
+                .unwrap_or_default()
+        }
+        Some(o @ Value::Object(_)) => vec![o],
+        // As the Go server: anything else is not a limit.
+        Some(_) => return Ok(Vec::new()),
     };
-    let Some(first) = first else { return Ok(None) };
-    let (limit, key) = match &first {
-        Value::Number(n) => (n.as_u64(), None),
-        Value::Object(o) => (
-            o.get("limit").and_then(Value::as_u64),
-            o.get("key").and_then(Value::as_str),
-        ),
-        _ => (None, None),
-    };
-    match limit {
-        Some(l) if l > 0 => Ok(Some(ConcurrencyLimit {
-            limit: usize::try_from(l).unwrap_or(usize::MAX),
-            key: compile_opt(key)?,
-        })),
-        _ => Ok(None),
+    if items.len() > MAX_CONCURRENCY_LIMITS {
+        return Err(ConfigError::TooManyConcurrencyLimits(items.len()));
     }
+    let mut limits = Vec::new();
+    for item in items {
+        if let Some(limit) = concurrency_limit(item)? {
+            limits.push(limit);
+        }
+    }
+    Ok(limits)
+}
+
+/// One limit: a number, or `{limit, key?, scope?}`; `None` for a limit of 0.
+fn concurrency_limit(item: &Value) -> Result<Option<ConcurrencyLimit>, ConfigError> {
+    let (limit, key, scope) = match item {
+        Value::Number(n) => (n.as_u64().ok_or(ConfigError::ConcurrencyShape)?, None, None),
+        Value::Object(o) => {
+            let limit = match o.get("limit") {
+                None | Some(Value::Null) => 0,
+                Some(l) => l.as_u64().ok_or(ConfigError::ConcurrencyShape)?,
+            };
+            let key = match o.get("key") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(k)) => Some(k.as_str()),
+                Some(_) => return Err(ConfigError::ConcurrencyShape),
+            };
+            (limit, key, o.get("scope"))
+        }
+        _ => return Err(ConfigError::ConcurrencyShape),
+    };
+    let scope = match scope {
+        None | Some(Value::Null) => ConcurrencyScope::Fn,
+        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "fn" => ConcurrencyScope::Fn,
+            "env" => ConcurrencyScope::Env,
+            "account" => ConcurrencyScope::Account,
+            _ => return Err(ConfigError::ConcurrencyScope(s.clone())),
+        },
+        Some(other) => return Err(ConfigError::ConcurrencyScope(other.to_string())),
+    };
+    let key = compile_opt(key).map_err(ConfigError::ConcurrencyKey)?;
+    if scope != ConcurrencyScope::Fn && key.is_none() {
+        return Err(ConfigError::ConcurrencyKeyRequired(scope.name()));
+    }
+    if limit == 0 {
+        return Ok(None);
+    }
+    Ok(Some(ConcurrencyLimit {
+        limit: count(limit),
+        scope,
+        key,
+    }))
 }
 
 fn cancel_rules(value: Option<&Value>) -> Result<Vec<CancelRule>, ExprError> {
@@ -500,6 +608,72 @@ mod tests {
         }
         let config: FunctionConfig = serde_json::from_value(config).expect("a config");
         Function::compile("a", config).expect("compiles")
+    }
+
+    fn concurrency_of(value: serde_json::Value) -> Result<Vec<ConcurrencyLimit>, ConfigError> {
+        concurrency(Some(&value))
+    }
+
+    #[test]
+    fn concurrency_takes_every_limit_with_its_scope_and_key() {
+        let limits = function(serde_json::json!({ "concurrency": [
+            { "limit": 5 },
+            { "limit": 1, "key": "event.data.user", "scope": "env" },
+        ] }))
+        .concurrency;
+        let shapes: Vec<_> = limits
+            .iter()
+            .map(|l| (l.limit, l.scope, l.key.is_some()))
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                (5, ConcurrencyScope::Fn, false),
+                (1, ConcurrencyScope::Env, true)
+            ]
+        );
+        let event = serde_json::json!({ "data": { "user": "u1" } });
+        assert_eq!(limits[0].slot("a-f", &event), "f\u{0}a-f");
+        assert_eq!(limits[1].slot("a-f", &event), "e\u{0}u1");
+
+        // A number, one object, the `{step: [...]}` form; a limit of 0 limits nothing.
+        assert_eq!(concurrency_of(serde_json::json!(3)).map(|l| l.len()), Ok(1));
+        let account =
+            concurrency_of(serde_json::json!({ "limit": 2, "key": "'all'", "scope": "account" }))
+                .expect("valid");
+        assert_eq!(account[0].scope, ConcurrencyScope::Account);
+        assert_eq!(account[0].slot("x-y", &event), "a\u{0}all");
+        let step = concurrency_of(
+            serde_json::json!({ "step": [{ "limit": 4, "key": "event.data.user" }] }),
+        )
+        .expect("valid");
+        assert_eq!(step[0].slot("a-f", &event), "fk\u{0}a-f\u{0}u1");
+        assert_eq!(concurrency_of(serde_json::json!(0)).map(|l| l.len()), Ok(0));
+    }
+
+    #[test]
+    fn concurrency_refuses_what_the_go_server_refuses() {
+        let three = serde_json::json!([{ "limit": 1 }, { "limit": 2 }, { "limit": 3 }]);
+        assert_eq!(
+            concurrency_of(three).err(),
+            Some(ConfigError::TooManyConcurrencyLimits(3))
+        );
+        assert_eq!(
+            concurrency_of(serde_json::json!({ "limit": 1, "scope": "env" })).err(),
+            Some(ConfigError::ConcurrencyKeyRequired("env"))
+        );
+        assert_eq!(
+            concurrency_of(serde_json::json!({ "limit": 1, "key": "k", "scope": "galaxy" })).err(),
+            Some(ConfigError::ConcurrencyScope("galaxy".into()))
+        );
+        assert!(matches!(
+            concurrency_of(serde_json::json!({ "limit": 1, "key": "event.data.(" })),
+            Err(ConfigError::ConcurrencyKey(_))
+        ));
+        assert_eq!(
+            concurrency_of(serde_json::json!([{ "limit": "5" }])).err(),
+            Some(ConfigError::ConcurrencyShape)
+        );
     }
 
     #[test]

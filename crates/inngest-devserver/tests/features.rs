@@ -3,11 +3,14 @@
 
 mod support;
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use inngest_devserver::DevServer;
-use inngest_runtime::{App, Context, Event, Workflow, WorkflowError, WorkflowOptions};
+use inngest_devserver::{DevServer, RunStatus};
+use inngest_runtime::options::ConcurrencyScope;
+use inngest_runtime::{App, Concurrency, Context, Event, Workflow, WorkflowError, WorkflowOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -42,6 +45,141 @@ impl Workflow for Slow {
                 Ok::<_, WorkflowError>(n)
             })
             .await
+    }
+}
+
+/// Calls in flight per key and over all keys, and the most of each seen at once.
+struct Gauge(Mutex<GaugeState>);
+
+struct GaugeState {
+    now: BTreeMap<String, usize>,
+    total: usize,
+    max_per_key: usize,
+    max_total: usize,
+}
+
+impl Gauge {
+    const fn new() -> Self {
+        Self(Mutex::new(GaugeState {
+            now: BTreeMap::new(),
+            total: 0,
+            max_per_key: 0,
+            max_total: 0,
+        }))
+    }
+
+    /// Holds a call for `key` in flight for a while.
+    async fn hold(&self, key: &str) {
+        {
+            let mut g = self.0.lock().expect("not poisoned");
+            let n = g.now.entry(key.to_string()).or_default();
+            *n += 1;
+            let n = *n;
+            g.total += 1;
+            g.max_per_key = g.max_per_key.max(n);
+            g.max_total = g.max_total.max(g.total);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut g = self.0.lock().expect("not poisoned");
+        if let Some(n) = g.now.get_mut(key) {
+            *n -= 1;
+        }
+        g.total -= 1;
+    }
+
+    /// The most calls seen at once for one key, and over all keys.
+    fn maxima(&self) -> (usize, usize) {
+        let g = self.0.lock().expect("not poisoned");
+        (g.max_per_key, g.max_total)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct UserJob {
+    #[garde(skip)]
+    user: String,
+}
+impl Event for UserJob {
+    const NAME: &'static str = "test/user.job";
+}
+
+static PER_USER: Gauge = Gauge::new();
+
+/// Two limits: two calls at once over all users, and one per user. A server that kept only the
+/// first limit would run one user's calls side by side.
+struct PerUser;
+impl Workflow for PerUser {
+    type Event = UserJob;
+    type Output = String;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("per-user")
+            .concurrency(2)
+            .concurrency(Concurrency::new(1).key("event.data.user"))
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<String, WorkflowError> {
+        let user = ctx.event.data.user.clone();
+        ctx.step
+            .run("work", move || async move {
+                PER_USER.hold(&user).await;
+                Ok::<_, WorkflowError>(user)
+            })
+            .await
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct AccountJob {
+    #[garde(skip)]
+    account: String,
+}
+impl Event for AccountJob {
+    const NAME: &'static str = "test/account.job";
+}
+
+static PER_ACCOUNT: Gauge = Gauge::new();
+
+/// One call at once per account across the environment, which two functions share.
+fn per_account(id: &str) -> WorkflowOptions {
+    WorkflowOptions::new(id).concurrency(
+        Concurrency::new(1)
+            .key("event.data.account")
+            .scope(ConcurrencyScope::Env),
+    )
+}
+
+async fn account_work(
+    ctx: &Context<impl Workflow<Event = AccountJob>>,
+) -> Result<String, WorkflowError> {
+    let account = ctx.event.data.account.clone();
+    ctx.step
+        .run("work", move || async move {
+            PER_ACCOUNT.hold(&account).await;
+            Ok::<_, WorkflowError>(account)
+        })
+        .await
+}
+
+struct Billing;
+impl Workflow for Billing {
+    type Event = AccountJob;
+    type Output = String;
+    fn options() -> WorkflowOptions {
+        per_account("billing")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<String, WorkflowError> {
+        account_work(&ctx).await
+    }
+}
+
+struct Audit;
+impl Workflow for Audit {
+    type Event = AccountJob;
+    type Output = String;
+    fn options() -> WorkflowOptions {
+        per_account("audit")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<String, WorkflowError> {
+        account_work(&ctx).await
     }
 }
 
@@ -253,6 +391,65 @@ async fn a_concurrency_limit_of_one_runs_one_step_at_a_time() {
         MAX_IN_FLIGHT.load(Ordering::SeqCst),
         1,
         "the limit was exceeded"
+    );
+}
+
+/// Waits for the run of `function_id` that `event_id` started to complete.
+async fn completed(server: &DevServer, event_id: &str, function_id: &str) -> Value {
+    let run = server
+        .finished_run(event_id, function_id, Duration::from_secs(20))
+        .await
+        .expect("running")
+        .unwrap_or_else(|| panic!("the run of {function_id} for {event_id} did not finish"));
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    run.output.unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_concurrency_limit_is_enforced_too() {
+    let (server, _app) = support::server_with_app("limits", |client| {
+        App::builder(client).register(PerUser).build()
+    })
+    .await;
+    let job = |user: &str| json!({ "name": UserJob::NAME, "data": { "user": user } });
+    let ids = server
+        .send(vec![job("a"), job("a"), job("b"), job("c")])
+        .await
+        .expect("accepted");
+    for (id, user) in ids.iter().zip(["a", "a", "b", "c"]) {
+        assert_eq!(completed(&server, id, "limits-per-user").await, json!(user));
+    }
+    let (per_user, total) = PER_USER.maxima();
+    assert_eq!(per_user, 1, "the per-user limit (the second) was exceeded");
+    assert!(
+        total <= 2,
+        "the function's limit (the first) was exceeded: {total}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_env_scoped_limit_is_shared_by_the_functions_of_the_environment() {
+    let (server, _app) = support::server_with_app("scoped", |client| {
+        App::builder(client)
+            .register(Billing)
+            .register(Audit)
+            .build()
+    })
+    .await;
+    // One event starts a run of each function; both take a slot for the same account.
+    let ids = server
+        .send(vec![
+            json!({ "name": AccountJob::NAME, "data": { "account": "acme" } }),
+        ])
+        .await
+        .expect("accepted");
+    for function in ["scoped-billing", "scoped-audit"] {
+        assert_eq!(completed(&server, &ids[0], function).await, json!("acme"));
+    }
+    let (per_account, _) = PER_ACCOUNT.maxima();
+    assert_eq!(
+        per_account, 1,
+        "the two functions ran for one account at once"
     );
 }
 

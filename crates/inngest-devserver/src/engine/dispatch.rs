@@ -30,11 +30,11 @@ impl Engine {
             }
             match &item.job {
                 Job::Execute { .. } => {
-                    let Some(slot) = self.acquire(&item) else {
+                    let Some(slots) = self.acquire(&item) else {
                         continue; // over a limit: stays queued
                     };
                     self.queue.remove(&key);
-                    self.spawn_call(item, slot);
+                    self.spawn_call(item, slots);
                 }
                 Job::Wake { step } => {
                     self.queue.remove(&key);
@@ -68,44 +68,48 @@ impl Engine {
         self.resolve(run_id, step, memo);
     }
 
-    /// The concurrency key of an item's run, and whether a call may start now.
-    fn acquire(&mut self, item: &QueueItem) -> Option<String> {
+    /// Whether a call for the item may start now: under the total cap and with room in every
+    /// concurrency limit of its function. If so, it takes a slot in each; the slots are
+    /// returned for [`Engine::release`].
+    fn acquire(&mut self, item: &QueueItem) -> Option<Vec<String>> {
         if self.in_flight_total >= self.options.max_in_flight {
             return None;
         }
         let run = self.runs.get(&item.run_id)?;
         let f = self.registry.function(&run.function_id)?;
-        let slot = match &f.concurrency {
-            None => String::new(),
-            Some(limit) => {
-                let key = limit
-                    .key
-                    .as_ref()
-                    .and_then(|k| k.key(&[("event", &run.event)]))
-                    .unwrap_or_default();
-                let slot = format!("{}\u{0}{key}", f.config.id);
-                if self.in_flight.get(&slot).copied().unwrap_or(0) >= limit.limit {
-                    return None;
-                }
-                slot
+        let mut slots = Vec::with_capacity(f.concurrency.len());
+        for limit in &f.concurrency {
+            let slot = limit.slot(&f.config.id, &run.event);
+            if self.in_flight.get(&slot).copied().unwrap_or(0) >= limit.limit {
+                return None;
             }
-        };
-        *self.in_flight.entry(slot.clone()).or_default() += 1;
+            slots.push(slot);
+        }
+        // Two limits whose counts coincide (same scope and key value) take one slot, as one
+        // queue item holds one lease per key in the Go server.
+        slots.sort();
+        slots.dedup();
+        for slot in &slots {
+            *self.in_flight.entry(slot.clone()).or_default() += 1;
+        }
         self.in_flight_total += 1;
-        Some(slot)
+        Some(slots)
     }
 
-    pub(super) fn release(&mut self, slot: &str) {
+    /// A call ended: its slots are free again.
+    pub(super) fn release(&mut self, slots: &[String]) {
         self.in_flight_total = self.in_flight_total.saturating_sub(1);
-        if let Some(n) = self.in_flight.get_mut(slot) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.in_flight.remove(slot);
+        for slot in slots {
+            if let Some(n) = self.in_flight.get_mut(slot) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.in_flight.remove(slot);
+                }
             }
         }
     }
 
-    fn spawn_call(&mut self, item: QueueItem, slot: String) {
+    fn spawn_call(&mut self, item: QueueItem, slots: Vec<String>) {
         let Job::Execute { step_id, attempt } = &item.job else {
             return;
         };
@@ -114,7 +118,7 @@ impl Engine {
             .get(&item.run_id)
             .and_then(|run| Some((run, self.registry.function(&run.function_id)?)));
         let Some((run, f)) = found else {
-            self.release(&slot);
+            self.release(&slots);
             return;
         };
         // The SDK checkpoints only discovery calls without forced planning; offering it
@@ -130,7 +134,7 @@ impl Engine {
             let _ = tx
                 .send(Command::Called {
                     item: Box::new(item),
-                    slot,
+                    slots,
                     result: Box::new(result),
                 })
                 .await;

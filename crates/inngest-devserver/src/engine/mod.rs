@@ -61,10 +61,10 @@ pub(crate) enum Command {
     Recent(oneshot::Sender<(Vec<RunView>, Vec<Value>)>),
     Apps(oneshot::Sender<Vec<AppView>>),
     Cancel(String, oneshot::Sender<bool>),
-    /// An SDK call ended; `slot` is the concurrency slot it held.
+    /// An SDK call ended; `slots` are the concurrency slots it held.
     Called {
         item: Box<QueueItem>,
-        slot: String,
+        slots: Vec<String>,
         result: Box<CallResult>,
     },
 }
@@ -179,7 +179,7 @@ pub(crate) struct Engine {
     running: std::collections::HashSet<String>,
     /// Due work, ordered by time then id.
     queue: BTreeMap<(i64, String), QueueItem>,
-    /// In-flight calls per concurrency key.
+    /// In-flight calls per concurrency slot (see `ConcurrencyLimit::slot`).
     in_flight: HashMap<String, usize>,
     in_flight_total: usize,
     crons: Vec<cron::CronEntry>,
@@ -353,8 +353,12 @@ impl Engine {
                 }
                 let _ = reply.send(running);
             }
-            Command::Called { item, slot, result } => {
-                self.release(&slot);
+            Command::Called {
+                item,
+                slots,
+                result,
+            } => {
+                self.release(&slots);
                 self.on_called(*item, *result);
             }
         }
