@@ -1,15 +1,13 @@
 //! Waiting for a fresh app to serve, then syncing it: a `PUT` to its serve URL, after which it
 //! registers its functions with the dev server its `INNGEST_DEV` names.
 //!
-//! The `PUT` is the dev server's own [`AppSyncer`](inngest_devserver::AppSyncer) call, the one
-//! `inngest dev -u` makes. It is the same call whichever server the app registers with, since
-//! the app, not the caller, picks where to register.
+//! The `PUT` is the dev server's own `AppSyncer` call, the one `inngest dev -u` makes (see
+//! [`Server::sync_app`]).
 
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use inngest_devserver::SyncError;
-use serde_json::{Value, json};
 
 use super::process::Job;
 use super::server::Server;
@@ -35,17 +33,12 @@ pub enum NotServing {
 /// Syncs the app at `app_url` against `server`, retrying while it does not accept connections
 /// yet, until it answers, exits, or [`SERVE_TIMEOUT`] passes.
 pub async fn until_synced(server: &Server, app_url: &str, job: &mut Job) -> Result<(), NotServing> {
-    let official = OfficialSyncer::new();
     let deadline = Instant::now() + SERVE_TIMEOUT;
     loop {
         if let Some(status) = job.try_exited() {
             return Err(NotServing::Exited(status));
         }
-        let synced = match server {
-            Server::Embedded(s) => s.sync_app(app_url).await,
-            Server::Official { .. } => official.sync(app_url).await,
-        };
-        match synced {
+        match server.sync_app(app_url).await {
             Ok(_) => return Ok(()),
             Err(e @ SyncError::Refused { .. }) => return Err(NotServing::Refused(e)),
             Err(e) if Instant::now() >= deadline => {
@@ -56,45 +49,29 @@ pub async fn until_synced(server: &Server, app_url: &str, job: &mut Job) -> Resu
     }
 }
 
-/// The dev server's [`AppSyncer::sync`](inngest_devserver::AppSyncer::sync) call, made without
-/// an embedded server. The official server needs no other call: only the caller differs,
-/// because `inngest-devserver` gives an `AppSyncer` only with a running `DevServer` (its
-/// constructor is crate-private). Once it has a public one, this goes.
-struct OfficialSyncer {
-    http: reqwest::Client,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::dev::console::{Console, Source};
 
-impl OfficialSyncer {
-    fn new() -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap_or_default(),
-        }
-    }
-
-    async fn sync(&self, url: &str) -> Result<Value, SyncError> {
-        let resp = self
-            .http
-            .put(url)
-            .header("x-inngest-server-kind", "dev")
-            .json(&json!({ "url": url }))
-            .send()
-            .await
-            .map_err(|source| SyncError::Unreachable {
-                url: url.to_string(),
-                source,
-            })?;
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(SyncError::Refused {
-                url: url.to_string(),
-                status: status.as_u16(),
-                body,
-            });
-        }
-        Ok(serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    #[tokio::test]
+    async fn an_app_that_exits_first_is_not_serving() {
+        let server = inngest_devserver::DevServer::start(inngest_devserver::DevServerConfig {
+            port: 0,
+            ..Default::default()
+        })
+        .await
+        .expect("the embedded server starts");
+        let server = Server::Embedded(server);
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.args(["-c", "exit 3"]);
+        let mut job = Job::start(cmd, &Console::new(), Source::App).expect("sh starts");
+        // Nothing can listen on port 0: the sync is retried until the job's exit is seen.
+        let synced = until_synced(&server, "http://127.0.0.1:0/api/inngest", &mut job).await;
+        assert!(
+            matches!(&synced, Err(NotServing::Exited(s)) if s.code() == Some(3)),
+            "{synced:?}"
+        );
+        server.stop().await;
     }
 }

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use inngest_devserver::{DevServer, DevServerConfig, DevServerError};
+use inngest_devserver::{AppSyncer, DevServer, DevServerConfig, DevServerError, SyncError};
+use serde_json::Value;
 use tokio::process::Command;
 
 use super::console::{Console, Source};
@@ -68,7 +69,12 @@ pub enum Server {
     /// In process.
     Embedded(DevServer),
     /// A child process.
-    Official { job: Job, url: String },
+    Official {
+        job: Job,
+        url: String,
+        /// The embedded server's syncer, on its own.
+        syncer: AppSyncer,
+    },
 }
 
 impl Server {
@@ -85,6 +91,16 @@ impl Server {
         match self {
             Server::Embedded(_) => "embedded",
             Server::Official { .. } => "official",
+        }
+    }
+
+    /// Syncs the app at `url` once, with the dev server's `AppSyncer`: the embedded server's
+    /// own, or one on its own for the official server. The official server needs no other
+    /// call: the app, not the caller, picks the server it registers with (its `INNGEST_DEV`).
+    pub async fn sync_app(&self, url: &str) -> Result<Value, SyncError> {
+        match self {
+            Server::Embedded(s) => s.sync_app(url).await,
+            Server::Official { syncer, .. } => syncer.sync(url).await,
         }
     }
 
@@ -196,7 +212,11 @@ async fn official(settings: &Settings, console: &Console) -> Result<Server, Offi
             .await
             .is_ok_and(|r| r.status().is_success())
         {
-            return Ok(Server::Official { job, url });
+            return Ok(Server::Official {
+                job,
+                url,
+                syncer: AppSyncer::new(),
+            });
         }
         if Instant::now() >= deadline {
             job.stop(Duration::from_secs(2)).await;
