@@ -308,84 +308,172 @@ async fn a_snake_case_sync_body_as_the_python_sdk_sends_registers() {
     assert_eq!(again["modified"], json!(false));
 }
 
-/// A stand-in for a misbehaving SDK (no official SDK answers this way, so a stub is the only
-/// way to test it): every call gets `206 []`. The server must back off and fail the run after
-/// its attempts, not call again at once forever.
-#[tokio::test]
-async fn an_sdk_that_reports_nothing_is_retried_with_backoff_then_failed() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let server = server(None).await;
-    let calls = Arc::new(AtomicUsize::new(0));
-    let seen = calls.clone();
-    let router = axum::Router::new().route(
-        "/api/inngest",
-        axum::routing::post(move || {
-            let seen = seen.clone();
-            async move {
-                seen.fetch_add(1, Ordering::SeqCst);
-                (
-                    axum::http::StatusCode::PARTIAL_CONTENT,
-                    [
-                        ("x-inngest-sdk", "stub:v0"),
-                        ("content-type", "application/json"),
-                    ],
-                    "[]",
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let url = format!(
-        "http://{}/api/inngest",
-        listener.local_addr().expect("bound")
-    );
-    let stub = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    let sync = json!({
-        "url": url, "appName": "stub", "deployType": "ping",
-        "functions": [{ "id": "stub-f", "name": "f", "triggers": [{ "event": "stub/go" }],
-            "steps": { "step": { "id": "step", "name": "step",
-                "runtime": { "type": "http", "url": format!("{url}?fnId=stub-f&stepId=step") } } } }],
-    });
-    let registered = reqwest::Client::new()
-        .post(format!("{}/fn/register", server.url()))
-        .json(&sync)
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(registered.status().as_u16(), 200);
+/// A stand-in for an SDK, for answers no official SDK gives: `answer` gets each execution
+/// request's body and returns the status and JSON body to send back. It serves one function,
+/// `{app}-f`, triggered by `{app}/go`, and registers it with the server.
+struct StubSdk {
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StubSdk {
+    async fn start(
+        server: &DevServer,
+        app: &str,
+        answer: impl Fn(&Value) -> (u16, Value) + Clone + Send + Sync + 'static,
+    ) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let router = axum::Router::new().route(
+            "/api/inngest",
+            axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+                let (seen, answer) = (seen.clone(), answer.clone());
+                async move {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    let (status, body) = answer(&body);
+                    (
+                        axum::http::StatusCode::from_u16(status).expect("a status"),
+                        [("x-inngest-sdk", "stub:v0")],
+                        axum::Json(body),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let url = format!(
+            "http://{}/api/inngest",
+            listener.local_addr().expect("bound")
+        );
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        let fn_id = format!("{app}-f");
+        let sync = json!({
+            "url": url, "appName": app, "deployType": "ping",
+            "functions": [{ "id": fn_id, "name": "f", "triggers": [{ "event": format!("{app}/go") }],
+                "steps": { "step": { "id": "step", "name": "step",
+                    "runtime": { "type": "http", "url": format!("{url}?fnId={fn_id}&stepId=step") } } } }],
+        });
+        let registered = reqwest::Client::new()
+            .post(format!("{}/fn/register", server.url()))
+            .json(&sync)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(registered.status().as_u16(), 200);
+        Self { calls, task }
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for StubSdk {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a run of the stub's function, checks that the failed first attempt is not called
+/// again at once, then moves the clock until the run ends; it must have failed, after one
+/// call per attempt (5 by default).
+async fn fails_after_its_attempts(server: &DevServer, stub: &StubSdk, app: &str) -> RunView {
     let ids = server
-        .send(vec![json!({ "name": "stub/go", "data": {} })])
+        .send(vec![json!({ "name": format!("{app}/go"), "data": {} })])
         .await
         .expect("sent");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        1,
-        "called again without waiting"
-    );
+    assert_eq!(stub.calls(), 1, "called again without waiting");
     let mut done = None;
     for _ in 0..20 {
         server
             .advance(Duration::from_secs(3 * 3600))
             .await
             .expect("running");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let runs = server
-            .engine()
-            .event_runs(ids[0].clone())
+        if let Some(r) = server
+            .finished_run(&ids[0], &format!("{app}-f"), Duration::from_millis(50))
             .await
-            .expect("running");
-        if let Some(r) = runs.into_iter().find(|r| r.status != RunStatus::Running) {
+            .expect("running")
+        {
             done = Some(r);
             break;
         }
     }
-    let done = done.expect("the run failed in the end");
-    assert_eq!(done.status, RunStatus::Failed);
-    assert_eq!(calls.load(Ordering::SeqCst), 5, "one call per attempt");
-    stub.abort();
+    let done = done.unwrap_or_else(|| panic!("the run of {app}-f never ended"));
+    assert_eq!(done.status, RunStatus::Failed, "{done:?}");
+    assert_eq!(stub.calls(), 5, "one call per attempt");
+    done
+}
+
+/// Every call gets `206 []`. The server must back off and fail the run after its attempts,
+/// not call again at once forever.
+#[tokio::test]
+async fn an_sdk_that_reports_nothing_is_retried_with_backoff_then_failed() {
+    let server = server(None).await;
+    let stub = StubSdk::start(&server, "stub", |_| (206, json!([]))).await;
+    fails_after_its_attempts(&server, &stub, "stub").await;
+}
+
+/// An op whose time does not parse (a wait's `timeout` of "soon", a sleep of "whenever") is a
+/// failed attempt, as in the Go executor: retried with backoff, then the run fails, naming the
+/// bad value. A wait must not wait forever instead.
+#[tokio::test]
+async fn an_unparsable_wait_timeout_or_sleep_fails_the_run_after_its_attempts() {
+    let server = server(None).await;
+    let cases = [
+        (
+            "waiter",
+            json!({ "op": "WaitForEvent", "id": "w1", "name": "stub/never",
+                    "opts": { "event": "stub/never", "timeout": "soon" } }),
+            ("the wait-for-event timeout is not valid: ", "\"soon\""),
+        ),
+        (
+            "sleeper",
+            json!({ "op": "Sleep", "id": "s1", "name": "whenever" }),
+            ("the sleep's length is not valid: ", "\"whenever\""),
+        ),
+    ];
+    for (app, op, (prefix, value)) in cases {
+        let stub = StubSdk::start(&server, app, move |_| (206, json!([op.clone()]))).await;
+        let done = fails_after_its_attempts(&server, &stub, app).await;
+        let error = done.output.as_ref().map(|o| o["message"].clone());
+        let error = error
+            .and_then(|m| m.as_str().map(str::to_string))
+            .unwrap_or_default();
+        assert!(
+            error.starts_with(prefix) && error.contains(value),
+            "{app}: {done:?}"
+        );
+    }
+}
+
+/// The JS SDK sends `timeout: ""` for a timeout it cannot read (`ms("soon")`), and the Go
+/// executor reads an empty timeout as "now": the wait times out at once, with no clock move.
+#[tokio::test]
+async fn an_empty_wait_timeout_times_out_at_once() {
+    let server = server(None).await;
+    let _stub = StubSdk::start(&server, "hasty", |body| match body["steps"].get("w1") {
+        Some(waited) => (200, json!({ "waited": waited })),
+        None => (
+            206,
+            json!([{ "op": "WaitForEvent", "id": "w1", "name": "hasty/never",
+                     "opts": { "event": "hasty/never", "timeout": "" } }]),
+        ),
+    })
+    .await;
+    let ids = server
+        .send(vec![json!({ "name": "hasty/go", "data": {} })])
+        .await
+        .expect("sent");
+    let done = server
+        .finished_run(&ids[0], "hasty-f", Duration::from_secs(5))
+        .await
+        .expect("running")
+        .expect("the wait timed out and the run finished");
+    assert_eq!(done.status, RunStatus::Completed, "{done:?}");
+    assert_eq!(done.output, Some(json!({ "waited": null })));
 }

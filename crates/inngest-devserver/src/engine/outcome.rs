@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use inngest_runtime::duration::DurationError;
 use inngest_runtime::protocol::{GeneratorOp, Opcode};
 use serde_json::{Value, json};
 
@@ -27,24 +28,81 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// When a `Sleep` op ends: `opts.duration` or `name`, a duration (`"3d"`) or an instant.
-fn sleep_until(op: &GeneratorOp, now: i64) -> Option<i64> {
-    let spec = op
-        .opt_str("duration")
-        .or(op.name.as_deref())?
-        .trim()
-        .to_string();
-    if let Ok(d) = inngest_runtime::duration::parse(&spec) {
-        return Some(now.saturating_add(ms(d)));
-    }
-    chrono::DateTime::parse_from_rfc3339(&spec)
-        .ok()
-        .map(|t| t.timestamp_millis())
+/// Why the ops of an answer cannot be acted on. As in the Go executor, where such an op is an
+/// error of the queue item, the attempt fails: the call is retried after the backoff, and the
+/// run fails on the last attempt.
+#[derive(Debug, thiserror::Error)]
+enum OpError {
+    /// A `Sleep` whose length is neither a duration nor an RFC 3339 time.
+    #[error("the sleep's length is not valid")]
+    Sleep(#[source] DurationError),
+    /// A `WaitForEvent` whose `timeout` is neither a duration nor an RFC 3339 time.
+    #[error("the wait-for-event timeout is not valid")]
+    WaitTimeout(#[source] DurationError),
+    /// An `InvokeFunction` whose `timeout` is neither a duration nor an RFC 3339 time.
+    #[error("the invoke timeout is not valid")]
+    InvokeTimeout(#[source] DurationError),
 }
 
-fn timeout_at(op: &GeneratorOp, now: i64) -> Option<i64> {
-    let d = inngest_runtime::duration::parse(op.opt_str("timeout")?).ok()?;
-    Some(now.saturating_add(ms(d)))
+/// `spec` from `now`: a duration (`"3d"`) or an RFC 3339 instant; the error is the duration's.
+fn instant(spec: &str, now: i64) -> Result<i64, DurationError> {
+    let spec = spec.trim();
+    match inngest_runtime::duration::parse(spec) {
+        Ok(d) => Ok(now.saturating_add(ms(d))),
+        Err(e) => chrono::DateTime::parse_from_rfc3339(spec)
+            .map(|t| t.timestamp_millis())
+            .map_err(|_| e),
+    }
+}
+
+/// A string option of an op, `None` when absent or empty.
+fn non_empty<'a>(op: &'a GeneratorOp, key: &str) -> Option<&'a str> {
+    op.opt_str(key).filter(|s| !s.trim().is_empty())
+}
+
+/// When a `Sleep` op ends: `opts.duration`, else `name` (older SDKs); as in the Go executor,
+/// neither means no sleep at all.
+fn sleep_until(op: &GeneratorOp, now: i64) -> Result<i64, OpError> {
+    let name = op.name.as_deref().filter(|s| !s.trim().is_empty());
+    match non_empty(op, "duration").or(name) {
+        None => Ok(now),
+        Some(spec) => instant(spec, now).map_err(OpError::Sleep),
+    }
+}
+
+/// When a `WaitForEvent` op times out. As in the Go executor, no (or an empty) `timeout` is
+/// "now": the JS SDK sends `""` for a timeout it cannot read.
+fn wait_expires(op: &GeneratorOp, now: i64) -> Result<i64, OpError> {
+    match non_empty(op, "timeout") {
+        None => Ok(now),
+        Some(spec) => instant(spec, now).map_err(OpError::WaitTimeout),
+    }
+}
+
+/// When an `InvokeFunction` op times out, if ever.
+fn invoke_expires(op: &GeneratorOp, now: i64) -> Result<Option<i64>, OpError> {
+    non_empty(op, "timeout")
+        .map(|spec| instant(spec, now).map_err(OpError::InvokeTimeout))
+        .transpose()
+}
+
+/// The times an answer's ops need, checked before any of them is applied.
+enum OpTime {
+    /// The op needs none.
+    None,
+    /// A sleep's end or a wait's timeout.
+    At(i64),
+    /// An invoke's timeout, if any.
+    Expires(Option<i64>),
+}
+
+fn op_time(op: &GeneratorOp, now: i64) -> Result<OpTime, OpError> {
+    Ok(match op.op {
+        Opcode::Sleep => OpTime::At(sleep_until(op, now)?),
+        Opcode::WaitForEvent => OpTime::At(wait_expires(op, now)?),
+        Opcode::InvokeFunction => OpTime::Expires(invoke_expires(op, now)?),
+        _ => OpTime::None,
+    })
 }
 
 /// A failed attempt, as the SDK reported it.
@@ -138,16 +196,34 @@ impl Engine {
 
     fn apply_ops(&mut self, run_id: &str, step_id: &str, attempt: u32, ops: Vec<GeneratorOp>) {
         let now = self.clock.now_ms();
+        let times = match ops
+            .iter()
+            .map(|op| op_time(op, now))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(times) => times,
+            Err(e) => {
+                let message = crate::error_chain(&e);
+                tracing::warn!(run = %run_id, error = %message, "the SDK reported an op that cannot be scheduled");
+                let failure = Failure {
+                    final_error: false,
+                    retry_after: None,
+                    error: json!({ "name": "Error", "message": message }),
+                };
+                self.fail_or_retry(run_id, step_id.to_string(), attempt, failure);
+                return;
+            }
+        };
         let mut retry: Option<Option<Duration>> = None;
         let mut complete: Option<Value> = None;
-        let mut unsupported: Option<String> = None;
+        let mut unsupported = false;
         let mut planned = Vec::new();
         let mut timers = Vec::new();
         let mut invokes = Vec::new();
         let Some(run) = self.runs.get_mut(run_id) else {
             return;
         };
-        for op in ops {
+        for (op, time) in ops.into_iter().zip(times) {
             let is_step = !matches!(
                 op.op,
                 Opcode::RunComplete | Opcode::DiscoveryRequest | Opcode::None
@@ -167,26 +243,21 @@ impl Engine {
                     run.pending.insert(op.id.clone(), Pending::Planned);
                     planned.push(op.id);
                 }
-                Opcode::Sleep => match sleep_until(&op, now) {
-                    Some(until_ms) => {
-                        run.pending
-                            .insert(op.id.clone(), Pending::Sleep { until_ms });
-                        timers.push((until_ms, Job::Wake { step: op.id }));
-                    }
-                    None => {
-                        unsupported = Some(format!(
-                            "a Sleep op without a duration or time: {:?}",
-                            op.name
-                        ))
-                    }
-                },
+                Opcode::Sleep => {
+                    let OpTime::At(until_ms) = time else { continue };
+                    run.pending
+                        .insert(op.id.clone(), Pending::Sleep { until_ms });
+                    timers.push((until_ms, Job::Wake { step: op.id }));
+                }
                 Opcode::WaitForEvent => {
+                    let OpTime::At(expires_ms) = time else {
+                        continue;
+                    };
                     let event = op
                         .opt_str("event")
                         .or(op.name.as_deref())
                         .unwrap_or_default()
                         .to_string();
-                    let expires_ms = timeout_at(&op, now).unwrap_or(i64::MAX);
                     let condition = op.opt_str("if").map(str::to_string);
                     run.pending.insert(
                         op.id.clone(),
@@ -199,21 +270,25 @@ impl Engine {
                     timers.push((expires_ms, Job::Timeout { step: op.id }));
                 }
                 Opcode::InvokeFunction => {
+                    let OpTime::Expires(expires) = time else {
+                        continue;
+                    };
                     let opts = op.opts.clone().unwrap_or_default();
-                    invokes.push((op.id.clone(), opts, timeout_at(&op, now)));
+                    invokes.push((op.id.clone(), opts, expires));
                 }
                 Opcode::RunComplete => complete = Some(op.data.unwrap_or(Value::Null)),
                 Opcode::None | Opcode::DiscoveryRequest => {}
                 Opcode::Unknown => {
-                    unsupported = Some("an op this dev server does not support".to_string());
+                    unsupported = true;
                 }
             }
         }
         let idle = run.pending.is_empty() && invokes.is_empty();
         self.save_run(run_id);
 
-        if let Some(reason) = unsupported {
-            let error = json!({ "name": "Error", "message": format!("the SDK reported {reason}") });
+        if unsupported {
+            let error = json!({ "name": "Error",
+                "message": "the SDK reported an op this dev server does not support" });
             self.finish(run_id, RunStatus::Failed, Some(error));
             return;
         }
@@ -245,9 +320,7 @@ impl Engine {
             );
         }
         for (at, job) in timers {
-            if at != i64::MAX {
-                self.enqueue(run_id, at, job);
-            }
+            self.enqueue(run_id, at, job);
         }
         for (step, opts, expires) in invokes {
             self.invoke(run_id, &step, &opts, expires);
@@ -298,17 +371,51 @@ mod tests {
     fn sleeps_take_durations_or_instants() {
         let mut op = GeneratorOp::new(Opcode::Sleep, "x");
         op.name = Some("3d".into());
-        assert_eq!(sleep_until(&op, 1_000), Some(1_000 + 3 * 86_400_000));
+        assert_eq!(sleep_until(&op, 1_000).ok(), Some(1_000 + 3 * 86_400_000));
         // The Python SDK sends the end as an ISO timestamp.
         op.name = Some("2030-01-02T03:04:05.000Z".into());
-        assert_eq!(sleep_until(&op, 0), Some(1_893_553_445_000));
+        assert_eq!(sleep_until(&op, 0).ok(), Some(1_893_553_445_000));
         // `opts.duration` wins over `name`.
         let mut opts = serde_json::Map::new();
         opts.insert("duration".into(), json!("1m"));
         op.opts = Some(opts);
-        assert_eq!(sleep_until(&op, 0), Some(60_000));
+        assert_eq!(sleep_until(&op, 0).ok(), Some(60_000));
         op.opts = None;
         op.name = Some("whenever".into());
-        assert_eq!(sleep_until(&op, 0), None);
+        assert!(matches!(sleep_until(&op, 0), Err(OpError::Sleep(_))));
+        // Neither: no sleep, as in the Go executor.
+        op.name = None;
+        assert_eq!(sleep_until(&op, 7).ok(), Some(7));
+    }
+
+    #[test]
+    fn timeouts_are_durations_or_instants_and_empty_means_now_for_waits() {
+        let wait = |timeout: Option<&str>| {
+            let mut op = GeneratorOp::new(Opcode::WaitForEvent, "x");
+            if let Some(t) = timeout {
+                let mut opts = serde_json::Map::new();
+                opts.insert("timeout".into(), json!(t));
+                op.opts = Some(opts);
+            }
+            op
+        };
+        assert_eq!(wait_expires(&wait(Some("1h")), 5).ok(), Some(5 + 3_600_000));
+        assert_eq!(
+            wait_expires(&wait(Some("2030-01-02T03:04:05.000Z")), 0).ok(),
+            Some(1_893_553_445_000)
+        );
+        assert_eq!(wait_expires(&wait(Some("")), 5).ok(), Some(5));
+        assert_eq!(wait_expires(&wait(None), 5).ok(), Some(5));
+        assert!(matches!(
+            wait_expires(&wait(Some("soon")), 0),
+            Err(OpError::WaitTimeout(_))
+        ));
+        let mut invoke = wait(Some("soon"));
+        invoke.op = Opcode::InvokeFunction;
+        assert!(matches!(
+            invoke_expires(&invoke, 0),
+            Err(OpError::InvokeTimeout(_))
+        ));
+        assert_eq!(invoke_expires(&wait(None), 0).ok(), Some(None));
     }
 }
