@@ -117,6 +117,9 @@ pub enum DevServerError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The listener given to [`DevServer::start_on`] cannot serve.
+    #[error("the given listener cannot be used")]
+    Listener(#[source] std::io::Error),
     /// The state database cannot be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -133,8 +136,46 @@ pub struct DevServer {
 }
 
 impl DevServer {
-    /// Opens the state, binds, and starts serving.
+    /// Binds `config.host`:`config.port` (port 0 picks a free one), opens the state, and starts
+    /// serving.
     pub async fn start(config: DevServerConfig) -> Result<Self, DevServerError> {
+        let addr = SocketAddr::new(config.host, config.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| DevServerError::Bind { addr, source })?;
+        Self::serve(config, listener).await
+    }
+
+    /// Starts serving on a listener the caller has bound, so the address is known, and held,
+    /// before the server starts (`config.host` and `config.port` are not used). A tokio
+    /// listener converts with `into_std()`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use inngest_devserver::{DevServer, DevServerConfig};
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?; // e.g. for an app's INNGEST_DEV, before the start
+    /// let server = DevServer::start_on(DevServerConfig::default(), listener).await?;
+    /// assert_eq!(server.url(), format!("http://{addr}"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn start_on(
+        config: DevServerConfig,
+        listener: std::net::TcpListener,
+    ) -> Result<Self, DevServerError> {
+        listener
+            .set_nonblocking(true)
+            .map_err(DevServerError::Listener)?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).map_err(DevServerError::Listener)?;
+        Self::serve(config, listener).await
+    }
+
+    async fn serve(
+        config: DevServerConfig,
+        listener: tokio::net::TcpListener,
+    ) -> Result<Self, DevServerError> {
+        let local = listener.local_addr().map_err(DevServerError::Listener)?;
         let clock = Clock::default();
         let store = store::Store::open(config.state.as_deref())?;
         let options = engine::EngineOptions {
@@ -143,13 +184,6 @@ impl DevServer {
             max_in_flight: 64,
         };
         let (engine, engine_task) = engine::Engine::spawn(clock.clone(), store, options)?;
-        let addr = SocketAddr::new(config.host, config.port);
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| DevServerError::Bind { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| DevServerError::Bind { addr, source })?;
         let url = format!("http://{local}");
         let syncer = AppSyncer::new();
         let router = http::router(http::Shared {
@@ -219,8 +253,9 @@ impl DevServer {
         self.engine.run(id.to_string()).await
     }
 
-    /// Waits until `event_id` has started a run of `function_id` that has finished, polling;
-    /// `None` if `timeout` passes first. Meant for tests.
+    /// Waits until `event_id` has started a run of `function_id` that has finished, polling
+    /// every 10 ms; `None` if `timeout` passes first (the run may not exist yet, or still
+    /// run). Meant for tests.
     pub async fn finished_run(
         &self,
         event_id: &str,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use inngest_devserver::{DevServer, DevServerConfig, RunStatus, RunView};
 use serde_json::{Value, json};
-use support::{JsApp, Proxy, RustApp, free_port, sync_when_up, wait_finished};
+use support::{JsApp, Proxy, RustApp, finished, sync_when_up, wait_finished};
 
 fn welcome_event(id: &str) -> Value {
     json!({
@@ -61,9 +61,9 @@ async fn until_sleeping(server: &DevServer, run_id: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_calls_are_retried_until_the_app_recovers() {
     let server = server(None).await;
-    let port = free_port();
-    let proxy = Proxy::start(port).await;
-    let _app = RustApp::welcome_only(server.url(), &proxy.origin(), port).await;
+    let proxy = Proxy::start().await;
+    let app = RustApp::welcome_only(server.url(), &proxy.origin()).await;
+    proxy.set_upstream(app.port);
     sync_when_up(&server, &format!("{}/api/inngest", proxy.origin())).await;
 
     proxy.fail_next(2);
@@ -74,8 +74,7 @@ async fn failed_calls_are_retried_until_the_app_recovers() {
     let run = only_run(&server, "evt-flaky").await;
     let mut done = None;
     for _ in 0..20 {
-        let r = wait_finished(&server, &run.run_id, 200).await;
-        if r.status != RunStatus::Running {
+        if let Some(r) = finished(&server, &run, 200).await {
             done = Some(r);
             break;
         }
@@ -106,9 +105,9 @@ async fn failed_calls_are_retried_until_the_app_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_survives_its_app_being_killed_and_restarted() {
     let server = server(None).await;
-    let port = free_port();
-    let proxy = Proxy::start(port).await;
-    let app = JsApp::start(server.url(), &proxy.origin(), port);
+    let proxy = Proxy::start().await;
+    let app = JsApp::start(server.url(), &proxy.origin());
+    proxy.set_upstream(app.port);
     sync_when_up(&server, &format!("{}/api/inngest", proxy.origin())).await;
 
     server
@@ -122,18 +121,22 @@ async fn a_run_survives_its_app_being_killed_and_restarted() {
         .advance(Duration::from_secs(3 * 86_400))
         .await
         .expect("running");
-    let r = wait_finished(&server, &run.run_id, 500).await;
-    assert_eq!(r.status, RunStatus::Running, "the run waits for its app");
+    assert_eq!(
+        finished(&server, &run, 500).await,
+        None,
+        "the run waits for its app"
+    );
 
-    let _app = JsApp::start(server.url(), &proxy.origin(), port);
+    // The app comes back, on another port: the proxy, whose URL the server calls, follows it.
+    let app = JsApp::start(server.url(), &proxy.origin());
+    proxy.set_upstream(app.port);
     let mut done = None;
     for _ in 0..40 {
         server
             .advance(Duration::from_secs(60))
             .await
             .expect("running");
-        let r = wait_finished(&server, &run.run_id, 250).await;
-        if r.status != RunStatus::Running {
+        if let Some(r) = finished(&server, &run, 250).await {
             done = Some(r);
             break;
         }
@@ -148,11 +151,11 @@ async fn a_sleeping_run_survives_a_dev_server_restart() {
     let dir = std::env::temp_dir().join(format!("inngest-devserver-test-{}", ulid::Ulid::new()));
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let state = dir.join("state.sqlite");
-    let port = free_port();
-    let proxy = Proxy::start(port).await;
+    let proxy = Proxy::start().await;
 
     let first = server(Some(state.clone())).await;
-    let _app = RustApp::start(first.url(), &proxy.origin(), port).await;
+    let app = RustApp::start(first.url(), &proxy.origin()).await;
+    proxy.set_upstream(app.port);
     sync_when_up(&first, &format!("{}/api/inngest", proxy.origin())).await;
     first
         .send(vec![welcome_event("evt-restart")])
@@ -176,7 +179,7 @@ async fn a_sleeping_run_survives_a_dev_server_restart() {
         .advance(Duration::from_secs(3 * 86_400))
         .await
         .expect("running");
-    let done = wait_finished(&second, &run.run_id, 5000).await;
+    let done = wait_finished(&second, &run, 5000).await;
     assert_eq!(done.status, RunStatus::Completed);
     assert_eq!(done.output, Some(json!({ "emailsSent": 2 })));
     second.stop().await;
@@ -257,6 +260,26 @@ async fn malformed_input_gets_a_4xx_with_a_message() {
         .await
         .expect("json");
     assert_eq!(info["name"], "inngest-devserver");
+}
+
+/// A caller that must know the address first (to hand it to an app it starts) binds it and
+/// passes the listener: the server serves there, and nothing could take the port in between.
+#[tokio::test]
+async fn a_server_started_on_a_bound_listener_serves_on_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = listener.local_addr().expect("bound");
+    let server = DevServer::start_on(DevServerConfig::default(), listener)
+        .await
+        .expect("the dev server starts");
+    assert_eq!(server.url(), format!("http://{addr}"));
+    let info: Value = reqwest::get(format!("http://{addr}/dev"))
+        .await
+        .expect("it answers on the listener")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info["name"], "inngest-devserver");
+    server.stop().await;
 }
 
 #[tokio::test]

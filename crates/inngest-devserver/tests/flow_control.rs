@@ -142,8 +142,8 @@ async fn runs_of(server: &DevServer, function: &str) -> Vec<RunView> {
     runs
 }
 
-async fn settle(server: &DevServer, run_id: &str) -> RunView {
-    support::wait_finished(server, run_id, 3000).await
+async fn settle(server: &DevServer, run: &RunView) -> RunView {
+    support::wait_finished(server, run, 3000).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,14 +216,14 @@ async fn singleton_skips_or_cancels() {
     let after = runs_of(&server, "flow-latest").await;
     assert_eq!(after.len(), 2);
     assert_eq!(
-        settle(&server, &before[0].run_id).await.status,
+        settle(&server, &before[0]).await.status,
         RunStatus::Cancelled
     );
     server
         .advance(Duration::from_secs(3601))
         .await
         .expect("running");
-    let last = settle(&server, &after[1].run_id).await;
+    let last = settle(&server, &after[1]).await;
     assert_eq!(
         (last.status, last.output),
         (RunStatus::Completed, Some(json!(2)))
@@ -257,7 +257,7 @@ async fn debounce_starts_once_with_the_last_event() {
         .advance(Duration::from_secs(3601))
         .await
         .expect("running");
-    let done = settle(&server, &runs[0].run_id).await;
+    let done = settle(&server, &runs[0]).await;
     assert_eq!(done.output, Some(json!(3)), "the last event wins");
 
     // A steady stream still starts once the 20 minute timeout is reached.
@@ -287,7 +287,7 @@ async fn a_finish_timeout_cancels_a_run_that_lasts_too_long() {
         .advance(Duration::from_secs(31 * 60))
         .await
         .expect("running");
-    let done = settle(&server, &run.run_id).await;
+    let done = settle(&server, &run).await;
     assert_eq!(done.status, RunStatus::Cancelled);
 }
 
@@ -329,7 +329,7 @@ async fn batches_start_when_full_or_at_their_timeout() {
     server.send(items).await.expect("sent");
     let runs = runs_of(&server, "flow-summer").await;
     assert_eq!(runs.len(), 1, "a full batch of 3 starts at once: {runs:?}");
-    let full = settle(&server, &runs[0].run_id).await;
+    let full = settle(&server, &runs[0]).await;
     assert_eq!(full.output, Some(json!({ "count": 3, "sum": 6 })));
     server
         .advance(Duration::from_secs(61))
@@ -337,6 +337,6 @@ async fn batches_start_when_full_or_at_their_timeout() {
         .expect("running");
     let runs = runs_of(&server, "flow-summer").await;
     assert_eq!(runs.len(), 2, "the rest starts at the timeout");
-    let rest = settle(&server, &runs[1].run_id).await;
+    let rest = settle(&server, &runs[1]).await;
     assert_eq!(rest.output, Some(json!({ "count": 1, "sum": 4 })));
 }

@@ -10,8 +10,8 @@ mod support;
 use support::{JsApp, drive};
 
 async fn drive_official_app(checkpointing: bool, suffix: &str, env: &[(&str, &str)]) {
-    drive::drive_app(checkpointing, suffix, async |server, origin, port| {
-        JsApp::start_with(server, origin, port, env)
+    drive::drive_app(checkpointing, suffix, async |server, origin| {
+        JsApp::start_with(server, origin, env)
     })
     .await;
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use inngest_devserver::{DevServer, DevServerConfig, RunStatus, RunView};
@@ -46,17 +46,16 @@ async fn until_step(server: &DevServer, run_id: &str, op: &str) {
     panic!("run {run_id} never reported {op}");
 }
 
-async fn finished(server: &DevServer, run_id: &str, advance: Option<Duration>) -> RunView {
+async fn finished(server: &DevServer, run: &RunView, advance: Option<Duration>) -> RunView {
     for _ in 0..60 {
-        let run = support::wait_finished(server, run_id, 250).await;
-        if run.status != RunStatus::Running {
-            return run;
+        if let Some(done) = support::finished(server, run, 250).await {
+            return done;
         }
         if let Some(by) = advance {
             server.advance(by).await.expect("running");
         }
     }
-    panic!("run {run_id} never finished");
+    panic!("run {} never finished", run.run_id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,17 +74,13 @@ async fn drives_the_official_python_sdk() {
     })
     .await
     .expect("starts");
-    let port = support::free_port();
-    let _app = PythonApp(
-        Command::new("python3")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/app.py"))
-            .env("INNGEST_DEV", server.url())
-            .env("PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python starts"),
-    );
+    let mut command = Command::new("python3");
+    command
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/app.py"))
+        .env("INNGEST_DEV", server.url())
+        .env("PORT", "0");
+    let (child, port) = support::spawn_listening(command, "the Python app");
+    let _app = PythonApp(child);
     support::sync_when_up(&server, &format!("http://127.0.0.1:{port}/api/inngest")).await;
     let apps = server.engine().apps().await.expect("running");
     let ids: Vec<&str> = apps[0].functions.iter().map(|f| f.id.as_str()).collect();
@@ -114,7 +109,7 @@ async fn drives_the_official_python_sdk() {
         ])
         .await
         .expect("sent");
-    let done = finished(&server, &run.run_id, None).await;
+    let done = finished(&server, &run, None).await;
     assert_eq!(done.status, RunStatus::Completed, "{done:?}");
     assert_eq!(done.output, Some(json!({ "first": "hello ada", "go": 2 })));
 
@@ -124,7 +119,7 @@ async fn drives_the_official_python_sdk() {
         .await
         .expect("sent");
     let run = run_of(&server, &ids[0]).await;
-    let done = finished(&server, &run.run_id, Some(Duration::from_secs(60))).await;
+    let done = finished(&server, &run, Some(Duration::from_secs(60))).await;
     assert_eq!(done.status, RunStatus::Completed, "{done:?}");
     assert_eq!(done.output, Some(json!("ok on attempt 1")));
 
@@ -134,7 +129,7 @@ async fn drives_the_official_python_sdk() {
         .await
         .expect("sent");
     let run = run_of(&server, &ids[0]).await;
-    let done = finished(&server, &run.run_id, None).await;
+    let done = finished(&server, &run, None).await;
     assert_eq!(done.status, RunStatus::Failed, "{done:?}");
     assert_eq!(
         done.output.as_ref().map(|o| o["message"].clone()),

@@ -7,8 +7,8 @@ mod support;
 use support::{RustApp, drive};
 
 async fn drive_rust_app(checkpointing: bool, suffix: &str) {
-    drive::drive_app(checkpointing, suffix, async |server, origin, port| {
-        RustApp::start(server, origin, port).await
+    drive::drive_app(checkpointing, suffix, async |server, origin| {
+        RustApp::start(server, origin).await
     })
     .await;
 }

@@ -4,6 +4,8 @@ named with an ISO timestamp, final errors sent as 500 with x-inngest-no-retry, S
 without the header, snake_case sync bodies.
 
 Run: INNGEST_DEV=<dev server url> PORT=<port> python3 app.py
+PORT=0 (the default) binds a free port. Once listening, the app prints one line,
+`listening on 127.0.0.1:<port>`, with the port it bound.
 """
 import datetime
 import os
@@ -47,4 +49,8 @@ app = flask.Flask(__name__)
 inngest.flask.serve(app, client, [greet, flaky, doomed])
 
 if __name__ == "__main__":
-    app.run(host="127.0.0.1", port=int(os.environ["PORT"]))
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", int(os.environ.get("PORT", "0")), app, threaded=True)
+    print(f"listening on 127.0.0.1:{server.server_port}", flush=True)
+    server.serve_forever()

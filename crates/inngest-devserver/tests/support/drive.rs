@@ -6,8 +6,8 @@ use std::time::Duration;
 use inngest_devserver::DevServer;
 
 use super::{
-    Proxy, diff_with_recording, find_run, outcome_diff, read_json, recorded_requests, scenarios,
-    wait_finished,
+    Proxy, Served, diff_with_recording, find_run, finished, outcome_diff, read_json,
+    recorded_requests, scenarios,
 };
 
 /// How a scenario's run is pushed to its end.
@@ -120,13 +120,17 @@ pub async fn run_all(
             continue;
         };
         let mut fed = false;
-        let mut finished = None;
+        let mut done = None;
         for _ in 0..40 {
-            let r = wait_finished(server, &run.run_id, 300).await;
-            if r.status != inngest_devserver::RunStatus::Running {
-                finished = Some(r);
+            if let Some(r) = finished(server, &run, 300).await {
+                done = Some(r);
                 break;
             }
+            let r = server
+                .run(&run.run_id)
+                .await
+                .expect("running")
+                .expect("the run exists");
             let waiting = r.steps.iter().any(|s| s.op == "WaitForEvent");
             match (p.feed, waiting, fed) {
                 (Some(feed), true, false) => {
@@ -143,7 +147,7 @@ pub async fn run_all(
                 }
             }
         }
-        let Some(done) = finished else {
+        let Some(done) = done else {
             failures.push(format!("{}: the run never finished", p.name));
             continue;
         };
@@ -182,12 +186,12 @@ pub async fn run_all(
     (compared, failures)
 }
 
-/// Starts a dev server and, behind a recording proxy, the app `start` serves on the given port
+/// Starts a dev server, a recording proxy, and the app `start` serves on a port of its own
 /// (registering the proxy's origin as its own); runs every scenario and asserts that all match.
-pub async fn drive_app<A>(
+pub async fn drive_app<A: Served>(
     checkpointing: bool,
     suffix: &str,
-    start: impl AsyncFnOnce(&str, &str, u16) -> A,
+    start: impl AsyncFnOnce(&str, &str) -> A,
 ) {
     let server = DevServer::start(inngest_devserver::DevServerConfig {
         port: 0,
@@ -196,9 +200,9 @@ pub async fn drive_app<A>(
     })
     .await
     .expect("the dev server starts");
-    let app_port = super::free_port();
-    let proxy = Proxy::start(app_port).await;
-    let _app = start(server.url(), &proxy.origin(), app_port).await;
+    let proxy = Proxy::start().await;
+    let app = start(server.url(), &proxy.origin()).await;
+    proxy.set_upstream(app.port());
     super::sync_when_up(&server, &format!("{}/api/inngest", proxy.origin())).await;
     let (compared, failures) = run_all(&server, &proxy, suffix, true).await;
     assert!(

@@ -6,8 +6,10 @@
 pub mod drive;
 
 use std::collections::BTreeMap;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,13 +19,6 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use inngest_devserver::{DevServer, RunView};
 use serde_json::{Value, json};
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// The corpus recorded from the official JS SDK, which the workspace carries.
 pub fn corpus() -> PathBuf {
@@ -60,24 +55,61 @@ pub fn recorded_requests(scenario: &str) -> Vec<Value> {
     out
 }
 
-/// The official JS app (`app.mjs` of the corpus), installed by `.ci/js-sdk.sh`.
+/// An app served on a port it bound itself.
+pub trait Served {
+    /// The port it listens on.
+    fn port(&self) -> u16;
+}
+
+/// Spawns an app that binds a free port itself and prints `listening on 127.0.0.1:<port>` on
+/// its stdout; returns it and the port. The rest of its stdout is read and dropped, so its
+/// writes never meet a closed pipe.
+pub fn spawn_listening(mut command: Command, what: &str) -> (Child, u16) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let Ok(line) = line else { break };
+            if let Some(port) = line
+                .strip_prefix("listening on 127.0.0.1:")
+                .and_then(|p| p.trim().parse::<u16>().ok())
+            {
+                let _ = tx.send(port);
+                break;
+            }
+        }
+        for _ in lines {}
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(port) => (child, port),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not say which port it listens on within 60 s");
+        }
+    }
+}
+
+/// The official JS app (`app.mjs` of the corpus), installed by `.ci/js-sdk.sh`, on a port it
+/// picks (`APP_PORT=0`).
 pub struct JsApp {
     child: Child,
     pub port: u16,
 }
 
 impl JsApp {
-    pub fn start(dev_server: &str, serve_origin: &str, port: u16) -> Self {
-        Self::start_with(dev_server, serve_origin, port, &[])
+    pub fn start(dev_server: &str, serve_origin: &str) -> Self {
+        Self::start_with(dev_server, serve_origin, &[])
     }
 
     /// With extra environment variables (e.g. `INNGEST_STREAMING=force`).
-    pub fn start_with(
-        dev_server: &str,
-        serve_origin: &str,
-        port: u16,
-        env: &[(&str, &str)],
-    ) -> Self {
+    pub fn start_with(dev_server: &str, serve_origin: &str, env: &[(&str, &str)]) -> Self {
         let dir = std::env::var("INNGEST_JS_APP_DIR")
             .unwrap_or_else(|_| "/var/tmp/cargo-inngest-js-sdk".into());
         let dir = PathBuf::from(dir);
@@ -86,18 +118,22 @@ impl JsApp {
             "the official JS SDK is not installed in {}: run `bash .ci/js-sdk.sh` (the README's test command does)",
             dir.display()
         );
-        let child = Command::new("node")
+        let mut command = Command::new("node");
+        command
             .arg("app.mjs")
             .current_dir(&dir)
             .env("INNGEST_DEV", dev_server)
-            .env("APP_PORT", port.to_string())
+            .env("APP_PORT", "0")
             .env("INNGEST_SERVE_ORIGIN", serve_origin)
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node starts");
+            .envs(env.iter().copied());
+        let (child, port) = spawn_listening(command, "the JS app");
         Self { child, port }
+    }
+}
+
+impl Served for JsApp {
+    fn port(&self) -> u16 {
+        self.port
     }
 }
 
@@ -108,31 +144,39 @@ impl Drop for JsApp {
     }
 }
 
-/// The Rust conformance app (`examples/conformance`) served in process on `port`, registering
+/// The Rust conformance app (`examples/conformance`) served in process, registering
 /// `serve_origin` as its URL and talking to the dev server at `dev_server`.
 pub struct RustApp {
+    pub port: u16,
     task: tokio::task::JoinHandle<()>,
 }
 
+async fn bind_free() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port")
+}
+
 impl RustApp {
-    pub async fn start(dev_server: &str, serve_origin: &str, port: u16) -> Self {
+    /// On a port it binds itself.
+    pub async fn start(dev_server: &str, serve_origin: &str) -> Self {
         Self::serve(
             conformance_app::APP_ID,
             dev_server,
             serve_origin,
-            port,
+            bind_free().await,
             conformance_app::app,
         )
         .await
     }
 
-    /// Only `welcome-user` (no cron ticking on clock moves).
-    pub async fn welcome_only(dev_server: &str, serve_origin: &str, port: u16) -> Self {
+    /// Only `welcome-user` (no cron ticking on clock moves), on a port it binds itself.
+    pub async fn welcome_only(dev_server: &str, serve_origin: &str) -> Self {
         Self::serve(
             conformance_app::APP_ID,
             dev_server,
             serve_origin,
-            port,
+            bind_free().await,
             |client| {
                 inngest_runtime::App::builder(client)
                     .register(conformance_app::WelcomeUser)
@@ -142,12 +186,12 @@ impl RustApp {
         .await
     }
 
-    /// Serves the app `build` makes for a client with id `app_id`.
+    /// Serves the app `build` makes for a client with id `app_id` on `listener`.
     pub async fn serve(
         app_id: &str,
         dev_server: &str,
         serve_origin: &str,
-        port: u16,
+        listener: tokio::net::TcpListener,
         build: impl FnOnce(
             inngest_runtime::Inngest,
         )
@@ -159,13 +203,17 @@ impl RustApp {
         let app = build(client).expect("the app registers");
         let router =
             axum::Router::new().route("/api/inngest", inngest_runtime::serve::axum::endpoint(app));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("the port is free");
+        let port = listener.local_addr().expect("bound").port();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Self { task }
+        Self { port, task }
+    }
+}
+
+impl Served for RustApp {
+    fn port(&self) -> u16 {
+        self.port
     }
 }
 
@@ -188,9 +236,9 @@ pub async fn server_with_app(
     })
     .await
     .expect("the dev server starts");
-    let port = free_port();
-    let origin = format!("http://127.0.0.1:{port}");
-    let app = RustApp::serve(app_id, server.url(), &origin, port, build).await;
+    let listener = bind_free().await;
+    let origin = format!("http://{}", listener.local_addr().expect("bound"));
+    let app = RustApp::serve(app_id, server.url(), &origin, listener, build).await;
     sync_when_up(&server, &format!("{origin}/api/inngest")).await;
     (server, app)
 }
@@ -203,18 +251,22 @@ pub struct Seen {
     pub status: u16,
 }
 
-/// A proxy in front of an app that records every execution request, by run id.
+/// A proxy in front of an app that records every execution request, by run id. It starts
+/// first, so that the app can register the proxy's origin; the app's port is set once the app
+/// listens (and again when it restarts).
 pub struct Proxy {
     pub port: u16,
     seen: Arc<Mutex<BTreeMap<String, Vec<Seen>>>>,
     fail_next: Arc<std::sync::atomic::AtomicUsize>,
+    upstream: Arc<AtomicU16>,
     task: tokio::task::JoinHandle<()>,
 }
 
 #[derive(Clone)]
 struct ProxyState {
     fail_next: Arc<std::sync::atomic::AtomicUsize>,
-    upstream: String,
+    /// The app's port; 0 until it is known.
+    upstream: Arc<AtomicU16>,
     http: reqwest::Client,
     seen: Arc<Mutex<BTreeMap<String, Vec<Seen>>>>,
 }
@@ -241,9 +293,14 @@ async fn forward(State(s): State<ProxyState>, req: Request) -> Response {
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let mut out = s
-        .http
-        .request(parts.method.clone(), format!("{}{path}", s.upstream));
+    let upstream = s.upstream.load(Ordering::SeqCst);
+    if upstream == 0 {
+        return (StatusCode::BAD_GATEWAY, "proxy: no app yet").into_response();
+    }
+    let mut out = s.http.request(
+        parts.method.clone(),
+        format!("http://127.0.0.1:{upstream}{path}"),
+    );
     for (name, value) in &parts.headers {
         if name != "host" && name != "content-length" {
             out = out.header(name, value);
@@ -287,12 +344,13 @@ async fn forward(State(s): State<ProxyState>, req: Request) -> Response {
 }
 
 impl Proxy {
-    pub async fn start(upstream_port: u16) -> Self {
+    pub async fn start() -> Self {
         let seen = Arc::new(Mutex::new(BTreeMap::new()));
         let fail_next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let upstream = Arc::new(AtomicU16::new(0));
         let state = ProxyState {
             fail_next: fail_next.clone(),
-            upstream: format!("http://127.0.0.1:{upstream_port}"),
+            upstream: upstream.clone(),
             http: reqwest::Client::new(),
             seen: seen.clone(),
         };
@@ -308,8 +366,14 @@ impl Proxy {
             port,
             seen,
             fail_next,
+            upstream,
             task,
         }
+    }
+
+    /// Forwards to the app on `port` from now on.
+    pub fn set_upstream(&self, port: u16) {
+        self.upstream.store(port, Ordering::SeqCst);
     }
 
     /// Answers the next `n` execution requests with a bare 500 instead of forwarding them.
@@ -363,22 +427,30 @@ pub async fn find_run(server: &DevServer, function_id: &str, skip: &[String]) ->
     None
 }
 
-/// Polls a run until it finishes or `ms` pass.
-pub async fn wait_finished(server: &DevServer, run_id: &str, ms: u64) -> RunView {
-    let mut last = None;
-    for _ in 0..ms / 10 {
-        let run = server
-            .run(run_id)
-            .await
-            .expect("running")
-            .expect("the run exists");
-        if run.status != inngest_devserver::RunStatus::Running {
-            return run;
-        }
-        last = Some(run);
-        tokio::time::sleep(Duration::from_millis(10)).await;
+/// [`DevServer::finished_run`] for a run found already: the run once it has finished, or
+/// `None` if it is still running after `ms`.
+pub async fn finished(server: &DevServer, run: &RunView, ms: u64) -> Option<RunView> {
+    let event_id = run
+        .event_id
+        .as_deref()
+        .unwrap_or_else(|| panic!("run {} has no triggering event", run.run_id));
+    server
+        .finished_run(event_id, &run.function_id, Duration::from_millis(ms))
+        .await
+        .expect("the server runs")
+}
+
+/// Waits up to `ms` for a run to finish; fails the test, showing the run as it stands, if it
+/// does not.
+pub async fn wait_finished(server: &DevServer, run: &RunView, ms: u64) -> RunView {
+    if let Some(done) = finished(server, run, ms).await {
+        return done;
     }
-    last.expect("polled at least once")
+    let now = server.run(&run.run_id).await.expect("the server runs");
+    panic!(
+        "run {} of {} did not finish within {ms} ms; it stands as {now:?}",
+        run.run_id, run.function_id
+    );
 }
 
 /// The parts of an execution request the corpus comparison looks at: `stepId`, attempt,
