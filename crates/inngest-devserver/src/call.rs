@@ -70,7 +70,7 @@ fn with_step_id(url: &str, step_id: &str) -> String {
 }
 
 /// What an SDK answer means for the run.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum CallOutcome {
     /// 200: the function returned this output.
     Done(Value),
@@ -86,11 +86,11 @@ pub enum CallOutcome {
         error: Value,
     },
     /// The app could not be reached (refused, reset, timeout): nothing ran.
-    Unreachable(String),
+    Unreachable(reqwest::Error),
 }
 
-/// The request version the SDK answered with, if it said.
-#[derive(Debug, Clone)]
+/// An SDK answer, classified, with what the response said about itself.
+#[derive(Debug)]
 pub struct CallResult {
     /// The outcome.
     pub outcome: CallOutcome,
@@ -114,7 +114,7 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
         Ok(r) => r,
         Err(e) => {
             return CallResult {
-                outcome: CallOutcome::Unreachable(e.to_string()),
+                outcome: CallOutcome::Unreachable(e),
                 version: None,
                 status: None,
             };
