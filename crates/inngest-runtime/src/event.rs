@@ -81,9 +81,10 @@ pub struct ReceivedEvent<E> {
 
 /// An event payload that could not be read as its type.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The JSON does not fit the type.
-    #[error("event {name:?} does not match its type: {source}")]
+    #[error("event {name:?} does not match its type")]
     Shape {
         /// The event name.
         name: String,

@@ -1,54 +1,16 @@
-//! How a step meets the run: memo look-up, reporting, waiting for permission, executing.
+//! The wire rules of a step: how it meets the run (memo look-up, reporting, waiting for
+//! permission, executing) and which op it answers with (`StepRun`, `StepError` for an error
+//! the executor retries, `StepFailed` for a final one, the checkpoint fallback to classic mode).
+//! [`crate::step::Step`] is the user-facing surface over these.
 
 use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+use super::state::{FoundStep, SharedRun};
 use crate::error::WorkflowError;
-use crate::execution::state::{FoundStep, SharedRun};
 use crate::protocol::{GeneratorOp, MemoValue, Opcode, SerializedError, Userland};
-
-/// Options of `wait_for_event`: a timeout and an optional match condition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WaitForEvent {
-    timeout: String,
-    condition: Option<String>,
-}
-
-impl WaitForEvent {
-    /// Waits at most `timeout` (an Inngest duration string).
-    pub fn timeout(timeout: impl Into<String>) -> Self {
-        Self {
-            timeout: timeout.into(),
-            condition: None,
-        }
-    }
-
-    /// Matches only events whose field equals the triggering event's: `"data.order_id"`
-    /// becomes `event.data.order_id == async.data.order_id`.
-    pub fn matching(mut self, field: &str) -> Self {
-        self.condition = Some(format!("event.{field} == async.{field}"));
-        self
-    }
-
-    /// Matches only events for which a CEL expression over `event` (the triggering event) and
-    /// `async` (the candidate) holds.
-    pub fn when(mut self, expression: impl Into<String>) -> Self {
-        self.condition = Some(expression.into());
-        self
-    }
-
-    pub(crate) fn opts(&self) -> Result<Value, WorkflowError> {
-        crate::duration::parse(&self.timeout)
-            .map_err(|e| WorkflowError::non_retriable(e.to_string()))?;
-        let mut opts = json!({ "timeout": self.timeout });
-        if let Some(c) = &self.condition {
-            opts["if"] = json!(c);
-        }
-        Ok(opts)
-    }
-}
 
 /// A step resolved against the run at call time: its op as reported, and its memo if any.
 pub(crate) struct PreparedOp {
@@ -64,10 +26,7 @@ fn now_nanos() -> u128 {
 }
 
 fn base_op(run: &SharedRun, id: &str, op: Opcode) -> PreparedOp {
-    let mut st = run.lock();
-    let resolved = st.ids.next(id);
-    // Each hashed id is handed out once per request, so its memo is read once: take it.
-    let memo = st.memo.remove(&resolved.hashed);
+    let (resolved, memo) = run.lock().next_step(id);
     let mut g = GeneratorOp::new(op, resolved.hashed);
     g.display_name = Some(id.to_string());
     g.userland = Some(Userland {
@@ -120,7 +79,7 @@ pub(crate) async fn suspend(run: SharedRun, prepared: PreparedOp) -> Result<Valu
     if let Some(result) = prepared.memo.as_ref().and_then(from_memo) {
         return result;
     }
-    run.lock().found.push(FoundStep {
+    run.lock().found(FoundStep {
         op: prepared.op,
         runnable: false,
     });
@@ -138,7 +97,7 @@ pub(crate) async fn runnable(
     }
     let hashed = prepared.op.id.clone();
     let mut op = prepared.op;
-    run.lock().found.push(FoundStep {
+    run.lock().found(FoundStep {
         op: op.clone(),
         runnable: true,
     });
@@ -147,9 +106,9 @@ pub(crate) async fn runnable(
     let started = now_nanos();
     let result = body.await;
     op.timing = Some(json!({ "a": started, "b": now_nanos().saturating_sub(started) }));
-    let (attempt, max_attempts, checkpoint) = {
+    let ((attempt, max_attempts), checkpoint) = {
         let st = run.lock();
-        (st.attempt, st.max_attempts, st.checkpoint.clone())
+        (st.attempts(), st.checkpoint())
     };
     match result {
         Ok(data) => {
