@@ -13,7 +13,7 @@ use crate::execution::{Execution, Outcome};
 use crate::options::{Trigger, WorkflowOptions};
 use crate::protocol::event::names;
 use crate::protocol::sync::{FunctionConfig, StepConfig, StepRetries, StepRuntime, TriggerConfig};
-use crate::protocol::{ExecutionRequest, SerializedError};
+use crate::protocol::{EventPayload, ExecutionRequest, JsonRepr, RawJson, SerializedError};
 use crate::step::{Services, Step};
 use crate::workflow::{Context, FailureContext, Workflow, has_failure_handler};
 
@@ -22,7 +22,9 @@ use crate::workflow::{Context, FailureContext, Workflow, has_failure_handler};
 pub const DEFAULT_RETRIES: u32 = 4;
 
 type Handler = Arc<
-    dyn Fn(Arc<ExecutionRequest>, Execution, Step) -> BoxFuture<'static, Outcome> + Send + Sync,
+    dyn Fn(Arc<ExecutionRequest<RawJson>>, Execution, Step) -> BoxFuture<'static, Outcome>
+        + Send
+        + Sync,
 >;
 
 /// One registered function: a workflow or the failure handler of one.
@@ -215,10 +217,17 @@ impl AppBuilder {
             let w = main.clone();
             Box::pin(async move {
                 let (attempt, max_attempts) = exec.attempts();
+                // The events were validated on the run's first request; a run with memoized
+                // steps got past it.
+                let validate = exec.is_first_request();
                 exec.drive(async move {
-                    let decode = |e: &crate::protocol::EventPayload| {
-                        ReceivedEvent::<W::Event>::decode(e)
-                            .map_err(|e| WorkflowError::non_retriable(crate::error::chain(&e)))
+                    let decode = |e: &EventPayload<RawJson>| {
+                        let decoded = if validate {
+                            ReceivedEvent::<W::Event>::decode(e)
+                        } else {
+                            ReceivedEvent::<W::Event>::decode_unvalidated(e)
+                        };
+                        decoded.map_err(|e| WorkflowError::non_retriable(crate::error::chain(&e)))
                     };
                     let event = decode(&req.event)?;
                     let events = req
@@ -258,7 +267,12 @@ impl AppBuilder {
                 Box::pin(async move {
                     let (attempt, _) = exec.attempts();
                     exec.drive(async move {
-                        let data = &req.event.data;
+                        // A failure event is rare: read it as a tree.
+                        let data: serde_json::Value = req.event.data.to_tree().map_err(|e| {
+                            WorkflowError::non_retriable(format!(
+                                "function.failed event is malformed: {e}"
+                            ))
+                        })?;
                         let error: SerializedError = serde_json::from_value(data["error"].clone())
                             .unwrap_or_else(|_| {
                                 SerializedError::new("Error", data["error"].to_string())
@@ -337,7 +351,7 @@ impl AppBuilder {
 pub(crate) async fn execute(
     app: &App,
     f: &Registered,
-    mut req: ExecutionRequest,
+    mut req: ExecutionRequest<RawJson>,
     target: Option<String>,
 ) -> Outcome {
     let exec = Execution::new(&mut req, target, f.max_attempts(), &app.client);

@@ -16,6 +16,7 @@
 
 mod checkpoint;
 pub(crate) mod ops;
+mod output;
 mod state;
 
 use std::future::{Future, poll_fn};
@@ -27,9 +28,10 @@ use serde_json::Value;
 
 use crate::client::Inngest;
 use crate::error::WorkflowError;
-use crate::protocol::{ExecutionRequest, GeneratorOp, Opcode};
+use crate::protocol::{ExecutionRequest, GeneratorOp, Opcode, RawJson};
 use state::{NextAction, RequestMode, RunState};
 
+pub(crate) use output::StepOutput;
 pub(crate) use state::{Interrupt, SharedRun};
 
 /// How one execution request ended.
@@ -53,13 +55,14 @@ pub(crate) enum Outcome {
 pub(crate) struct Execution {
     run: SharedRun,
     checkpointing: bool,
+    first_request: bool,
 }
 
 impl Execution {
     /// Prepares the state for a request; `target` is the `stepId` unless it is `step`.
     /// The memo moves out of `req` into the run state.
     pub fn new(
-        req: &mut ExecutionRequest,
+        req: &mut ExecutionRequest<RawJson>,
         target: Option<String>,
         max_attempts: u32,
         client: &Inngest,
@@ -89,6 +92,7 @@ impl Execution {
             _ => None,
         };
         let checkpointing = checkpoint.is_some();
+        let first_request = req.steps.is_empty();
         let run = SharedRun::new(RunState::new(RequestMode {
             memo: std::mem::take(&mut req.steps),
             immediate: !req.ctx.disable_immediate_execution,
@@ -97,7 +101,16 @@ impl Execution {
             max_attempts: req.ctx.max_attempts.unwrap_or(max_attempts).max(1),
             checkpoint,
         }));
-        Self { run, checkpointing }
+        Self {
+            run,
+            checkpointing,
+            first_request,
+        }
+    }
+
+    /// Whether the request carries no memoized step: the run's first.
+    pub fn is_first_request(&self) -> bool {
+        self.first_request
     }
 
     /// The run state the step tools of this request share.

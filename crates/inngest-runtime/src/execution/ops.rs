@@ -8,14 +8,56 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+use super::output::{Memo, StepOutput};
 use super::state::{FoundStep, SharedRun};
 use crate::error::WorkflowError;
-use crate::protocol::{GeneratorOp, MemoValue, Opcode, SerializedError, Userland};
+use crate::protocol::{GeneratorOp, MemoValue, Opcode, RawJson, SerializedError, Userland};
+use crate::step_id::ResolvedStepId;
 
-/// A step resolved against the run at call time: its op as reported, and its memo if any.
+/// A step resolved against the run at call time: its memo if any, and what its op is made of.
+/// The op itself is built only when the step is new: a replayed step needs none.
 pub(crate) struct PreparedOp {
-    op: GeneratorOp,
-    memo: Option<Value>,
+    memo: Option<RawJson>,
+    resolved: ResolvedStepId,
+    kind: Opcode,
+    name: Option<String>,
+    opts: Map<String, Value>,
+    /// Async ops report `data: null`.
+    null_data: bool,
+}
+
+impl PreparedOp {
+    fn into_op(self) -> GeneratorOp {
+        let mut g = GeneratorOp::new(self.kind, self.resolved.hashed);
+        g.display_name = Some(self.resolved.id.clone());
+        g.userland = Some(Userland {
+            id: self.resolved.id,
+            index: self.resolved.index,
+        });
+        g.name = self.name;
+        g.opts = Some(self.opts);
+        if self.null_data {
+            g.data = Some(Value::Null);
+        }
+        g
+    }
+
+    /// The memoized result, if the memo holds one; else the step, to report or run.
+    fn replay(mut self) -> Replayed {
+        match self.memo.take().map(Memo::read) {
+            Some(Memo::Data(v)) => Replayed::Memoized(Ok(v)),
+            Some(Memo::Error(e)) => Replayed::Memoized(Err(WorkflowError::step_failed(e))),
+            Some(Memo::Input) | None => Replayed::New(self),
+        }
+    }
+}
+
+/// A step looked up in the memo.
+enum Replayed {
+    /// Its result.
+    Memoized(Result<StepOutput, WorkflowError>),
+    /// It has none: it is new in this request.
+    New(PreparedOp),
 }
 
 fn now_nanos() -> u128 {
@@ -25,26 +67,27 @@ fn now_nanos() -> u128 {
         .unwrap_or(0)
 }
 
-fn base_op(run: &SharedRun, id: &str, op: Opcode) -> PreparedOp {
+fn base_op(run: &SharedRun, id: &str, kind: Opcode) -> PreparedOp {
     let (resolved, memo) = run.lock().next_step(id);
-    let mut g = GeneratorOp::new(op, resolved.hashed);
-    g.display_name = Some(id.to_string());
-    g.userland = Some(Userland {
-        id: resolved.id,
-        index: resolved.index,
-    });
-    PreparedOp { op: g, memo }
+    PreparedOp {
+        memo,
+        resolved,
+        kind,
+        name: None,
+        opts: Map::new(),
+        null_data: false,
+    }
 }
 
 /// A `run`-type step (run, sendEvent). `name` overrides the op name (`sendEvent`).
 pub(crate) fn run_op(run: &SharedRun, id: &str, op: Opcode, name: Option<&str>) -> PreparedOp {
     let mut p = base_op(run, id, op);
-    p.op.name = Some(name.unwrap_or(id).to_string());
-    let mut opts = Map::new();
-    if name == Some("sendEvent") {
-        opts.insert("type".into(), json!("step.sendEvent"));
+    if p.memo.is_none() {
+        p.name = Some(name.unwrap_or(id).to_string());
+        if name == Some("sendEvent") {
+            p.opts.insert("type".into(), json!("step.sendEvent"));
+        }
     }
-    p.op.opts = Some(opts);
     p
 }
 
@@ -57,30 +100,25 @@ pub(crate) fn async_op(
     opts: Value,
 ) -> PreparedOp {
     let mut p = base_op(run, id, op);
-    p.op.name = name;
-    p.op.opts = match opts {
-        Value::Object(m) => Some(m),
-        _ => Some(Map::new()),
-    };
-    p.op.data = Some(Value::Null);
+    p.name = name;
+    if let Value::Object(m) = opts {
+        p.opts = m;
+    }
+    p.null_data = true;
     p
 }
 
-fn from_memo(memo: &Value) -> Option<Result<Value, WorkflowError>> {
-    match MemoValue::read(memo) {
-        MemoValue::Data(v) => Some(Ok(v)),
-        MemoValue::Error(e) => Some(Err(WorkflowError::step_failed(e))),
-        MemoValue::Input(_) => None,
-    }
-}
-
 /// Suspends the run at an async op, or returns its memoized result.
-pub(crate) async fn suspend(run: SharedRun, prepared: PreparedOp) -> Result<Value, WorkflowError> {
-    if let Some(result) = prepared.memo.as_ref().and_then(from_memo) {
-        return result;
-    }
+pub(crate) async fn suspend(
+    run: SharedRun,
+    prepared: PreparedOp,
+) -> Result<StepOutput, WorkflowError> {
+    let prepared = match prepared.replay() {
+        Replayed::Memoized(result) => return result,
+        Replayed::New(prepared) => prepared,
+    };
     run.lock().found(FoundStep {
-        op: prepared.op,
+        op: prepared.into_op(),
         runnable: false,
     });
     std::future::pending().await
@@ -91,12 +129,13 @@ pub(crate) async fn runnable(
     run: SharedRun,
     prepared: PreparedOp,
     body: impl Future<Output = Result<Value, WorkflowError>> + Send,
-) -> Result<Value, WorkflowError> {
-    if let Some(result) = prepared.memo.as_ref().and_then(from_memo) {
-        return result;
-    }
-    let hashed = prepared.op.id.clone();
-    let mut op = prepared.op;
+) -> Result<StepOutput, WorkflowError> {
+    let prepared = match prepared.replay() {
+        Replayed::Memoized(result) => return result,
+        Replayed::New(prepared) => prepared,
+    };
+    let mut op = prepared.into_op();
+    let hashed = op.id.clone();
     run.lock().found(FoundStep {
         op: op.clone(),
         runnable: true,
@@ -115,9 +154,12 @@ pub(crate) async fn runnable(
             op.data = Some(data.clone());
             if let Some(checkpoint) = checkpoint {
                 if checkpoint.save(&op).await {
-                    run.lock()
-                        .memoize_executed(&hashed, MemoValue::data(data.clone()));
-                    return Ok(data);
+                    if let Ok(memo) =
+                        serde_json::value::to_raw_value(&MemoValue::data(data.clone()))
+                    {
+                        run.lock().memoize_executed(&hashed, memo);
+                        return Ok(StepOutput::Tree(data));
+                    }
                 }
             }
             run.lock().interrupt(op, None);

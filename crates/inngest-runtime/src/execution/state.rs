@@ -8,12 +8,13 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 use super::checkpoint::Checkpointer;
 use crate::error::WorkflowError;
 use crate::protocol::GeneratorOp;
-use crate::step_id::{ResolvedStepId, StepIdCounter};
+use crate::protocol::{RawJson, Steps};
+use crate::step_id::{HexKeyBuild, ResolvedStepId, StepIdCounter};
 
 /// A step found in this execution that has no memoized result.
 pub(crate) struct FoundStep {
@@ -47,7 +48,7 @@ pub(super) enum NextAction {
 /// How a request asks the SDK to behave.
 pub(super) struct RequestMode {
     /// The memoized steps, by hashed id.
-    pub memo: Map<String, Value>,
+    pub memo: Steps<RawJson>,
     /// The hashed id the executor targets (`stepId` other than `step`).
     pub target: Option<String>,
     /// Whether a lone new `run` step may be executed at once.
@@ -58,7 +59,7 @@ pub(super) struct RequestMode {
 }
 
 pub(crate) struct RunState {
-    memo: Map<String, Value>,
+    memo: HashMap<String, RawJson, HexKeyBuild>,
     ids: StepIdCounter,
     target: Option<String>,
     immediate: bool,
@@ -74,7 +75,7 @@ pub(crate) struct RunState {
 impl RunState {
     pub(super) fn new(mode: RequestMode) -> Self {
         Self {
-            memo: mode.memo,
+            memo: mode.memo.into_iter().collect(),
             ids: StepIdCounter::default(),
             target: mode.target,
             immediate: mode.immediate,
@@ -90,7 +91,7 @@ impl RunState {
 
     /// Resolves the next use of `id` and takes its memo: each hashed id is handed out once per
     /// request, so its memo is read once.
-    pub(super) fn next_step(&mut self, id: &str) -> (ResolvedStepId, Option<Value>) {
+    pub(super) fn next_step(&mut self, id: &str) -> (ResolvedStepId, Option<RawJson>) {
         let resolved = self.ids.next(id);
         let memo = self.memo.remove(&resolved.hashed);
         (resolved, memo)
@@ -124,7 +125,7 @@ impl RunState {
     }
 
     /// Checkpoint mode: a step ran and was saved; the run goes on in this request.
-    pub(super) fn memoize_executed(&mut self, hashed: &str, memo: Value) {
+    pub(super) fn memoize_executed(&mut self, hashed: &str, memo: RawJson) {
         self.memo.insert(hashed.to_string(), memo);
         self.found.retain(|f| f.op.id != hashed);
         self.granted = None;

@@ -22,7 +22,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use crate::app::App;
 use crate::config::Mode;
-use crate::protocol::{ExecutionRequest, headers, request::RequestParseError};
+use crate::protocol::{ExecutionRequest, RawJson, Steps, headers, request::RequestParseError};
 use crate::signature::{self, VerifiedWith};
 use respond::Reply;
 
@@ -244,7 +244,10 @@ impl ServeHandler {
     }
 
     /// `use_api`: the state was too large to send; fetch events and steps from the API.
-    async fn fetch_large_state(&self, req: &mut ExecutionRequest) -> Result<(), LargeStateError> {
+    async fn fetch_large_state(
+        &self,
+        req: &mut ExecutionRequest<RawJson>,
+    ) -> Result<(), LargeStateError> {
         let config = self.app.client.config();
         let base = format!("{}/v0/runs/{}", config.api_origin(), req.ctx.run_id);
         let get = |path: &'static str| {
@@ -256,14 +259,14 @@ impl ServeHandler {
         };
         let fetch = |what| move |source| LargeStateError::Fetch { what, source };
         let read = |what| move |source| LargeStateError::Read { what, source };
-        let events: Vec<crate::protocol::EventPayload> = get("batch")
+        let events: Vec<crate::protocol::EventPayload<RawJson>> = get("batch")
             .await
             .and_then(|r| r.error_for_status())
             .map_err(fetch("events"))?
             .json()
             .await
             .map_err(read("events"))?;
-        let steps: serde_json::Map<String, serde_json::Value> = get("actions")
+        let steps: Steps<RawJson> = get("actions")
             .await
             .and_then(|r| r.error_for_status())
             .map_err(fetch("steps"))?
@@ -275,7 +278,7 @@ impl ServeHandler {
         }
         req.events = events;
         if req.ctx.stack.stack.is_empty() {
-            req.ctx.stack.stack = steps.keys().cloned().collect();
+            req.ctx.stack.stack = steps.keys().map(str::to_string).collect();
         }
         req.steps = steps;
         Ok(())

@@ -20,13 +20,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::client::Inngest;
 use crate::error::WorkflowError;
 use crate::event::{Event, ReceivedEvent, ValidatePayload};
-use crate::execution::SharedRun;
 use crate::execution::ops;
+use crate::execution::{SharedRun, StepOutput};
 use crate::options::IntoSleep;
 use crate::protocol::Opcode;
 
@@ -56,8 +56,8 @@ pub trait Invocable {
     fn function_id() -> String;
 }
 
-fn decode<T: DeserializeOwned>(id: &str, value: Value) -> Result<T, WorkflowError> {
-    serde_json::from_value(value).map_err(|e| {
+fn decode<T: DeserializeOwned>(id: &str, value: StepOutput) -> Result<T, WorkflowError> {
+    value.decode().map_err(|e| {
         WorkflowError::non_retriable(format!(
             "step {id:?}: memoized value does not fit its type: {e}"
         ))
@@ -211,8 +211,8 @@ impl Step {
             if value.is_null() {
                 return Ok(None);
             }
-            let payload: crate::protocol::EventPayload =
-                serde_json::from_value(value).map_err(|e| {
+            let payload: crate::protocol::EventPayload<crate::protocol::RawJson> =
+                value.decode().map_err(|e| {
                     WorkflowError::non_retriable(format!("awaited event is malformed: {e}"))
                 })?;
             if payload.name != E::NAME {
