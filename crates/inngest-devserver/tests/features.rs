@@ -223,7 +223,6 @@ struct Doomed;
 impl Workflow for Doomed {
     type Event = Doom;
     type Output = ();
-    const ON_FAILURE: bool = true;
     fn options() -> WorkflowOptions {
         WorkflowOptions::new("doomed")
     }

@@ -9,19 +9,23 @@ use serde_json::Value;
 use crate::client::Inngest;
 use crate::error::{RegistrationError, WorkflowError};
 use crate::event::ReceivedEvent;
-use crate::execution::{Execution, Outcome, Services};
+use crate::execution::{Execution, Outcome};
 use crate::options::{Trigger, WorkflowOptions};
 use crate::protocol::event::names;
 use crate::protocol::sync::{FunctionConfig, StepConfig, StepRetries, StepRuntime, TriggerConfig};
-use crate::protocol::{ExecutionRequest, SerializedError};
-use crate::workflow::{Context, FailureContext, Workflow};
+use crate::protocol::{EventPayload, ExecutionRequest, JsonRepr, RawJson, SerializedError};
+use crate::step::{Services, Step};
+use crate::workflow::{Context, FailureContext, Workflow, has_failure_handler};
 
 /// The server's retry count when a function sets none (`DefaultRetryCount` in Inngest's Go
 /// source): 4 retries, so 5 attempts.
 pub const DEFAULT_RETRIES: u32 = 4;
 
-type Handler =
-    Arc<dyn Fn(Arc<ExecutionRequest>, Execution) -> BoxFuture<'static, Outcome> + Send + Sync>;
+type Handler = Arc<
+    dyn Fn(Arc<ExecutionRequest<RawJson>>, Execution, Step) -> BoxFuture<'static, Outcome>
+        + Send
+        + Sync,
+>;
 
 /// One registered function: a workflow or the failure handler of one.
 #[derive(Clone)]
@@ -150,7 +154,8 @@ impl App {
 }
 
 impl AppBuilder {
-    /// Registers a workflow (and its failure handler when [`Workflow::ON_FAILURE`] is set).
+    /// Registers a workflow, and its failure handler when it implements
+    /// [`Workflow::on_failure`].
     pub fn register<W: Workflow>(mut self, workflow: W) -> Self {
         let app_id = self.client.app_id().to_string();
         let options = W::options();
@@ -208,18 +213,21 @@ impl AppBuilder {
         let workflow = Arc::new(workflow);
 
         let main = workflow.clone();
-        let handler: Handler = Arc::new(move |req, exec| {
+        let handler: Handler = Arc::new(move |req, exec, step| {
             let w = main.clone();
             Box::pin(async move {
-                let step = exec.step.clone();
-                let (attempt, max_attempts) = {
-                    let st = exec.run.lock();
-                    (st.attempt, st.max_attempts)
-                };
+                let (attempt, max_attempts) = exec.attempts();
+                // The events were validated on the run's first request; a run with memoized
+                // steps got past it.
+                let validate = exec.is_first_request();
                 exec.drive(async move {
-                    let decode = |e: &crate::protocol::EventPayload| {
-                        ReceivedEvent::<W::Event>::decode(e)
-                            .map_err(|e| WorkflowError::non_retriable(e.to_string()))
+                    let decode = |e: &EventPayload<RawJson>| {
+                        let decoded = if validate {
+                            ReceivedEvent::<W::Event>::decode(e)
+                        } else {
+                            ReceivedEvent::<W::Event>::decode_unvalidated(e)
+                        };
+                        decoded.map_err(|e| WorkflowError::non_retriable(crate::error::chain(&e)))
                     };
                     let event = decode(&req.event)?;
                     let events = req
@@ -252,15 +260,19 @@ impl AppBuilder {
             handler,
         });
 
-        if W::ON_FAILURE {
+        if has_failure_handler::<W>() {
             let failure = workflow;
-            let handler: Handler = Arc::new(move |req, exec| {
+            let handler: Handler = Arc::new(move |req, exec, step| {
                 let w = failure.clone();
                 Box::pin(async move {
-                    let step = exec.step.clone();
-                    let attempt = exec.run.lock().attempt;
+                    let (attempt, _) = exec.attempts();
                     exec.drive(async move {
-                        let data = &req.event.data;
+                        // A failure event is rare: read it as a tree.
+                        let data: serde_json::Value = req.event.data.to_tree().map_err(|e| {
+                            WorkflowError::non_retriable(format!(
+                                "function.failed event is malformed: {e}"
+                            ))
+                        })?;
                         let error: SerializedError = serde_json::from_value(data["error"].clone())
                             .unwrap_or_else(|_| {
                                 SerializedError::new("Error", data["error"].to_string())
@@ -272,7 +284,7 @@ impl AppBuilder {
                                 ))
                             })?;
                         let event = ReceivedEvent::<W::Event>::decode(&original)
-                            .map_err(|e| WorkflowError::non_retriable(e.to_string()))?;
+                            .map_err(|e| WorkflowError::non_retriable(crate::error::chain(&e)))?;
                         let ctx = FailureContext {
                             error,
                             event,
@@ -302,6 +314,12 @@ impl AppBuilder {
     }
 
     /// Checks the set: ids valid and unique, crons and durations valid.
+    ///
+    /// # Errors
+    ///
+    /// The first [`RegistrationError`] found: an empty app id, an id that is not
+    /// `[A-Za-z0-9_-]+`, two functions with one id, a workflow without a trigger, a cron or a
+    /// duration that does not parse, more than two concurrency limits or more than 20 retries.
     pub fn build(mut self) -> Result<App, RegistrationError> {
         if self.client.app_id().is_empty() {
             self.errors
@@ -333,9 +351,10 @@ impl AppBuilder {
 pub(crate) async fn execute(
     app: &App,
     f: &Registered,
-    mut req: ExecutionRequest,
+    mut req: ExecutionRequest<RawJson>,
     target: Option<String>,
 ) -> Outcome {
-    let exec = Execution::new(&mut req, target, f.max_attempts(), app.services.clone());
-    (f.handler)(Arc::new(req), exec).await
+    let exec = Execution::new(&mut req, target, f.max_attempts(), &app.client);
+    let step = Step::new(exec.run(), app.services.clone());
+    (f.handler)(Arc::new(req), exec, step).await
 }

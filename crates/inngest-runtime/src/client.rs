@@ -11,6 +11,11 @@ use crate::event::Event;
 use crate::protocol::event::SendEventsResponse;
 use crate::protocol::{EventPayload, headers};
 
+/// How long connecting to Inngest may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long one request to Inngest (event send, sync, checkpoint) may take.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The key used in dev mode when none is set (as the official SDKs do).
 pub const DEV_EVENT_KEY: &str = "NO_EVENT_KEY_SET";
 
@@ -56,6 +61,8 @@ impl Inngest {
     pub fn with_config(app_id: impl Into<String>, config: Config) -> Self {
         let http = reqwest::Client::builder()
             .user_agent(headers::sdk_header_value())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
             .build()
             .unwrap_or_default();
         Self {
@@ -82,6 +89,22 @@ impl Inngest {
     }
 
     /// Sends one typed event; returns its id. Invalid payloads are refused before sending.
+    ///
+    /// ```no_run
+    /// # use inngest_runtime::{Inngest, Event};
+    /// # #[derive(serde::Serialize, serde::Deserialize, garde::Validate)]
+    /// # struct UserCreated { #[garde(email)] email: String }
+    /// # impl Event for UserCreated { const NAME: &'static str = "user/user.created"; }
+    /// # async fn f(inngest: Inngest) -> Result<(), inngest_runtime::error::SendError> {
+    /// let id = inngest.send(UserCreated { email: "ada@example.com".into() }).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`]: the payload does not validate or serialize (nothing is sent), there is no
+    /// event key in cloud mode, the event API cannot be reached in time, or it refuses the
+    /// events.
     pub async fn send<E: Event>(&self, event: E) -> Result<String, SendError> {
         let mut ids = self.send_many(std::slice::from_ref(&event)).await?;
         Ok(ids.pop().unwrap_or_default())
@@ -89,6 +112,10 @@ impl Inngest {
 
     /// Sends typed events in one request; returns their ids in order. If any payload is
     /// invalid, nothing is sent.
+    ///
+    /// # Errors
+    ///
+    /// As [`Inngest::send`].
     pub async fn send_many<E: Event>(&self, events: &[E]) -> Result<Vec<String>, SendError> {
         let payloads = events
             .iter()

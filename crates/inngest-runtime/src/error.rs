@@ -9,6 +9,7 @@ use crate::protocol::SerializedError;
 
 /// How the executor should treat a [`WorkflowError`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// Retried with the server's backoff (the default).
     Retriable,
@@ -154,6 +155,7 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for WorkflowError {
 
 /// A workflow set that cannot be served.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistrationError {
     /// Two workflows have the same id.
     #[error("duplicate workflow id {0:?}")]
@@ -165,7 +167,7 @@ pub enum RegistrationError {
     #[error("workflow {0:?} has no trigger")]
     NoTrigger(String),
     /// A bad cron schedule.
-    #[error("workflow {id:?}: {source}")]
+    #[error("workflow {id:?} has an invalid cron trigger")]
     Cron {
         /// The workflow.
         id: String,
@@ -173,7 +175,7 @@ pub enum RegistrationError {
         source: crate::cron::CronError,
     },
     /// A bad duration in the options.
-    #[error("workflow {id:?}: {source}")]
+    #[error("workflow {id:?} has an invalid duration in its options")]
     Duration {
         /// The workflow.
         id: String,
@@ -192,6 +194,7 @@ pub enum RegistrationError {
 
 /// A configuration that cannot work (bad URLs, a key missing in cloud mode).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The app id is empty.
     #[error("the app id must not be empty")]
@@ -208,6 +211,7 @@ pub enum ConfigError {
 
 /// Why sending events failed. Nothing was sent when the payload was invalid.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The payload failed validation; nothing was sent.
     #[error("event {name:?} is invalid: {report}")]
@@ -218,7 +222,7 @@ pub enum SendError {
         report: String,
     },
     /// The payload could not be serialized.
-    #[error("event {name:?} could not be serialized: {source}")]
+    #[error("event {name:?} could not be serialized")]
     Serialize {
         /// The event name.
         name: String,
@@ -229,7 +233,7 @@ pub enum SendError {
     #[error("INNGEST_EVENT_KEY is not set (required in cloud mode)")]
     NoEventKey,
     /// The HTTP request failed.
-    #[error("sending events failed: {0}")]
+    #[error("sending events failed")]
     Http(#[from] reqwest::Error),
     /// The event API refused the events.
     #[error("the event API answered {status}: {message}")]
@@ -239,4 +243,26 @@ pub enum SendError {
         /// The server's message.
         message: String,
     },
+}
+
+/// An error and its sources, as one line: `outer: cause: root cause`. For messages that travel
+/// as text (a step's serialized error, a log line), where the chain would otherwise be lost.
+///
+/// ```
+/// # use inngest_runtime::error::chain;
+/// let e = inngest_runtime::duration::parse("soon").unwrap_err();
+/// assert!(chain(&e).starts_with("invalid duration \"soon\""));
+/// ```
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = e.source();
+    }
+    out
 }

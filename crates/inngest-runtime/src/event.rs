@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use crate::protocol::EventPayload;
+use crate::protocol::{EventPayload, JsonRepr};
 
 /// A typed event payload. The name lives with the type, so a trigger, a send, a wait and an
 /// invoke of the same event cannot disagree on it.
@@ -81,9 +81,10 @@ pub struct ReceivedEvent<E> {
 
 /// An event payload that could not be read as its type.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The JSON does not fit the type.
-    #[error("event {name:?} does not match its type: {source}")]
+    #[error("event {name:?} does not match its type")]
     Shape {
         /// The event name.
         name: String,
@@ -102,23 +103,40 @@ pub enum DecodeError {
 
 impl<E: DeserializeOwned + ValidatePayload> ReceivedEvent<E> {
     /// Decodes and validates a wire event.
-    pub fn decode(payload: &EventPayload) -> Result<Self, DecodeError> {
-        let data: E =
-            serde_json::from_value(payload.data.clone()).map_err(|source| DecodeError::Shape {
-                name: payload.name.clone(),
-                source,
-            })?;
-        data.validate_payload()
+    pub fn decode<V: JsonRepr>(payload: &EventPayload<V>) -> Result<Self, DecodeError> {
+        let event = Self::decode_unvalidated(payload)?;
+        event
+            .data
+            .validate_payload()
             .map_err(|report| DecodeError::Invalid {
                 name: payload.name.clone(),
                 report,
             })?;
+        Ok(event)
+    }
+
+    /// Decodes a wire event that was validated before: the trigger of a run that has already
+    /// started (its first request validated it, or the run would have failed then).
+    pub(crate) fn decode_unvalidated<V: JsonRepr>(
+        payload: &EventPayload<V>,
+    ) -> Result<Self, DecodeError> {
+        let shape = |source| DecodeError::Shape {
+            name: payload.name.clone(),
+            source,
+        };
+        let data = payload.data.decode().map_err(shape)?;
+        let user = payload
+            .user
+            .as_ref()
+            .map(JsonRepr::to_tree)
+            .transpose()
+            .map_err(shape)?;
         Ok(Self {
             name: payload.name.clone(),
             data,
             id: payload.id.clone(),
             ts: payload.ts,
-            user: payload.user.clone(),
+            user,
             v: payload.v.clone(),
         })
     }

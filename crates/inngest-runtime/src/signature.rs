@@ -16,6 +16,7 @@ pub const MAX_SKEW_SECS: i64 = 5 * 60;
 
 /// Why a signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignatureError {
     /// No `X-Inngest-Signature` header.
     #[error("missing X-Inngest-Signature header")]

@@ -1,6 +1,6 @@
 //! Step ids on the wire: `hex(sha1(id))`, with `id:1`, `id:2`… for repeats within one run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sha1::{Digest, Sha1};
 
@@ -10,10 +10,13 @@ use sha1::{Digest, Sha1};
 /// assert_eq!(inngest_runtime::step_id::hash("my-step-id"), "e7d8a2f140845095749d60246ff1110c9d01d76a");
 /// ```
 pub fn hash(id: &str) -> String {
+    hex(&Sha1::digest(id.as_bytes()).into())
+}
+
+fn hex(digest: &[u8; 20]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha1::digest(id.as_bytes());
-    let mut out = String::with_capacity(digest.len() * 2);
-    for byte in digest {
+    let mut out = String::with_capacity(40);
+    for &byte in digest {
         out.push(char::from(DIGITS[usize::from(byte >> 4)]));
         out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
     }
@@ -31,6 +34,37 @@ pub struct ResolvedStepId {
     pub hashed: String,
 }
 
+/// A SHA-1 digest, the key of the counter's tables.
+type Digest20 = [u8; 20];
+
+/// Hashes a SHA-1 digest, or its hex, by its first bytes: they are already uniformly
+/// distributed, so hashing them again (SipHash) would only cost time. Keys that are not
+/// digests still work, only with more collisions.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct HexKeyHasher {
+    hash: u64,
+    seen: u8,
+}
+
+impl std::hash::Hasher for HexKeyHasher {
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            if self.seen == 16 {
+                return;
+            }
+            self.hash = self.hash.rotate_left(5) ^ u64::from(*b);
+            self.seen += 1;
+        }
+    }
+}
+
+/// Builds [`HexKeyHasher`]s, for maps keyed by step digests or hashed step ids.
+pub(crate) type HexKeyBuild = std::hash::BuildHasherDefault<HexKeyHasher>;
+type DigestBuild = HexKeyBuild;
+
 /// Hands out hashed ids in call order: the first use of `id` hashes `id`, the second `id:1`,
 /// the third `id:2`, skipping any suffix whose hash is already taken, as the official SDKs do.
 ///
@@ -43,32 +77,36 @@ pub struct ResolvedStepId {
 /// ```
 #[derive(Debug, Default)]
 pub struct StepIdCounter {
-    seen: HashMap<String, u32>,
-    taken: std::collections::HashSet<String>,
+    /// Uses so far of each id, keyed by the digest of the id itself.
+    seen: HashMap<Digest20, u32, DigestBuild>,
+    /// Every digest handed out.
+    taken: HashSet<Digest20, DigestBuild>,
+}
+
+impl std::fmt::Debug for HexKeyHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HexKeyHasher")
+    }
 }
 
 impl StepIdCounter {
     /// Resolves the next use of `id`.
     pub fn next(&mut self, id: &str) -> ResolvedStepId {
-        let mut count = self.seen.get(id).copied().unwrap_or(0);
+        let base: Digest20 = Sha1::digest(id.as_bytes()).into();
+        let mut count = self.seen.get(&base).copied().unwrap_or(0);
         loop {
             let index = (count > 0).then_some(count);
-            let hashed = match index {
-                None => hash(id),
-                Some(n) => hash(&format!("{id}:{n}")),
+            let digest: Digest20 = match index {
+                None => base,
+                Some(n) => Sha1::digest(format!("{id}:{n}").as_bytes()).into(),
             };
             count += 1;
-            if self.taken.insert(hashed.clone()) {
-                match self.seen.get_mut(id) {
-                    Some(seen) => *seen = count,
-                    None => {
-                        self.seen.insert(id.to_string(), count);
-                    }
-                }
+            if self.taken.insert(digest) {
+                self.seen.insert(base, count);
                 return ResolvedStepId {
                     id: id.to_string(),
                     index,
-                    hashed,
+                    hashed: hex(&digest),
                 };
             }
         }

@@ -9,7 +9,7 @@ use crate::error::WorkflowError;
 use crate::event::{Event, ReceivedEvent};
 use crate::options::{Trigger, WorkflowOptions};
 use crate::protocol::SerializedError;
-use crate::step::Step;
+use crate::step::{Invocable, Step};
 
 /// A durable workflow. Dependencies are plain fields: the app builds each workflow from its own
 /// state, and the handler borrows them through `&self`.
@@ -42,10 +42,6 @@ pub trait Workflow: Send + Sync + Sized + 'static {
     /// What a run returns; `invoke` decodes it on the caller's side.
     type Output: Serialize + DeserializeOwned + Send + 'static;
 
-    /// Set to `true` when [`Workflow::on_failure`] is implemented: the app then registers
-    /// `<id>-failure`, triggered by `inngest/function.failed` for this workflow.
-    const ON_FAILURE: bool = false;
-
     /// The id and configuration. Called without an instance, so `invoke::<W>` and
     /// registration know the id without constructing `W`.
     fn options() -> WorkflowOptions;
@@ -61,14 +57,77 @@ pub trait Workflow: Send + Sync + Sized + 'static {
         ctx: Context<Self>,
     ) -> impl Future<Output = Result<Self::Output, WorkflowError>> + Send;
 
-    /// Handles the final failure of a run (set [`Workflow::ON_FAILURE`] to register it).
+    /// Handles the final failure of a run. Implement it and the app registers
+    /// `<id>-failure`, triggered by `inngest/function.failed` for this workflow; there is no
+    /// flag to set (see [`has_failure_handler`]).
     fn on_failure(
         &self,
         ctx: FailureContext<Self>,
     ) -> impl Future<Output = Result<Value, WorkflowError>> + Send {
         let _ = ctx;
-        async { Ok(Value::Null) }
+        NoFailureHandler
     }
+}
+
+impl<W: Workflow> Invocable for W {
+    type Event = W::Event;
+    type Output = W::Output;
+    fn function_id() -> String {
+        W::options().id
+    }
+}
+
+/// What the default [`Workflow::on_failure`] returns: the mark of a workflow without a failure
+/// handler. Resolves at once.
+struct NoFailureHandler;
+
+impl Future for NoFailureHandler {
+    type Output = Result<Value, WorkflowError>;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(Ok(Value::Null))
+    }
+}
+
+/// Whether `W` implements [`Workflow::on_failure`]: the future type of its `on_failure` is not
+/// the default's. The types are compared by [`TypeId`](std::any::TypeId), so this is decided by
+/// the compiler, for each workflow, with nothing to keep in sync by hand.
+///
+/// ```
+/// # use inngest_runtime::{Context, Event, FailureContext, Workflow, WorkflowError, WorkflowOptions};
+/// # use inngest_runtime::workflow::has_failure_handler;
+/// # #[derive(serde::Serialize, serde::Deserialize, garde::Validate)]
+/// # struct Ping { #[garde(skip)] n: u32 }
+/// # impl Event for Ping { const NAME: &'static str = "app/ping"; }
+/// struct Quiet;
+/// impl Workflow for Quiet {
+///     type Event = Ping;
+///     type Output = u32;
+///     fn options() -> WorkflowOptions { WorkflowOptions::new("quiet") }
+///     async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> { Ok(ctx.event.data.n) }
+/// }
+/// struct Careful;
+/// impl Workflow for Careful {
+///     type Event = Ping;
+///     type Output = u32;
+///     fn options() -> WorkflowOptions { WorkflowOptions::new("careful") }
+///     async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> { Ok(ctx.event.data.n) }
+///     async fn on_failure(&self, ctx: FailureContext<Self>) -> Result<serde_json::Value, WorkflowError> {
+///         Ok(serde_json::json!({ "failed": ctx.failed_run_id }))
+///     }
+/// }
+/// assert!(!has_failure_handler::<Quiet>());
+/// assert!(has_failure_handler::<Careful>());
+/// ```
+pub fn has_failure_handler<W: Workflow>() -> bool {
+    fn future_type<W: Workflow, Fut: 'static>(
+        _: impl Fn(&'static W, FailureContext<W>) -> Fut,
+    ) -> std::any::TypeId {
+        std::any::TypeId::of::<Fut>()
+    }
+    future_type::<W, _>(W::on_failure) != std::any::TypeId::of::<NoFailureHandler>()
 }
 
 /// What a handler gets: the typed event, the run, and the step tools.

@@ -472,3 +472,66 @@ fn registration_refuses_what_inngest_would_refuse() {
     let empty = App::builder(Inngest::with_config("", Config::dev("http://127.0.0.1:9"))).build();
     assert!(empty.is_err());
 }
+
+/// Logs a failed charge; nothing else marks it as having a failure handler.
+struct ChargeWithFailureHandler;
+impl Workflow for ChargeWithFailureHandler {
+    type Event = OrderPlaced;
+    type Output = Value;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("charge")
+    }
+    async fn handler(&self, _ctx: Context<Self>) -> Result<Value, WorkflowError> {
+        Err(WorkflowError::non_retriable("card declined"))
+    }
+    async fn on_failure(
+        &self,
+        ctx: inngest_runtime::FailureContext<Self>,
+    ) -> Result<Value, WorkflowError> {
+        Ok(json!({ "logged": ctx.error.message }))
+    }
+}
+
+#[tokio::test]
+async fn an_implemented_failure_handler_is_registered_and_runs_without_a_flag() {
+    let app = App::builder(Inngest::with_config(
+        "shop",
+        Config::dev("http://127.0.0.1:9"),
+    ))
+    .register(ChargeWithFailureHandler)
+    .register(CatchingCharge)
+    .build()
+    .expect("the app builds");
+    assert_eq!(
+        app.function_ids(),
+        ["shop-charge", "shop-charge-failure", "shop-catching-charge"],
+        "only the workflow that implements on_failure gets a failure function"
+    );
+    let configs = app.function_configs("http://127.0.0.1:3000/api/inngest", "http");
+    let failure = serde_json::to_value(&configs[1]).expect("a config serializes");
+    assert_eq!(failure["triggers"][0]["event"], "inngest/function.failed");
+    assert_eq!(
+        failure["triggers"][0]["expression"],
+        "event.data.function_id == 'shop-charge'"
+    );
+
+    // The failure function runs the handler.
+    let handler = ServeHandler::new(app);
+    let failed = json!({
+        "name": "inngest/function.failed",
+        "data": {
+            "function_id": "shop-charge",
+            "run_id": "01JFAILEDRUN",
+            "error": { "name": "NonRetriableError", "message": "card declined" },
+            "event": { "name": OrderPlaced::NAME, "data": order(), "id": "01JEVT", "ts": 1 },
+        },
+        "id": "01JFAILEVT",
+        "ts": 2,
+    });
+    let mut body = request("o_1", json!({}), 0);
+    body["event"] = failed.clone();
+    body["events"] = json!([failed]);
+    let answer = call(&handler, "charge-failure", &body).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.body, json!({ "logged": "card declined" }));
+}

@@ -112,7 +112,6 @@ pub struct WelcomeUser;
 impl Workflow for WelcomeUser {
     type Event = UserCreated;
     type Output = Value;
-    const ON_FAILURE: bool = true;
     fn options() -> WorkflowOptions {
         WorkflowOptions::new("welcome-user")
     }

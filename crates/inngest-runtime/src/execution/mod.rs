@@ -14,8 +14,10 @@
 //! In checkpoint mode an executed step is saved through the checkpoint API and the run goes on
 //! within the same request; the end of the run is reported as `RunComplete`.
 
-pub(crate) mod checkpoint;
-pub(crate) mod state;
+mod checkpoint;
+pub(crate) mod ops;
+mod output;
+mod state;
 
 use std::future::{Future, poll_fn};
 use std::pin::pin;
@@ -26,15 +28,11 @@ use serde_json::Value;
 
 use crate::client::Inngest;
 use crate::error::WorkflowError;
-use crate::protocol::{ExecutionRequest, GeneratorOp, Opcode};
-use crate::step::Step;
-use state::{Interrupt, RunState, SharedRun};
+use crate::protocol::{ExecutionRequest, GeneratorOp, Opcode, RawJson};
+use state::{NextAction, RequestMode, RunState};
 
-/// What steps need from the app while running.
-pub(crate) struct Services {
-    pub app_id: String,
-    pub client: Inngest,
-}
+pub(crate) use output::StepOutput;
+pub(crate) use state::{Interrupt, SharedRun};
 
 /// How one execution request ended.
 pub(crate) enum Outcome {
@@ -55,27 +53,27 @@ pub(crate) enum Outcome {
 
 /// The pieces of a request the engine needs, after parsing.
 pub(crate) struct Execution {
-    pub run: SharedRun,
-    pub step: Step,
+    run: SharedRun,
     checkpointing: bool,
+    first_request: bool,
 }
 
 impl Execution {
     /// Prepares the state for a request; `target` is the `stepId` unless it is `step`.
     /// The memo moves out of `req` into the run state.
     pub fn new(
-        req: &mut ExecutionRequest,
+        req: &mut ExecutionRequest<RawJson>,
         target: Option<String>,
         max_attempts: u32,
-        services: Arc<Services>,
+        client: &Inngest,
     ) -> Self {
         let checkpoint = match (&req.ctx.fn_id, &req.ctx.qi_id) {
             (Some(fn_id), Some(qi_id))
                 if target.is_none() && !req.ctx.disable_immediate_execution =>
             {
-                let config = services.client.config();
+                let config = client.config();
                 Some(Arc::new(checkpoint::Checkpointer {
-                    http: services.client.http().clone(),
+                    http: client.http().clone(),
                     url: format!(
                         "{}/v1/checkpoint/{}/async",
                         config.api_origin(),
@@ -94,28 +92,35 @@ impl Execution {
             _ => None,
         };
         let checkpointing = checkpoint.is_some();
-        let run = SharedRun::new(RunState {
+        let first_request = req.steps.is_empty();
+        let run = SharedRun::new(RunState::new(RequestMode {
             memo: std::mem::take(&mut req.steps),
-            ids: Default::default(),
             immediate: !req.ctx.disable_immediate_execution,
             target,
             attempt: req.ctx.attempt,
             max_attempts: req.ctx.max_attempts.unwrap_or(max_attempts).max(1),
-            found: Vec::new(),
-            granted: None,
-            executing: false,
-            interrupt: None,
             checkpoint,
-        });
-        let step = Step {
-            run: run.clone(),
-            services,
-        };
+        }));
         Self {
             run,
-            step,
             checkpointing,
+            first_request,
         }
+    }
+
+    /// Whether the request carries no memoized step: the run's first.
+    pub fn is_first_request(&self) -> bool {
+        self.first_request
+    }
+
+    /// The run state the step tools of this request share.
+    pub fn run(&self) -> SharedRun {
+        self.run.clone()
+    }
+
+    /// `(attempt, max_attempts)` of this request.
+    pub fn attempts(&self) -> (u32, u32) {
+        self.run.lock().attempts()
     }
 
     /// Drives the handler future to the end of this request.
@@ -129,7 +134,7 @@ impl Execution {
         poll_fn(move |cx| {
             loop {
                 if let Poll::Ready(out) = handler.as_mut().poll(cx) {
-                    if let Some(interrupt) = run.lock().interrupt.take() {
+                    if let Some(interrupt) = run.lock().take_interrupt() {
                         return Poll::Ready(Outcome::Step(Box::new(interrupt)));
                     }
                     return Poll::Ready(match out {
@@ -138,40 +143,18 @@ impl Execution {
                     });
                 }
                 let mut st = run.lock();
-                if let Some(interrupt) = st.interrupt.take() {
+                if let Some(interrupt) = st.take_interrupt() {
                     return Poll::Ready(Outcome::Step(Box::new(interrupt)));
                 }
-                if st.executing || st.found.is_empty() {
-                    // A step body is running, or the handler awaits something else.
-                    return Poll::Pending;
-                }
-                let grant = match &st.target {
-                    Some(target) => match st.found.iter().find(|f| &f.op.id == target) {
-                        Some(f) if f.runnable => Some(target.clone()),
-                        _ => {
-                            return Poll::Ready(Outcome::StepNotFound {
-                                requested: target.clone(),
-                                found: st.found.iter().map(|f| f.op.clone()).collect(),
-                            });
-                        }
-                    },
-                    None if st.immediate && st.found.len() == 1 && st.found[0].runnable => {
-                        Some(st.found[0].op.id.clone())
+                match st.next_action() {
+                    NextAction::Wait => return Poll::Pending,
+                    // Poll again: the granted step runs its body now.
+                    NextAction::Grant => {}
+                    NextAction::StepNotFound { requested, found } => {
+                        return Poll::Ready(Outcome::StepNotFound { requested, found });
                     }
-                    None => None,
-                };
-                match grant {
-                    Some(hashed) => {
-                        st.granted = Some(hashed);
-                        st.executing = true;
-                        // Poll again: the granted step runs its body now.
-                    }
-                    None => {
-                        let ops = std::mem::take(&mut st.found)
-                            .into_iter()
-                            .map(planned)
-                            .collect();
-                        return Poll::Ready(Outcome::Ops(ops));
+                    NextAction::Report(found) => {
+                        return Poll::Ready(Outcome::Ops(found.into_iter().map(planned).collect()));
                     }
                 }
             }

@@ -1,16 +1,20 @@
 //! The state of one execution request, shared between the driver and the step futures.
+//!
+//! Its fields are private: the step rules (`ops`) and the driver (`drive`) change it through
+//! the methods below, so what a step may do to a run is written in one place.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 use super::checkpoint::Checkpointer;
 use crate::error::WorkflowError;
 use crate::protocol::GeneratorOp;
-use crate::step_id::StepIdCounter;
+use crate::protocol::{RawJson, Steps};
+use crate::step_id::{HexKeyBuild, ResolvedStepId, StepIdCounter};
 
 /// A step found in this execution that has no memoized result.
 pub(crate) struct FoundStep {
@@ -26,33 +30,140 @@ pub(crate) struct Interrupt {
     pub error: Option<WorkflowError>,
 }
 
-pub(crate) struct RunState {
-    pub memo: Map<String, Value>,
-    pub ids: StepIdCounter,
+/// What the driver does when the handler cannot make progress.
+pub(super) enum NextAction {
+    /// Nothing to decide: a step body runs, or the handler awaits something else.
+    Wait,
+    /// The step with this hashed id may run its body now.
+    Grant,
+    /// The targeted step is not among those found.
+    StepNotFound {
+        requested: String,
+        found: Vec<GeneratorOp>,
+    },
+    /// Report these new steps.
+    Report(Vec<FoundStep>),
+}
+
+/// How a request asks the SDK to behave.
+pub(super) struct RequestMode {
+    /// The memoized steps, by hashed id.
+    pub memo: Steps<RawJson>,
     /// The hashed id the executor targets (`stepId` other than `step`).
     pub target: Option<String>,
     /// Whether a lone new `run` step may be executed at once.
     pub immediate: bool,
     pub attempt: u32,
     pub max_attempts: u32,
-    pub found: Vec<FoundStep>,
-    pub granted: Option<String>,
-    pub executing: bool,
-    pub interrupt: Option<Interrupt>,
     pub checkpoint: Option<Arc<Checkpointer>>,
 }
 
+pub(crate) struct RunState {
+    memo: HashMap<String, RawJson, HexKeyBuild>,
+    ids: StepIdCounter,
+    target: Option<String>,
+    immediate: bool,
+    attempt: u32,
+    max_attempts: u32,
+    found: Vec<FoundStep>,
+    granted: Option<String>,
+    executing: bool,
+    interrupt: Option<Interrupt>,
+    checkpoint: Option<Arc<Checkpointer>>,
+}
+
 impl RunState {
-    pub fn interrupt(&mut self, op: GeneratorOp, error: Option<WorkflowError>) {
+    pub(super) fn new(mode: RequestMode) -> Self {
+        Self {
+            memo: mode.memo.into_iter().collect(),
+            ids: StepIdCounter::default(),
+            target: mode.target,
+            immediate: mode.immediate,
+            attempt: mode.attempt,
+            max_attempts: mode.max_attempts,
+            found: Vec::new(),
+            granted: None,
+            executing: false,
+            interrupt: None,
+            checkpoint: mode.checkpoint,
+        }
+    }
+
+    /// Resolves the next use of `id` and takes its memo: each hashed id is handed out once per
+    /// request, so its memo is read once.
+    pub(super) fn next_step(&mut self, id: &str) -> (ResolvedStepId, Option<RawJson>) {
+        let resolved = self.ids.next(id);
+        let memo = self.memo.remove(&resolved.hashed);
+        (resolved, memo)
+    }
+
+    /// A new step the executor must hear of.
+    pub(super) fn found(&mut self, step: FoundStep) {
+        self.found.push(step);
+    }
+
+    /// Ends this request with `op`.
+    pub(super) fn interrupt(&mut self, op: GeneratorOp, error: Option<WorkflowError>) {
         self.interrupt = Some(Interrupt { op, error });
     }
 
+    pub(super) fn take_interrupt(&mut self) -> Option<Interrupt> {
+        self.interrupt.take()
+    }
+
+    /// `(attempt, max_attempts)`.
+    pub(super) fn attempts(&self) -> (u32, u32) {
+        (self.attempt, self.max_attempts)
+    }
+
+    pub(super) fn checkpoint(&self) -> Option<Arc<Checkpointer>> {
+        self.checkpoint.clone()
+    }
+
+    fn is_granted(&self, hashed: &str) -> bool {
+        self.granted.as_deref() == Some(hashed)
+    }
+
     /// Checkpoint mode: a step ran and was saved; the run goes on in this request.
-    pub fn memoize_executed(&mut self, hashed: &str, memo: Value) {
+    pub(super) fn memoize_executed(&mut self, hashed: &str, memo: RawJson) {
         self.memo.insert(hashed.to_string(), memo);
         self.found.retain(|f| f.op.id != hashed);
         self.granted = None;
         self.executing = false;
+    }
+
+    /// Decides, as the official SDKs do, once every branch of the handler waits:
+    /// - a targeted request runs that step (or says it is not there);
+    /// - a discovery request with exactly one new `run` step, immediate execution allowed,
+    ///   runs it;
+    /// - otherwise every new step is reported.
+    pub(super) fn next_action(&mut self) -> NextAction {
+        if self.executing || self.found.is_empty() {
+            return NextAction::Wait;
+        }
+        let grant = match &self.target {
+            Some(target) => match self.found.iter().find(|f| &f.op.id == target) {
+                Some(f) if f.runnable => Some(target.clone()),
+                _ => {
+                    return NextAction::StepNotFound {
+                        requested: target.clone(),
+                        found: self.found.iter().map(|f| f.op.clone()).collect(),
+                    };
+                }
+            },
+            None if self.immediate && self.found.len() == 1 && self.found[0].runnable => {
+                Some(self.found[0].op.id.clone())
+            }
+            None => None,
+        };
+        match grant {
+            Some(hashed) => {
+                self.granted = Some(hashed);
+                self.executing = true;
+                NextAction::Grant
+            }
+            None => NextAction::Report(std::mem::take(&mut self.found)),
+        }
     }
 }
 
@@ -61,11 +172,11 @@ impl RunState {
 pub(crate) struct SharedRun(Arc<Mutex<RunState>>);
 
 impl SharedRun {
-    pub fn new(state: RunState) -> Self {
+    pub(super) fn new(state: RunState) -> Self {
         Self(Arc::new(Mutex::new(state)))
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, RunState> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, RunState> {
         // A poisoned lock means a step panicked while holding it; the state is still usable
         // for answering the request.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
@@ -73,7 +184,7 @@ impl SharedRun {
 
     /// Resolves once the driver grants `hashed` the right to run. The driver re-polls the
     /// handler right after granting, so no waker is needed.
-    pub fn granted<'a>(&'a self, hashed: &'a str) -> impl Future<Output = ()> + Send + 'a {
+    pub(super) fn granted<'a>(&'a self, hashed: &'a str) -> impl Future<Output = ()> + Send + 'a {
         Granted { run: self, hashed }
     }
 }
@@ -86,7 +197,7 @@ struct Granted<'a> {
 impl Future for Granted<'_> {
     type Output = ();
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        if self.run.lock().granted.as_deref() == Some(self.hashed) {
+        if self.run.lock().is_granted(self.hashed) {
             Poll::Ready(())
         } else {
             Poll::Pending

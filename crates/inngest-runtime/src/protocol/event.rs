@@ -1,18 +1,22 @@
 //! Events as they travel on the event API and inside execution requests.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use super::json::JsonRepr;
 
 /// An event on the wire: `{name, data, id?, ts?, user?, v?}`.
 ///
-/// `data` is kept as JSON here; typed access goes through [`crate::Event`].
+/// `data` is kept as JSON here, as a [`Value`] tree by default or as its raw text
+/// (`EventPayload<RawJson>`, see [`super::json`]); typed access goes through [`crate::Event`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventPayload {
+#[serde(bound(deserialize = "V: JsonRepr"))]
+pub struct EventPayload<V = Value> {
     /// The event name, e.g. `user/user.created`. Required and non-empty.
     pub name: String,
     /// The payload (an object; `{}` when absent).
-    #[serde(default = "empty_object")]
-    pub data: Value,
+    #[serde(default = "V::empty_object")]
+    pub data: V,
     /// The event id (also its idempotency key). The server fills it in when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -21,14 +25,10 @@ pub struct EventPayload {
     pub ts: Option<i64>,
     /// User data attached to the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<Value>,
+    pub user: Option<V>,
     /// A schema version string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v: Option<String>,
-}
-
-fn empty_object() -> Value {
-    Value::Object(Map::new())
 }
 
 impl EventPayload {

@@ -6,6 +6,7 @@
 //! - [`request`]: the execution request the executor POSTs to the app;
 //! - [`opcode`]: the generator ops the app answers with (206 bodies);
 //! - [`memo`]: how a memoized step value in `steps` is read back;
+//! - [`json`]: how the types hold JSON values (a tree or the raw text);
 //! - [`sync`]: the registration payload (`/fn/register`, in-band sync) and function configs;
 //! - [`event`]: events on the event API;
 //! - [`error`]: the serialized error shape;
@@ -16,6 +17,7 @@
 pub mod error;
 pub mod event;
 pub mod headers;
+pub mod json;
 pub mod memo;
 pub mod opcode;
 pub mod request;
@@ -23,6 +25,7 @@ pub mod sync;
 
 pub use error::SerializedError;
 pub use event::EventPayload;
+pub use json::{JsonRepr, RawJson, Steps};
 pub use memo::MemoValue;
 pub use opcode::{GeneratorOp, Opcode, Userland};
 pub use request::{ExecutionRequest, RequestContext, RunStack};

@@ -4,21 +4,24 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::event::EventPayload;
+use super::json::{JsonRepr, Steps};
 
 /// The body of an execution request.
 ///
 /// Every request carries the whole run state (trigger events, memoized steps, context), so an
-/// SDK can answer it without any other state.
+/// SDK can answer it without any other state. Values are [`Value`] trees by default; the SDK
+/// reads them as raw text (`ExecutionRequest<RawJson>`, see [`super::json`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExecutionRequest {
+#[serde(bound(deserialize = "V: JsonRepr"))]
+pub struct ExecutionRequest<V = Value> {
     /// The first triggering event.
-    pub event: EventPayload,
+    pub event: EventPayload<V>,
     /// All triggering events (more than one for batches).
     #[serde(default)]
-    pub events: Vec<EventPayload>,
+    pub events: Vec<EventPayload<V>>,
     /// Memoized step results keyed by hashed step id, in stack order.
     #[serde(default)]
-    pub steps: Map<String, Value>,
+    pub steps: Steps<V>,
     /// Run context.
     pub ctx: RequestContext,
     /// Execution version: `-1`/absent lets the SDK decide, `1` and `2` are accepted.
@@ -161,19 +164,19 @@ fn expect(
     }
 }
 
-impl ExecutionRequest {
+impl<V: JsonRepr> ExecutionRequest<V> {
     /// Parses and checks an execution request body.
     ///
     /// ```
     /// use inngest_runtime::protocol::ExecutionRequest;
     /// let body = br#"{"event":{"name":"a/b","data":{}},"steps":{},"ctx":{"run_id":"01H"}}"#;
-    /// let req = ExecutionRequest::parse(body).unwrap();
+    /// let req: ExecutionRequest = ExecutionRequest::parse(body).unwrap();
     /// assert_eq!(req.ctx.run_id, "01H");
-    /// assert!(ExecutionRequest::parse(br#"{"steps":{}}"#).is_err());
+    /// assert!(ExecutionRequest::<serde_json::Value>::parse(br#"{"steps":{}}"#).is_err());
     /// ```
     pub fn parse(body: &[u8]) -> Result<Self, RequestParseError> {
         // The common case: a well-formed request decodes straight into its type.
-        if let Ok(req) = serde_json::from_slice::<ExecutionRequest>(body) {
+        if let Ok(req) = serde_json::from_slice::<ExecutionRequest<V>>(body) {
             if req.version != 0 {
                 return Ok(req.normalized());
             }
@@ -213,7 +216,8 @@ impl ExecutionRequest {
         if version == 0 {
             return Err(RequestParseError::UnsupportedVersion(version));
         }
-        let req: ExecutionRequest = serde_json::from_value(value).map_err(|e| {
+        // Checked: decode the body itself (raw values need the text, not the tree).
+        let req: ExecutionRequest<V> = serde_json::from_slice(body).map_err(|e| {
             RequestParseError::Shape(vec![ShapeIssue {
                 code: "invalid_type",
                 expected: "object",
@@ -232,7 +236,7 @@ impl ExecutionRequest {
         }
         if self.ctx.stack.stack.is_empty() && !self.steps.is_empty() {
             // The SDK spec: with memo but no stack, the memo's key order is the stack.
-            self.ctx.stack.stack = self.steps.keys().cloned().collect();
+            self.ctx.stack.stack = self.steps.keys().map(str::to_string).collect();
         }
         self
     }

@@ -19,6 +19,21 @@ use super::ServeHandler;
 use crate::app::App;
 
 /// A method router answering every method of the serve endpoint, with the default body limit.
+/// Mount it at the path Inngest calls (`/api/inngest` by convention).
+///
+/// ```no_run
+/// # use inngest_runtime::{App, serve};
+/// # async fn run(app: App) -> std::io::Result<()> {
+/// let router = axum::Router::new().route("/api/inngest", serve::axum::endpoint(app));
+/// axum::serve(tokio::net::TcpListener::bind("127.0.0.1:3000").await?, router).await
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// None at mount time. Each request is answered as the official SDKs answer it: a body over
+/// the limit gets 413, an unsigned request in cloud mode 401, a malformed one 4xx or 500 with a
+/// JSON message (see the guide's serve page).
 pub fn endpoint<S: Clone + Send + Sync + 'static>(app: App) -> MethodRouter<S> {
     endpoint_with(ServeHandler::new(app))
 }

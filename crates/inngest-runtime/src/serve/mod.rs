@@ -22,12 +22,31 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use crate::app::App;
 use crate::config::Mode;
-use crate::protocol::{ExecutionRequest, headers, request::RequestParseError};
+use crate::protocol::{ExecutionRequest, RawJson, Steps, headers, request::RequestParseError};
 use crate::signature::{self, VerifiedWith};
 use respond::Reply;
 
 /// The default request body limit: 16 MiB (the server switches to `use_api` above 4 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Why the state of a large run (`use_api`) could not be loaded from the API.
+#[derive(Debug, thiserror::Error)]
+enum LargeStateError {
+    /// The request failed or was refused.
+    #[error("could not fetch the run's {what}")]
+    Fetch {
+        what: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The answer is not what the API sends.
+    #[error("could not read the run's {what}")]
+    Read {
+        what: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+}
 
 /// Handles serve-mode requests for an [`App`]. Cheap to clone (frameworks clone it per request).
 ///
@@ -207,8 +226,8 @@ impl ServeHandler {
             Err(e) => return Reply::internal(e.to_string()),
         };
         if req.use_api || req.ctx.use_api {
-            if let Err(message) = self.fetch_large_state(&mut req).await {
-                return Reply::internal(message);
+            if let Err(e) = self.fetch_large_state(&mut req).await {
+                return Reply::internal(crate::error::chain(&e));
             }
         }
         let step_id = query
@@ -225,7 +244,10 @@ impl ServeHandler {
     }
 
     /// `use_api`: the state was too large to send; fetch events and steps from the API.
-    async fn fetch_large_state(&self, req: &mut ExecutionRequest) -> Result<(), String> {
+    async fn fetch_large_state(
+        &self,
+        req: &mut ExecutionRequest<RawJson>,
+    ) -> Result<(), LargeStateError> {
         let config = self.app.client.config();
         let base = format!("{}/v0/runs/{}", config.api_origin(), req.ctx.run_id);
         let get = |path: &'static str| {
@@ -235,26 +257,28 @@ impl ServeHandler {
             }
             r.send()
         };
-        let events: Vec<crate::protocol::EventPayload> = get("batch")
+        let fetch = |what| move |source| LargeStateError::Fetch { what, source };
+        let read = |what| move |source| LargeStateError::Read { what, source };
+        let events: Vec<crate::protocol::EventPayload<RawJson>> = get("batch")
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("could not fetch the run's events: {e}"))?
+            .map_err(fetch("events"))?
             .json()
             .await
-            .map_err(|e| format!("could not read the run's events: {e}"))?;
-        let steps: serde_json::Map<String, serde_json::Value> = get("actions")
+            .map_err(read("events"))?;
+        let steps: Steps<RawJson> = get("actions")
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("could not fetch the run's steps: {e}"))?
+            .map_err(fetch("steps"))?
             .json()
             .await
-            .map_err(|e| format!("could not read the run's steps: {e}"))?;
+            .map_err(read("steps"))?;
         if let Some(first) = events.first() {
             req.event = first.clone();
         }
         req.events = events;
         if req.ctx.stack.stack.is_empty() {
-            req.ctx.stack.stack = steps.keys().cloned().collect();
+            req.ctx.stack.stack = steps.keys().map(str::to_string).collect();
         }
         req.steps = steps;
         Ok(())

@@ -1,0 +1,187 @@
+//! The wire rules of a step: how it meets the run (memo look-up, reporting, waiting for
+//! permission, executing) and which op it answers with (`StepRun`, `StepError` for an error
+//! the executor retries, `StepFailed` for a final one, the checkpoint fallback to classic mode).
+//! [`crate::step::Step`] is the user-facing surface over these.
+
+use std::future::Future;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+
+use super::output::{Memo, StepOutput};
+use super::state::{FoundStep, SharedRun};
+use crate::error::WorkflowError;
+use crate::protocol::{GeneratorOp, MemoValue, Opcode, RawJson, SerializedError, Userland};
+use crate::step_id::ResolvedStepId;
+
+/// A step resolved against the run at call time: its memo if any, and what its op is made of.
+/// The op itself is built only when the step is new: a replayed step needs none.
+pub(crate) struct PreparedOp {
+    memo: Option<RawJson>,
+    resolved: ResolvedStepId,
+    kind: Opcode,
+    name: Option<String>,
+    opts: Map<String, Value>,
+    /// Async ops report `data: null`.
+    null_data: bool,
+}
+
+impl PreparedOp {
+    fn into_op(self) -> GeneratorOp {
+        let mut g = GeneratorOp::new(self.kind, self.resolved.hashed);
+        g.display_name = Some(self.resolved.id.clone());
+        g.userland = Some(Userland {
+            id: self.resolved.id,
+            index: self.resolved.index,
+        });
+        g.name = self.name;
+        g.opts = Some(self.opts);
+        if self.null_data {
+            g.data = Some(Value::Null);
+        }
+        g
+    }
+
+    /// The memoized result, if the memo holds one; else the step, to report or run.
+    fn replay(mut self) -> Replayed {
+        match self.memo.take().map(Memo::read) {
+            Some(Memo::Data(v)) => Replayed::Memoized(Ok(v)),
+            Some(Memo::Error(e)) => Replayed::Memoized(Err(WorkflowError::step_failed(e))),
+            Some(Memo::Input) | None => Replayed::New(self),
+        }
+    }
+}
+
+/// A step looked up in the memo.
+enum Replayed {
+    /// Its result.
+    Memoized(Result<StepOutput, WorkflowError>),
+    /// It has none: it is new in this request.
+    New(PreparedOp),
+}
+
+fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn base_op(run: &SharedRun, id: &str, kind: Opcode) -> PreparedOp {
+    let (resolved, memo) = run.lock().next_step(id);
+    PreparedOp {
+        memo,
+        resolved,
+        kind,
+        name: None,
+        opts: Map::new(),
+        null_data: false,
+    }
+}
+
+/// A `run`-type step (run, sendEvent). `name` overrides the op name (`sendEvent`).
+pub(crate) fn run_op(run: &SharedRun, id: &str, op: Opcode, name: Option<&str>) -> PreparedOp {
+    let mut p = base_op(run, id, op);
+    if p.memo.is_none() {
+        p.name = Some(name.unwrap_or(id).to_string());
+        if name == Some("sendEvent") {
+            p.opts.insert("type".into(), json!("step.sendEvent"));
+        }
+    }
+    p
+}
+
+/// An async step (sleep, wait, invoke).
+pub(crate) fn async_op(
+    run: &SharedRun,
+    id: &str,
+    op: Opcode,
+    name: Option<String>,
+    opts: Value,
+) -> PreparedOp {
+    let mut p = base_op(run, id, op);
+    p.name = name;
+    if let Value::Object(m) = opts {
+        p.opts = m;
+    }
+    p.null_data = true;
+    p
+}
+
+/// Suspends the run at an async op, or returns its memoized result.
+pub(crate) async fn suspend(
+    run: SharedRun,
+    prepared: PreparedOp,
+) -> Result<StepOutput, WorkflowError> {
+    let prepared = match prepared.replay() {
+        Replayed::Memoized(result) => return result,
+        Replayed::New(prepared) => prepared,
+    };
+    run.lock().found(FoundStep {
+        op: prepared.into_op(),
+        runnable: false,
+    });
+    std::future::pending().await
+}
+
+/// Runs a `run`-type step once the executor allows it, or returns its memoized result.
+pub(crate) async fn runnable(
+    run: SharedRun,
+    prepared: PreparedOp,
+    body: impl Future<Output = Result<Value, WorkflowError>> + Send,
+) -> Result<StepOutput, WorkflowError> {
+    let prepared = match prepared.replay() {
+        Replayed::Memoized(result) => return result,
+        Replayed::New(prepared) => prepared,
+    };
+    let mut op = prepared.into_op();
+    let hashed = op.id.clone();
+    run.lock().found(FoundStep {
+        op: op.clone(),
+        runnable: true,
+    });
+    run.granted(&hashed).await;
+
+    let started = now_nanos();
+    let result = body.await;
+    op.timing = Some(json!({ "a": started, "b": now_nanos().saturating_sub(started) }));
+    let ((attempt, max_attempts), checkpoint) = {
+        let st = run.lock();
+        (st.attempts(), st.checkpoint())
+    };
+    match result {
+        Ok(data) => {
+            op.data = Some(data.clone());
+            if let Some(checkpoint) = checkpoint {
+                if checkpoint.save(&op).await {
+                    if let Ok(memo) =
+                        serde_json::value::to_raw_value(&MemoValue::data(data.clone()))
+                    {
+                        run.lock().memoize_executed(&hashed, memo);
+                        return Ok(StepOutput::Tree(data));
+                    }
+                }
+            }
+            run.lock().interrupt(op, None);
+        }
+        Err(err) => {
+            let serialized: SerializedError = err.serialized().clone();
+            let final_error = err.is_final(attempt, max_attempts);
+            op.op = if final_error {
+                Opcode::StepFailed
+            } else {
+                Opcode::StepError
+            };
+            op.error = Some(serialized.clone());
+            op.data = if final_error {
+                let mut copy = serialized;
+                copy.stack = Some(String::new());
+                serde_json::to_value(copy).ok()
+            } else {
+                Some(Value::Null)
+            };
+            run.lock().interrupt(op, Some(err));
+        }
+    }
+    std::future::pending().await
+}
