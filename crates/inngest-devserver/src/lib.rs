@@ -126,6 +126,36 @@ pub enum DevServerError {
 }
 
 /// A running dev server. Dropping it stops it; [`DevServer::stop`] waits for that.
+///
+/// A test that runs an app against it, end to end, with the clock moved past a sleep:
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use inngest_devserver::{DevServer, DevServerConfig, RunStatus};
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = DevServer::start(DevServerConfig { port: 0, ..DevServerConfig::default() }).await?;
+/// // Start the app with INNGEST_DEV=<server.url()>, serving on :3000, then:
+/// server.sync_app("http://127.0.0.1:3000/api/inngest").await?;
+/// let ids = server
+///     .send(vec![serde_json::json!({ "name": "user/user.created", "data": { "email": "a@b.co" } })])
+///     .await?;
+/// server.advance(Duration::from_secs(3 * 86_400)).await?; // past a 3-day sleep
+/// let run = server
+///     .finished_run(&ids[0], "shop-welcome-user", Duration::from_secs(5))
+///     .await?
+///     .ok_or("the run did not finish")?;
+/// assert_eq!(run.status, RunStatus::Completed);
+/// server.stop().await;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// [`DevServer::start`] fails with [`DevServerError`] when the address cannot be bound or the
+/// state cannot be opened. Each later call fails with [`Stopped`] (or an error holding it)
+/// once the server has stopped; [`DevServer::sync_app`] with [`SyncError`] when the app cannot
+/// be reached or its answer is not a sync; [`DevServer::send`] with [`EventError`] for events
+/// the event API would refuse.
 pub struct DevServer {
     url: String,
     engine: EngineHandle,
