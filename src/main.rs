@@ -1,7 +1,6 @@
 //! `cargo inngest`: scaffolding and a dev loop for Inngest workflows in Rust.
 
 mod commands;
-mod error_chain;
 mod manifest;
 mod names;
 mod plan;
@@ -40,7 +39,7 @@ fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_chain::render(e.as_ref()));
+            eprintln!("error: {}", inngest_runtime::error::chain(e.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }

@@ -59,18 +59,8 @@ pub use run::{RunStatus, StepRecord};
 pub use store::StoreError;
 pub use sync::{AppSyncer, SyncError};
 
-/// An error and its sources, `outer: inner: …`, for answers and logs (each level's message
-/// leaves its cause to the next one).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
-}
+/// An error and its sources, `outer: inner: …`, for answers and logs.
+pub(crate) use inngest_runtime::error::chain as error_chain;
 
 /// How to run the dev server.
 #[derive(Debug, Clone)]

@@ -245,8 +245,10 @@ pub enum SendError {
     },
 }
 
-/// An error and its sources, as one line: `outer: cause: root cause`. For messages that travel
-/// as text (a step's serialized error, a log line), where the chain would otherwise be lost.
+/// An error and its sources, as one line: `outer: cause: root cause`, each cause said once (a
+/// cause whose text already ends the message before it, as a bind error that names its OS
+/// error, is left out). For messages that travel as text (a step's serialized error, a log
+/// line, the CLI's error output), where the chain would otherwise be lost.
 ///
 /// ```
 /// # use inngest_runtime::error::chain;
@@ -255,14 +257,51 @@ pub enum SendError {
 /// ```
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
+    let mut last = out.clone();
     let mut next = error.source();
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !out.ends_with(&text) {
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !last.ends_with(&text) {
             out.push_str(": ");
             out.push_str(&text);
         }
-        next = e.source();
+        last = text;
+        next = cause.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain;
+
+    /// Says its cause in its message and returns it as its source, as a bind error may.
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot listen on 127.0.0.1:1: {source}")]
+    struct Repeats {
+        source: std::io::Error,
+    }
+
+    /// Leaves its cause to the chain.
+    #[derive(Debug, thiserror::Error)]
+    #[error("the dev server did not start")]
+    struct Wraps(#[source] Repeats);
+
+    /// Wraps without repeating.
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Wraps);
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let os = || std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address in use");
+        assert_eq!(
+            chain(&Wraps(Repeats { source: os() })),
+            "the dev server did not start: cannot listen on 127.0.0.1:1: Address in use"
+        );
+        assert_eq!(
+            chain(&Outer(Wraps(Repeats { source: os() }))),
+            "outer: the dev server did not start: cannot listen on 127.0.0.1:1: Address in use"
+        );
+    }
 }

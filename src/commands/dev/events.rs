@@ -40,7 +40,7 @@ pub async fn send_all(console: &Console, url: &str, events: Vec<Value>) {
             Ok(ids) => console.line(Source::Dev, &format!("sent {name} (ids {ids})")),
             Err(e) => console.line(
                 Source::Dev,
-                &format!("sending {name}: {}", crate::error_chain::render(&e)),
+                &format!("sending {name}: {}", inngest_runtime::error::chain(&e)),
             ),
         }
     }

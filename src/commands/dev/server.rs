@@ -11,7 +11,6 @@ use tokio::process::Command;
 
 use super::console::{Console, Source};
 use super::process::{Job, JobError};
-use crate::error_chain;
 
 /// Which dev server to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +120,7 @@ impl Server {
                         Source::Dev,
                         &format!(
                             "official dev server unavailable ({}); using the embedded one",
-                            error_chain::render(&why)
+                            inngest_runtime::error::chain(&why)
                         ),
                     );
                     embedded(settings).await

@@ -15,7 +15,6 @@ use super::process::Job;
 use super::server::{self, Server, ServerError};
 use super::watch::{self, WatchError};
 use super::{app_sync, events, functions, runs};
-use crate::error_chain;
 
 /// How long a stopped app gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
@@ -196,7 +195,8 @@ impl Dev {
                 return;
             }
             Err(e) => {
-                self.console.line(Source::Build, &error_chain::render(&e));
+                self.console
+                    .line(Source::Build, &inngest_runtime::error::chain(&e));
                 return;
             }
         };
@@ -220,7 +220,7 @@ impl Dev {
                     &format!(
                         "could not start {}: {}",
                         executable.display(),
-                        error_chain::render(&e)
+                        inngest_runtime::error::chain(&e)
                     ),
                 );
                 return;
@@ -235,7 +235,7 @@ impl Dev {
         if let Err(why) = synced {
             self.console.line(
                 Source::App,
-                &format!("not serving: {}", error_chain::render(&why)),
+                &format!("not serving: {}", inngest_runtime::error::chain(&why)),
             );
             return;
         }
