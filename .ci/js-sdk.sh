@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Prepares the project's official-JS-SDK app (tests/conformance/js: the function contract on the
-# pinned `inngest` package) and the serve benchmark's JS app in a work folder outside the clone,
-# installing the npm packages once per pinned version. Prints the folder. Used by the tests that
-# drive the official SDK, by `conformance-kit` and by the benchmarks.
+# pinned `inngest` package, its transitive versions locked in package-lock.json) and the serve
+# benchmark's JS app in a work folder outside the clone, and prints the folder. The folder is
+# named by a hash of those files, so checkouts with different contracts never share one, and
+# `npm ci` runs once per folder. INNGEST_JS_APP_DIR names a folder to use instead.
+# Used by the tests that drive the official SDK, by `conformance-kit` and by the benchmarks.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 src="$root/tests/conformance/js"
-dir="${INNGEST_JS_APP_DIR:-/var/tmp/cargo-inngest-js-sdk}"
+files=("$src/package.json" "$src/package-lock.json" "$src/functions.mjs" "$src/app.mjs" "$root/bench/serve/app.mjs")
+key=$(cat "${files[@]}" | sha256sum | cut -c1-16)
+dir="${INNGEST_JS_APP_DIR:-/var/tmp/cargo-inngest-js-sdk-$key}"
 mkdir -p "$dir"
-for f in package.json functions.mjs app.mjs; do cp "$src/$f" "$dir/$f"; done
+for f in package.json package-lock.json functions.mjs app.mjs; do cp "$src/$f" "$dir/$f"; done
 cp "$root/bench/serve/app.mjs" "$dir/bench-app.mjs"
-want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dependencies"]["inngest"])' "$dir/package.json")
-have=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$dir/node_modules/inngest/package.json" 2>/dev/null || true)
-if [ "$want" != "$have" ]; then
-  (cd "$dir" && npm install --no-audit --no-fund --silent >&2)
+if [ ! -f "$dir/node_modules/.installed-$key" ]; then
+  (cd "$dir" && npm ci --no-audit --no-fund --silent >&2 && touch "node_modules/.installed-$key")
 fi
 echo "$dir"

@@ -153,7 +153,10 @@ pub fn add_dependencies(
     let inherited: Vec<bool> = deps
         .iter()
         .map(|d| {
-            if own_workspace {
+            // A source named on the command line is used as named, as `cargo add --path` does.
+            if d.replace_source {
+                false
+            } else if own_workspace {
                 workspace_declares(Some(doc), d.name)
             } else {
                 workspace_declares(workspace, d.name)
@@ -401,6 +404,21 @@ mod tests {
             &[runtime(Source::Registry("0.2".into()))],
         );
         assert_eq!(out, "[dependencies]\ninngest-runtime = \"0.2\" # ours\n");
+    }
+
+    #[test]
+    fn a_named_source_is_not_inherited_from_the_workspace() {
+        let out = add(
+            "[package]\nname = \"m\"\n\n[dependencies]\n",
+            Some(
+                "[workspace]\nmembers = [\"m\"]\n\n[workspace.dependencies]\ninngest-runtime = \"0.1\"\n",
+            ),
+            &[runtime(Source::Path("../rt".into()))],
+        );
+        assert_eq!(
+            out,
+            "[package]\nname = \"m\"\n\n[dependencies]\ninngest-runtime = { path = \"../rt\" }\n"
+        );
     }
 
     #[test]

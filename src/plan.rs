@@ -246,7 +246,7 @@ impl Undo {
             .rev()
             .filter(|s| {
                 let restored = match &s.backup {
-                    Some(old) => std::fs::write(s.target, old),
+                    Some(old) => write_atomically(s.target, old),
                     None => std::fs::remove_file(s.target),
                 };
                 restored.is_err()
@@ -266,6 +266,23 @@ impl Undo {
     }
 }
 
+/// Writes `content` to a temporary file beside `target`, then renames it over `target`, so a
+/// crash leaves the old or the new content, never a part.
+fn write_atomically(target: &Path, content: &[u8]) -> std::io::Result<()> {
+    let name = target
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("not a file path"))?
+        .to_string_lossy();
+    let temp = target.with_file_name(format!(".{name}.cargo-inngest.restore"));
+    std::fs::write(&temp, content)?;
+    if let Ok(meta) = std::fs::metadata(target) {
+        let _ = std::fs::set_permissions(&temp, meta.permissions());
+    }
+    std::fs::rename(&temp, target).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
+}
+
 /// Writes `c`'s content to a temporary file beside it (creating its directory, noted in
 /// `undo`), and keeps the target's old content.
 fn stage<'a>(c: &'a Change, undo: &mut Undo) -> Result<Staged<'a>, ApplyError> {
@@ -278,12 +295,12 @@ fn stage<'a>(c: &'a Change, undo: &mut Undo) -> Result<Staged<'a>, ApplyError> {
         .path
         .parent()
         .ok_or_else(not_a_file)
-        .map_err(failed("write", &c.path))?;
+        .map_err(failed("find the folder of", &c.path))?;
     let name = c
         .path
         .file_name()
         .ok_or_else(not_a_file)
-        .map_err(failed("write", &c.path))?
+        .map_err(failed("find the file name of", &c.path))?
         .to_string_lossy();
     let missing: Vec<PathBuf> = dir
         .ancestors()

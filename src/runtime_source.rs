@@ -37,9 +37,21 @@ pub struct Requested {
 }
 
 /// The checkout this binary was built from, if its runtime crate is still there.
+///
+/// A source cargo unpacked for `cargo install` (under `CARGO_HOME`: `registry/`, `git/`) is not
+/// a checkout: cargo may delete it, and a path into it would break later.
 pub fn built_from_checkout() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/inngest-runtime");
-    is_runtime_crate(&dir).then_some(dir)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("crates/inngest-runtime");
+    (is_runtime_crate(&dir) && !under_cargo_home(root)).then_some(dir)
+}
+
+/// Whether `dir` lies in cargo's own storage.
+fn under_cargo_home(dir: &Path) -> bool {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    home.is_some_and(|h| dir.starts_with(h.join("registry")) || dir.starts_with(h.join("git")))
 }
 
 /// Whether `dir` holds the `inngest-runtime` package.
@@ -109,7 +121,7 @@ pub fn choose(
         },
         None => Choice {
             source: Source::Registry(published_requirement()),
-            why: "the published version this cargo-inngest was built against",
+            why: "the published version this cargo-inngest was built against; until the crates are on crates.io, pass --runtime-path or --runtime-git",
             named: false,
         },
     }

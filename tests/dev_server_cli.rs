@@ -48,8 +48,9 @@ async fn eventually<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
 
 #[tokio::test]
 async fn serves_the_official_js_app_from_the_command_line() {
-    let js_dir = std::env::var("INNGEST_JS_APP_DIR")
-        .unwrap_or_else(|_| "/var/tmp/cargo-inngest-js-sdk".into());
+    let js_dir = std::env::var("INNGEST_JS_APP_DIR").expect(
+        "INNGEST_JS_APP_DIR names the installed JS app: `export INNGEST_JS_APP_DIR=$(bash .ci/js-sdk.sh)` (the README's test command does)",
+    );
     assert!(
         std::path::Path::new(&js_dir)
             .join("node_modules/inngest")

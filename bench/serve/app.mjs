@@ -17,9 +17,9 @@ const hundredSteps = inngest.createFunction(
 
 const handler = serve({ client: inngest, functions: [welcomeUser, hundredSteps] });
 const port = Number(process.env.APP_PORT || 3940);
-http
-  .createServer((req, res) => {
-    if (req.url.startsWith("/api/inngest")) return handler(req, res);
-    res.writeHead(404).end();
-  })
-  .listen(port, "127.0.0.1", () => console.log(`bench app on 127.0.0.1:${port}/api/inngest`));
+const server = http.createServer((req, res) => {
+  if (req.url.startsWith("/api/inngest")) return handler(req, res);
+  res.writeHead(404).end();
+});
+// APP_PORT=0 binds a free port; the line says which.
+server.listen(port, "127.0.0.1", () => console.log(`listening on 127.0.0.1:${server.address().port}`));

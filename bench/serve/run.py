@@ -17,7 +17,7 @@ The results replace the block between the markers in docs/performance.md.
 Usage: python3 bench/serve/run.py [--duration 10] [--no-write]
 Needs: wrk, node with npm, cargo. bench/serve/run.sh installs what is missing.
 """
-import argparse, hashlib, json, os, signal, socket, subprocess, sys, tempfile, time
+import argparse, hashlib, json, os, signal, subprocess, sys, tempfile, threading, time
 import urllib.request
 from pathlib import Path
 
@@ -26,13 +26,17 @@ HERE = Path(__file__).resolve().parent
 CORPUS = ROOT / "tests/conformance/recordings"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 START, END = "<!-- serve-bench:start -->", "<!-- serve-bench:end -->"
-CONNECTIONS = (1, 16)
+CONNECTIONS = (1, 4, 16)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def listening(proc):
+    """The address a child prints once it has bound port 0: `listening on 127.0.0.1:<port>`."""
+    for line in proc.stdout:
+        if "listening on " in line:
+            # Keep reading what it prints, so it never blocks on a full pipe.
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+            return line.split("listening on ", 1)[1].split()[0]
+    sys.exit(f"the app exited with {proc.wait()} before it listened")
 
 
 def post(url, body):
@@ -111,16 +115,17 @@ def main():
     js_dir, js_version = setup_js()
     subprocess.run(["cargo", "build", "-q", "--release", "-p", "conformance-app", "--bin", "bench-app"],
                    cwd=ROOT, check=True)
-    rust_port, js_port = free_port(), free_port()
     env = dict(os.environ, INNGEST_DEV="http://127.0.0.1:9", RUST_LOG="warn")
     procs = {
-        "inngest-runtime (Rust)": subprocess.Popen([TARGET / "release/bench-app"], env=dict(env, PORT=str(rust_port)),
-                                                   stdout=subprocess.DEVNULL),
+        "inngest-runtime (Rust)": subprocess.Popen([TARGET / "release/bench-app"], env=dict(env, PORT="0"),
+                                                   stdout=subprocess.PIPE, text=True),
         f"official JS SDK {js_version} (Node {subprocess.check_output(['node', '--version'], text=True).strip()})":
-            subprocess.Popen(["node", "bench-app.mjs"], cwd=js_dir, env=dict(env, APP_PORT=str(js_port)),
-                             stdout=subprocess.DEVNULL),
+            subprocess.Popen(["node", "bench-app.mjs"], cwd=js_dir, env=dict(env, APP_PORT="0"),
+                             stdout=subprocess.PIPE, text=True),
     }
-    urls = dict(zip(procs, (f"http://127.0.0.1:{rust_port}/api/inngest", f"http://127.0.0.1:{js_port}/api/inngest")))
+    addrs = {name: listening(p) for name, p in procs.items()}
+    rust_addr = addrs["inngest-runtime (Rust)"]
+    urls = {name: f"http://{addr}/api/inngest" for name, addr in addrs.items()}
     rows = []
     try:
         for name, proc in procs.items():
@@ -135,7 +140,7 @@ def main():
                         sys.exit(f"{name} answered {status} {answer} to the {label}, expected 200 {expected}")
                 for c in CONNECTIONS:
                     res = {name: wrk(f"{urls[name]}?{query}", body_path, c, args.duration) for name in procs}
-                    floor = wrk(f"http://127.0.0.1:{rust_port}/floor", body_path, c, args.duration)
+                    floor = wrk(f"http://{rust_addr}/floor", body_path, c, args.duration)
                     rows.append((label, c, res, floor))
                     print(label, f"{c} conn", {n: round(r["rps"]) for n, r in res.items()},
                           "floor", round(floor["rps"]), flush=True)
@@ -150,14 +155,15 @@ def main():
              f"Measured {time.strftime('%Y-%m-%d')} on this machine ({os.cpu_count()} cores), "
              f"wrk 1 thread, {args.duration} s per cell, loopback. "
              f"Ratio = Rust ÷ JS for throughput, JS ÷ Rust for latency (higher is better for us).", "",
-             "| request | connections | Rust req/s | JS req/s | throughput ratio | Rust p50 / p99 | JS p50 / p99 | p50 ratio | floor req/s, p50 |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| request | connections | Rust req/s | JS req/s | throughput ratio | Rust p50 / p99 | JS p50 / p99 | p50 ratio | floor req/s, p50 | Rust ÷ floor |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for label, c, res, floor in rows:
         r, j = res[rust], res[js]
         lines.append(
             f"| {label} | {c} | {r['rps']:,.0f} | {j['rps']:,.0f} | **{r['rps'] / j['rps']:.0f}x** | "
             f"{r['p50_us']} µs / {r['p99_us']} µs | {j['p50_us']} µs / {j['p99_us']} µs | "
-            f"{j['p50_us'] / max(r['p50_us'], 1):.0f}x | {floor['rps']:,.0f}, {floor['p50_us']} µs |")
+            f"{j['p50_us'] / max(r['p50_us'], 1):.0f}x | {floor['rps']:,.0f}, {floor['p50_us']} µs | "
+            f"**{100 * r['rps'] / floor['rps']:.0f}%** |")
     lines += ["", f"Peak resident memory after the whole run: Rust {rss[rust]:.1f} MiB, "
                   f"JS {rss[js]:.1f} MiB ({rss[js] / rss[rust]:.0f}x less for Rust).", "", END]
     block = "\n".join(lines)

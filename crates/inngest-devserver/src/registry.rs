@@ -69,6 +69,9 @@ pub enum ConfigError {
     /// A `cancel` rule's `if` does not compile.
     #[error("a cancel condition does not compile")]
     CancelCondition(#[source] ExprError),
+    /// A trigger of a kind this server does not know.
+    #[error("a trigger is neither an event nor a cron")]
+    UnknownTrigger,
     /// A flow-control option lacks a field it needs.
     #[error("{option} needs a {field}")]
     Missing {
@@ -392,6 +395,7 @@ impl Function {
                 TriggerConfig::Cron { cron } => Trigger::Cron(Box::new(
                     CronSchedule::parse(cron).map_err(ConfigError::Cron)?,
                 )),
+                _ => return Err(ConfigError::UnknownTrigger),
             });
         }
         let concurrency = concurrency(config.concurrency.as_ref())?;

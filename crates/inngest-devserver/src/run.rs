@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 /// Where a run stands, as the runs API reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum RunStatus {
     /// Started, not finished.
     Running,

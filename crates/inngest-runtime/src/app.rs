@@ -172,6 +172,21 @@ impl AppBuilder {
                 });
             }
         }
+        if options.concurrency.iter().any(|c| {
+            c.key.is_none()
+                && matches!(
+                    c.scope,
+                    Some(
+                        crate::options::ConcurrencyScope::Env
+                            | crate::options::ConcurrencyScope::Account
+                    )
+                )
+        }) {
+            self.errors.push(RegistrationError::Options {
+                id: id.clone(),
+                reason: "an env- or account-scoped concurrency limit needs a key".into(),
+            });
+        }
         if options.concurrency.len() > 2 {
             self.errors.push(RegistrationError::Options {
                 id: id.clone(),
@@ -319,7 +334,8 @@ impl AppBuilder {
     ///
     /// The first [`RegistrationError`] found: an empty app id, an id that is not
     /// `[A-Za-z0-9_-]+`, two functions with one id, a workflow without a trigger, a cron or a
-    /// duration that does not parse, more than two concurrency limits or more than 20 retries.
+    /// duration that does not parse, more than two concurrency limits, an env- or
+    /// account-scoped limit without a key, or more than 20 retries.
     pub fn build(mut self) -> Result<App, RegistrationError> {
         if self.client.app_id().is_empty() {
             self.errors

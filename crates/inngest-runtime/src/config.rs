@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 /// Dev mode talks to a local server without keys; cloud mode verifies signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Mode {
     /// A local dev server; nothing is signed.
     Dev,

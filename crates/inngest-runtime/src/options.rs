@@ -15,6 +15,7 @@ use crate::event::Event;
 /// # let _ = (daily, timer);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Trigger {
     /// An event by name, with an optional CEL expression over `event`.
     Event {
@@ -55,6 +56,7 @@ impl Trigger {
 
 /// Scope of a concurrency limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConcurrencyScope {
     /// Per function (the default).
     Fn,
@@ -112,6 +114,7 @@ impl Concurrency {
 
 /// What `singleton` does with a new run while one is running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SingletonMode {
     /// Drop the new run.
     Skip,

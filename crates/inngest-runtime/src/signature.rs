@@ -37,6 +37,7 @@ pub enum SignatureError {
 
 /// Which key verified a request: responses are signed with the same one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VerifiedWith {
     /// `INNGEST_SIGNING_KEY`.
     Primary,

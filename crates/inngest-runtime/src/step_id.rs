@@ -37,16 +37,16 @@ pub struct ResolvedStepId {
 /// A SHA-1 digest, the key of the counter's tables.
 type Digest20 = [u8; 20];
 
-/// Hashes a SHA-1 digest, or its hex, by its first bytes: they are already uniformly
-/// distributed, so hashing them again (SipHash) would only cost time. Keys that are not
-/// digests still work, only with more collisions.
+/// Hashes a SHA-1 digest by its first bytes: they are already uniformly distributed, so
+/// hashing them again (SipHash) would only cost time. Only for digests this crate computes:
+/// never for keys a request chooses, which could be made to collide.
 #[derive(Default, Clone, Copy)]
-pub(crate) struct HexKeyHasher {
+struct DigestHasher {
     hash: u64,
     seen: u8,
 }
 
-impl std::hash::Hasher for HexKeyHasher {
+impl std::hash::Hasher for DigestHasher {
     fn finish(&self) -> u64 {
         self.hash
     }
@@ -61,9 +61,7 @@ impl std::hash::Hasher for HexKeyHasher {
     }
 }
 
-/// Builds [`HexKeyHasher`]s, for maps keyed by step digests or hashed step ids.
-pub(crate) type HexKeyBuild = std::hash::BuildHasherDefault<HexKeyHasher>;
-type DigestBuild = HexKeyBuild;
+type DigestBuild = std::hash::BuildHasherDefault<DigestHasher>;
 
 /// Hands out hashed ids in call order: the first use of `id` hashes `id`, the second `id:1`,
 /// the third `id:2`, skipping any suffix whose hash is already taken, as the official SDKs do.
@@ -83,9 +81,9 @@ pub struct StepIdCounter {
     taken: HashSet<Digest20, DigestBuild>,
 }
 
-impl std::fmt::Debug for HexKeyHasher {
+impl std::fmt::Debug for DigestHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HexKeyHasher")
+        f.write_str("DigestHasher")
     }
 }
 

@@ -471,6 +471,31 @@ fn registration_refuses_what_inngest_would_refuse() {
 
     let empty = App::builder(Inngest::with_config("", Config::dev("http://127.0.0.1:9"))).build();
     assert!(empty.is_err());
+
+    let keyless = App::builder(client()).register(EnvLimitWithoutKey).build();
+    let err = keyless
+        .err()
+        .expect("an env limit without a key is refused");
+    assert!(err.to_string().contains("env-limited"), "{err}");
+    assert!(
+        matches!(err, RegistrationError::Options { ref reason, .. } if reason.contains("needs a key"))
+    );
+}
+
+/// An env-scoped concurrency limit without a key, which Inngest refuses.
+struct EnvLimitWithoutKey;
+impl Workflow for EnvLimitWithoutKey {
+    type Event = OrderPlaced;
+    type Output = Value;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("env-limited").concurrency(
+            inngest_runtime::Concurrency::new(2)
+                .scope(inngest_runtime::options::ConcurrencyScope::Env),
+        )
+    }
+    async fn handler(&self, _ctx: Context<Self>) -> Result<Value, WorkflowError> {
+        Ok(Value::Null)
+    }
 }
 
 /// Logs a failed charge; nothing else marks it as having a failure handler.

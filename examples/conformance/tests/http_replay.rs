@@ -2,16 +2,12 @@
 //! by axum on a bound loopback listener, and every answer must agree with the official SDK's
 //! in the protocol view, including the requests the app sent to the Inngest API meanwhile.
 
-use conformance_app::kit::official::{CLOUD_SIGNED, RECORDED_AT, RECORDED_SIGNING_KEY};
+use conformance_app::kit::official::{CLOUD_SIGNED, RECORDED_SIGNING_KEY, recorded_clock};
 use conformance_app::kit::{Corpus, Replayer, StandInApi};
 use inngest_runtime::config::Config;
 use inngest_runtime::serve::{self, ServeHandler};
 use inngest_runtime::{Inngest, protocol::headers};
 use tokio::net::TcpListener;
-
-fn fixed_clock() -> i64 {
-    RECORDED_AT
-}
 
 /// Serves `handler` on a fresh loopback listener; returns its origin and the server task.
 async fn serve_app(handler: ServeHandler) -> (String, tokio::task::JoinHandle<()>) {
@@ -43,7 +39,7 @@ async fn every_recorded_request_over_http() {
     .expect("the app builds");
     let (dev_origin, dev_task) = serve_app(ServeHandler::new(dev_app)).await;
     let (cloud_origin, cloud_task) =
-        serve_app(ServeHandler::new(cloud_app).clock(fixed_clock)).await;
+        serve_app(ServeHandler::new(cloud_app).clock(recorded_clock)).await;
 
     let mut passed = 0;
     let mut failures = Vec::new();

@@ -6,13 +6,15 @@
 //! stand-in: the real server cannot run on this machine.
 
 use bytes::Bytes;
-use conformance_app::kit::official::{CLOUD_SIGNED, RECORDED_AT, RECORDED_SIGNING_KEY};
+use conformance_app::kit::official::{
+    CLOUD_SIGNED, RECORDED_AT, RECORDED_SIGNING_KEY, recorded_clock,
+};
 use conformance_app::kit::view::{diff, protocol_view};
 use conformance_app::kit::{Corpus, Exchange, StandInApi};
 use inngest_runtime::config::Config;
 use inngest_runtime::serve::ServeHandler;
 use inngest_runtime::{Inngest, signature};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 fn to_http(ex: &Exchange) -> http::Request<Bytes> {
     let mut builder = http::Request::builder()
@@ -38,11 +40,7 @@ async fn replay(
     for ex in &exchanges {
         let resp = handler.handle(to_http(ex)).await;
         let status = resp.status().as_u16();
-        let headers: Map<String, Value> = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v.to_str().expect("ASCII headers"))))
-            .collect();
+        let headers = conformance_app::kit::corpus::headers_json(resp.headers());
         let text = String::from_utf8(resp.body().to_vec()).expect("UTF-8 answers");
         let rec = &ex.response;
         let rec_text = rec
@@ -74,10 +72,6 @@ async fn replay(
     (exchanges.len(), failures)
 }
 
-fn fixed_clock() -> i64 {
-    RECORDED_AT
-}
-
 #[tokio::test]
 async fn every_recorded_request_gets_the_official_answer() {
     let corpus = Corpus::workspace();
@@ -95,7 +89,7 @@ async fn every_recorded_request_gets_the_official_answer() {
         conformance_app::app(Inngest::with_config("probe-app", cloud_config)).unwrap(),
     )
     .framework("axum")
-    .clock(fixed_clock);
+    .clock(recorded_clock);
 
     let scenarios: Vec<String> = corpus
         .replayable()

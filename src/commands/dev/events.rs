@@ -33,7 +33,7 @@ pub async fn send(http: &reqwest::Client, url: &str, event: &Value) -> Result<Va
 
 /// Sends each event in turn, saying how each went.
 pub async fn send_all(console: &Console, url: &str, events: Vec<Value>) {
-    let http = reqwest::Client::new();
+    let http = super::http_client();
     for event in events {
         let name = event.get("name").and_then(Value::as_str).unwrap_or("?");
         match send(&http, url, &event).await {

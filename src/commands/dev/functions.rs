@@ -38,7 +38,7 @@ pub async fn print(server: &Server, console: &Console) {
 
 /// The official dev server's function list, best effort (`GET /dev`).
 async fn official(url: &str) -> Vec<(String, String)> {
-    let Ok(resp) = reqwest::get(format!("{url}/dev")).await else {
+    let Ok(resp) = super::http_client().get(format!("{url}/dev")).send().await else {
         return Vec::new();
     };
     let body: Value = resp.json().await.unwrap_or(Value::Null);

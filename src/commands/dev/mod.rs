@@ -28,6 +28,16 @@ mod server;
 mod supervisor;
 mod watch;
 
+/// An HTTP client for talking to the dev server, with timeouts: a server that accepts and never
+/// answers must not hang the dev loop.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap_or_default()
+}
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -51,10 +51,15 @@ fn process_group(pid: Option<u32>) -> Result<Pid, GroupError> {
 }
 
 /// A running child in its own process group.
+///
+/// Dropped without [`Job::stop`] (a rebuild cancelled by Ctrl-C, say), it kills its whole group,
+/// so nothing it started is left behind.
 pub struct Job {
     child: Child,
     pid: u32,
     group: Pid,
+    /// Whether the child has been waited for: its group id may then belong to someone else.
+    reaped: bool,
 }
 
 impl Job {
@@ -87,7 +92,12 @@ impl Job {
                 }
             });
         }
-        Ok(Self { child, pid, group })
+        Ok(Self {
+            child,
+            pid,
+            group,
+            reaped: false,
+        })
     }
 
     /// The process id (also its process group id).
@@ -119,7 +129,17 @@ impl Job {
         };
         // Anything the process left in its group goes too.
         let _ = killpg(self.group, Signal::SIGKILL);
+        self.reaped = true;
         status
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        // Only while the child is alive and unreaped is its pid surely still its group's id.
+        if !self.reaped && matches!(self.child.try_wait(), Ok(None)) {
+            let _ = killpg(self.group, Signal::SIGKILL);
+        }
     }
 }
 
@@ -160,6 +180,30 @@ mod tests {
             assert!(
                 std::time::Instant::now() < deadline,
                 "processes of the job's group outlived it: {:?}",
+                live_members(group)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dropped_job_takes_its_group_with_it() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 30 & sleep 30"]);
+        let job = Job::start(cmd, &Console::new(), Source::App).expect("sh starts");
+        let group = job.group;
+        // Give the shell time to start its background child.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while live_members(group).len() < 2 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(live_members(group).len() >= 2, "the group has a grandchild");
+        drop(job);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !live_members(group).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "processes of a dropped job outlived it: {:?}",
                 live_members(group)
             );
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -198,7 +198,7 @@ async fn official(settings: &Settings, console: &Console) -> Result<Server, Offi
     cmd.args(args);
     let mut job = Job::start(cmd, console, Source::Server).map_err(OfficialError::Spawn)?;
     let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = super::http_client();
     let deadline = Instant::now() + settings.official_timeout;
     loop {
         if let Some(status) = job.try_exited() {

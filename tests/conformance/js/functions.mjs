@@ -23,7 +23,7 @@ const onCron = (schedule) => [{ cron: schedule }];
 // --- step.run + step.sleep, with an onFailure handler -----------------------
 // Registered as two functions: `probe-app-welcome-user` and the generated
 // `probe-app-welcome-user-failure` (triggered by inngest/function.failed).
-const welcomeUser = inngest.createFunction(
+export const welcomeUser = inngest.createFunction(
   {
     id: "welcome-user",
     triggers: onEvent("user/user.created"),

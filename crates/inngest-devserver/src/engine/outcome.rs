@@ -279,7 +279,8 @@ impl Engine {
                 }
                 Opcode::RunComplete => complete = Some(op.data.unwrap_or(Value::Null)),
                 Opcode::None | Opcode::DiscoveryRequest => {}
-                Opcode::Unknown => {
+                // `Unknown`, and any op a newer protocol adds.
+                _ => {
                     unsupported = true;
                 }
             }

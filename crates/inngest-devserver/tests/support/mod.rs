@@ -110,8 +110,9 @@ impl JsApp {
 
     /// With extra environment variables (e.g. `INNGEST_STREAMING=force`).
     pub fn start_with(dev_server: &str, serve_origin: &str, env: &[(&str, &str)]) -> Self {
-        let dir = std::env::var("INNGEST_JS_APP_DIR")
-            .unwrap_or_else(|_| "/var/tmp/cargo-inngest-js-sdk".into());
+        let dir = std::env::var("INNGEST_JS_APP_DIR").expect(
+            "INNGEST_JS_APP_DIR names the installed JS app: `export INNGEST_JS_APP_DIR=$(bash .ci/js-sdk.sh)` (the README's test command does)",
+        );
         let dir = PathBuf::from(dir);
         assert!(
             dir.join("node_modules/inngest").exists(),

@@ -14,7 +14,7 @@ use super::checkpoint::Checkpointer;
 use crate::error::WorkflowError;
 use crate::protocol::GeneratorOp;
 use crate::protocol::{RawJson, Steps};
-use crate::step_id::{HexKeyBuild, ResolvedStepId, StepIdCounter};
+use crate::step_id::{ResolvedStepId, StepIdCounter};
 
 /// A step found in this execution that has no memoized result.
 pub(crate) struct FoundStep {
@@ -59,7 +59,8 @@ pub(super) struct RequestMode {
 }
 
 pub(crate) struct RunState {
-    memo: HashMap<String, RawJson, HexKeyBuild>,
+    /// Keyed by strings from the request: std's keyed hasher, so no body can make them collide.
+    memo: HashMap<String, RawJson>,
     ids: StepIdCounter,
     target: Option<String>,
     immediate: bool,

@@ -6,6 +6,7 @@
 //!   each value into its own type, such as the SDK answering a request. Reading a request this
 //!   way builds no tree; each value is decoded straight from its text, once, when a step asks.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 
 use serde::de::{DeserializeOwned, MapAccess, Visitor};
@@ -92,12 +93,13 @@ impl<V> Steps<V> {
         self.0.iter().map(|(k, _)| k.as_str())
     }
 
-    /// The value of a hashed id.
+    /// The value of a hashed id (a linear search: for a few look-ups; collect into a map for
+    /// many).
     pub fn get(&self, hashed: &str) -> Option<&V> {
         self.0.iter().find(|(k, _)| k == hashed).map(|(_, v)| v)
     }
 
-    /// Sets the value of a hashed id (replacing it in place if present).
+    /// Sets the value of a hashed id (replacing it in place if present; a linear search).
     pub fn insert(&mut self, hashed: impl Into<String>, value: V) {
         let hashed = hashed.into();
         match self.0.iter_mut().find(|(k, _)| *k == hashed) {
@@ -146,12 +148,17 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Steps<V> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Steps<V>, A::Error> {
                 // A request lists each step once; a repeated key keeps its last value, as a
-                // JSON object would.
+                // JSON object would. Keys are checked against a hash set, so a hostile body of
+                // many keys costs linear time.
                 let mut out: Vec<(String, V)> = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                let mut seen: HashMap<String, usize> = HashMap::new();
                 while let Some((k, v)) = map.next_entry::<String, V>()? {
-                    match out.iter_mut().find(|(seen, _)| *seen == k) {
-                        Some(slot) => slot.1 = v,
-                        None => out.push((k, v)),
+                    match seen.get(&k) {
+                        Some(&i) => out[i].1 = v,
+                        None => {
+                            seen.insert(k.clone(), out.len());
+                            out.push((k, v));
+                        }
                     }
                 }
                 Ok(Steps(out))

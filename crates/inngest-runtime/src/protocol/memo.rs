@@ -17,6 +17,7 @@ use super::error::SerializedError;
 /// assert!(matches!(MemoValue::read(&json!({"error": {"name":"Error","message":"x"}})), MemoValue::Error(_)));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum MemoValue {
     /// A successful result.
     Data(Value),

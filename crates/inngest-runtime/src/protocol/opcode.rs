@@ -8,6 +8,7 @@ use super::error::SerializedError;
 /// The kind of a generator op. Unknown names parse as [`Opcode::Unknown`] so that an executor
 /// never fails on an op it does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Opcode {
     /// Nothing to do (an empty op list).
     None,

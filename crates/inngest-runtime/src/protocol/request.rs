@@ -92,6 +92,7 @@ pub struct RunStack {
 /// The message text follows the official JS SDK's, because it is part of what the executor
 /// records (`_sync-dev/09` and `/10` of the conformance corpus).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequestParseError {
     /// The body is not JSON at all.
     #[error("Failed to parse data from executor: the body is not JSON ({0})")]

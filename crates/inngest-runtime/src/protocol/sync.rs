@@ -57,6 +57,7 @@ pub struct FunctionConfig {
 /// A trigger: an event (with an optional expression) or a cron schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum TriggerConfig {
     /// Runs on each event of this name for which `expression` holds.
     Event {

@@ -14,7 +14,7 @@ use crate::signature::VerifiedWith;
 pub(crate) struct Reply {
     status: StatusCode,
     body: Vec<u8>,
-    extra: Vec<(&'static str, String)>,
+    extra: Vec<(HeaderName, String)>,
 }
 
 impl Reply {
@@ -54,8 +54,11 @@ impl Reply {
         Self::error(StatusCode::INTERNAL_SERVER_ERROR, "Error", message, true)
     }
 
+    /// Adds a header; `name` is one of [`headers`]' lowercase constants.
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.extra.push((name, value.into()));
+        if let Ok(name) = HeaderName::from_lowercase(name.as_bytes()) {
+            self.extra.push((name, value.into()));
+        }
         self
     }
 
@@ -81,9 +84,9 @@ impl Reply {
         if let Some(kind) = server_kind.and_then(|k| HeaderValue::from_str(k).ok()) {
             hs.insert(EXPECTED_SERVER_KIND, kind);
         }
-        for (name, value) in &self.extra {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                hs.insert(HeaderName::from_static(name), v);
+        for (name, value) in self.extra {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                hs.insert(name, v);
             }
         }
         if let Some(which) = verified {

@@ -1,6 +1,6 @@
 //! The serve-mode benchmark's Rust app (see `bench/serve/run.py`): `welcome-user` from the
 //! conformance contract plus `hundred-steps`, a run of 100 `step.run`s, served on
-//! `127.0.0.1:$PORT/api/inngest` exactly as `bench/serve/app.mjs` serves them with the
+//! `127.0.0.1:$PORT/api/inngest` (`PORT=0`: a free port, printed as `listening on <address>`) exactly as `bench/serve/app.mjs` serves them with the
 //! official JS SDK. `POST /floor` is a bare axum route, the floor the benchmark reports.
 
 use inngest_runtime::{Context, Event, Inngest, Workflow, WorkflowError, WorkflowOptions, serve};
@@ -56,6 +56,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/api/inngest", serve::axum::endpoint(app))
         .route("/floor", axum::routing::post(floor));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    // PORT=0 binds a free port; the line says which.
+    println!("listening on {}", listener.local_addr()?);
     axum::serve(listener, router).await?;
     Ok(())
 }

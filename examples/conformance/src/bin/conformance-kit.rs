@@ -1,11 +1,12 @@
 //! `conformance-kit`: checks the corpus against the official JS SDK, or records it anew.
 //!
 //! ```text
-//! conformance-kit check  --js-app DIR [--only a,b]   # replay, compare, `N passed, N failed`
-//! conformance-kit record --js-app DIR [--out DIR]    # replay, write the SDK's answers
+//! conformance-kit check  [--js-app DIR] [--only a,b]   # replay, compare, `N passed, N failed`
+//! conformance-kit record [--js-app DIR] [--out DIR]    # replay, write the SDK's answers
 //! ```
 //!
-//! `DIR` is an installed copy of `tests/conformance/js/` (`bash .ci/js-sdk.sh` prints one).
+//! `DIR` is an installed copy of `tests/conformance/js/`; without `--js-app` (or
+//! `INNGEST_JS_APP_DIR`), `bash .ci/js-sdk.sh` installs one first.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,9 +26,9 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct Common {
-    /// The installed JS app (`bash .ci/js-sdk.sh` prints it).
+    /// The installed JS app (default: the one `bash .ci/js-sdk.sh` installs, run now).
     #[arg(long, env = "INNGEST_JS_APP_DIR", value_name = "DIR")]
-    js_app: PathBuf,
+    js_app: Option<PathBuf>,
     /// Only these scenarios (comma-separated).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -67,6 +68,24 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `.ci/js-sdk.sh`, which installs the pinned SDK (once) and prints the app's folder.
+fn install_js_app() -> anyhow::Result<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/js-sdk.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{} failed: {}",
+        script.display(),
+        out.status
+    );
+    let dir = String::from_utf8(out.stdout).context("the folder it printed is not UTF-8")?;
+    Ok(PathBuf::from(dir.trim()))
+}
+
 async fn run(cli: Cli) -> anyhow::Result<bool> {
     let source = Corpus::workspace();
     let (common, target) = match &cli.command {
@@ -82,7 +101,11 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             (common, Some(target))
         }
     };
-    let apps = OfficialApps::start(&common.js_app).await?;
+    let js_app = match &common.js_app {
+        Some(dir) => dir.clone(),
+        None => install_js_app()?,
+    };
+    let apps = OfficialApps::start(&js_app).await?;
     let mut passed = 0;
     let mut failed = 0;
     for scenario in source.replayable()? {
@@ -90,13 +113,19 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             continue;
         }
         for (ex, checked) in apps.check(&source, &scenario).await? {
+            let label = ex
+                .request
+                .label
+                .as_deref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
             if checked.diffs.is_empty() {
                 passed += 1;
-                println!("PASS {}", checked.name);
+                println!("PASS {}{label}", checked.name);
             } else {
                 failed += 1;
                 let word = if target.is_some() { "CHANGED" } else { "FAIL" };
-                println!("{word} {}", checked.name);
+                println!("{word} {}{label}", checked.name);
                 for d in checked.diffs.iter().take(8) {
                     println!("     {d}");
                 }

@@ -73,6 +73,19 @@ fn format_error(path: &Path, what: &str) -> KitError {
     }
 }
 
+/// The headers of a request or an answer, as the corpus writes them.
+pub fn headers_json(headers: &http::HeaderMap) -> Map<String, Value> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            )
+        })
+        .collect()
+}
+
 /// Headers as a lowercased map.
 pub fn lowercase_headers(headers: &Value) -> Map<String, Value> {
     headers
@@ -155,11 +168,6 @@ impl Corpus {
         self.root.join("recordings").join(scenario)
     }
 
-    /// The official JS app implementing the function contract (`tests/conformance/js/`).
-    pub fn js_app_dir(&self) -> PathBuf {
-        self.root.join("js")
-    }
-
     /// Every scenario folder, sorted.
     pub fn scenarios(&self) -> Result<Vec<String>, KitError> {
         let dir = self.root.join("recordings");
@@ -217,15 +225,6 @@ impl Corpus {
         if !path.is_file() {
             return Ok(Vec::new());
         }
-        match read_json(&path)? {
-            Value::Array(items) => Ok(items),
-            _ => Err(format_error(&path, "not a list")),
-        }
-    }
-
-    /// `scenarios.json`: what each scenario triggers and feeds back, by name.
-    pub fn scenario_specs(&self) -> Result<Vec<Value>, KitError> {
-        let path = self.root.join("scenarios.json");
         match read_json(&path)? {
             Value::Array(items) => Ok(items),
             _ => Err(format_error(&path, "not a list")),

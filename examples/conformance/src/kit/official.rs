@@ -16,6 +16,11 @@ pub const RECORDED_SIGNING_KEY: &str =
     "signkey-test-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 /// The time `_cloud-signed` was recorded at (its signatures' `t`).
 pub const RECORDED_AT: i64 = 1_795_740_178;
+/// A clock stopped at [`RECORDED_AT`], for replaying the signed recordings to our handler
+/// (`ServeHandler::clock`).
+pub fn recorded_clock() -> i64 {
+    RECORDED_AT
+}
 /// The scenario recorded against an API whose checkpoint endpoint answers 404.
 pub const CHECKPOINT_404: &str = "welcome-user-checkpoint-api-404";
 /// The signed scenario, replayed to the app in cloud mode.

@@ -106,16 +106,7 @@ impl Replayer {
         };
         let resp = builder.send().await.map_err(http_error)?;
         let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-                )
-            })
-            .collect();
+        let headers = super::corpus::headers_json(resp.headers());
         let text = resp.text().await.map_err(http_error)?;
         Ok(Answer {
             status,

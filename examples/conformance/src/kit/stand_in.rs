@@ -139,16 +139,7 @@ async fn answer(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     } else {
         (200, json!({ "ok": true }))
     };
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            )
-        })
-        .collect();
+    let headers = super::corpus::headers_json(&parts.headers);
     shared
         .seen
         .lock()
