@@ -88,9 +88,29 @@ impl std::fmt::Debug for DigestHasher {
 }
 
 impl StepIdCounter {
+    /// A counter with room for `steps` ids before it grows.
+    pub fn with_capacity(steps: usize) -> Self {
+        Self {
+            seen: HashMap::default(),
+            taken: HashSet::with_capacity_and_hasher(steps, DigestBuild::default()),
+        }
+    }
+
     /// Resolves the next use of `id`.
     pub fn next(&mut self, id: &str) -> ResolvedStepId {
+        let (hashed, index) = self.next_hashed(id);
+        ResolvedStepId {
+            id: id.to_string(),
+            index,
+            hashed,
+        }
+    }
+
+    /// [`StepIdCounter::next`] without copying `id`: the hash and the repeat index.
+    pub fn next_hashed(&mut self, id: &str) -> (String, Option<u32>) {
         let base: Digest20 = Sha1::digest(id.as_bytes()).into();
+        // Only repeats are counted: a second use finds its first hash taken and moves on, which
+        // gives the same id as counting from one would.
         let mut count = self.seen.get(&base).copied().unwrap_or(0);
         loop {
             let index = (count > 0).then_some(count);
@@ -100,12 +120,10 @@ impl StepIdCounter {
             };
             count += 1;
             if self.taken.insert(digest) {
-                self.seen.insert(base, count);
-                return ResolvedStepId {
-                    id: id.to_string(),
-                    index,
-                    hashed: hex(&digest),
-                };
+                if count > 1 {
+                    self.seen.insert(base, count);
+                }
+                return (hex(&digest), index);
             }
         }
     }

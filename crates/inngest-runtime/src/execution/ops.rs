@@ -11,13 +11,14 @@ use serde_json::{Map, Value, json};
 use super::output::{Memo, StepOutput};
 use super::state::{FoundStep, SharedRun};
 use crate::error::WorkflowError;
-use crate::protocol::{GeneratorOp, MemoValue, Opcode, RawJson, SerializedError, Userland};
+use crate::protocol::{GeneratorOp, MemoValue, Opcode, SerializedError, Userland};
 use crate::step_id::ResolvedStepId;
 
 /// A step resolved against the run at call time: its memo if any, and what its op is made of.
 /// The op itself is built only when the step is new: a replayed step needs none.
 pub(crate) struct PreparedOp {
-    memo: Option<RawJson>,
+    memo: Option<Memo>,
+    /// The id as written, its repeat index and its hash.
     resolved: ResolvedStepId,
     kind: Opcode,
     name: Option<String>,
@@ -42,9 +43,14 @@ impl PreparedOp {
         g
     }
 
+    /// Whether the memo holds its result (then no op is built).
+    fn is_replayed(&self) -> bool {
+        matches!(self.memo, Some(Memo::Data(_) | Memo::Error(_)))
+    }
+
     /// The memoized result, if the memo holds one; else the step, to report or run.
     fn replay(mut self) -> Replayed {
-        match self.memo.take().map(Memo::read) {
+        match self.memo.take() {
             Some(Memo::Data(v)) => Replayed::Memoized(Ok(v)),
             Some(Memo::Error(e)) => Replayed::Memoized(Err(WorkflowError::step_failed(e))),
             Some(Memo::Input) | None => Replayed::New(self),
@@ -68,21 +74,30 @@ fn now_nanos() -> u128 {
 }
 
 fn base_op(run: &SharedRun, id: &str, kind: Opcode) -> PreparedOp {
-    let (resolved, memo) = run.lock().next_step(id);
-    PreparedOp {
-        memo,
-        resolved,
+    let (hashed, index, memo) = run.lock().next_step(id);
+    let mut prepared = PreparedOp {
+        resolved: ResolvedStepId {
+            id: String::new(),
+            index,
+            hashed,
+        },
+        memo: memo.map(Memo::read),
         kind,
         name: None,
         opts: Map::new(),
         null_data: false,
+    };
+    // A replayed step builds no op, so needs no copy of its id.
+    if !prepared.is_replayed() {
+        prepared.resolved.id = id.to_string();
     }
+    prepared
 }
 
 /// A `run`-type step (run, sendEvent). `name` overrides the op name (`sendEvent`).
 pub(crate) fn run_op(run: &SharedRun, id: &str, op: Opcode, name: Option<&str>) -> PreparedOp {
     let mut p = base_op(run, id, op);
-    if p.memo.is_none() {
+    if !p.is_replayed() {
         p.name = Some(name.unwrap_or(id).to_string());
         if name == Some("sendEvent") {
             p.opts.insert("type".into(), json!("step.sendEvent"));

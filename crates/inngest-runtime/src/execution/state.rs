@@ -14,7 +14,7 @@ use super::checkpoint::Checkpointer;
 use crate::error::WorkflowError;
 use crate::protocol::GeneratorOp;
 use crate::protocol::{RawJson, Steps};
-use crate::step_id::{ResolvedStepId, StepIdCounter};
+use crate::step_id::StepIdCounter;
 
 /// A step found in this execution that has no memoized result.
 pub(crate) struct FoundStep {
@@ -76,8 +76,8 @@ pub(crate) struct RunState {
 impl RunState {
     pub(super) fn new(mode: RequestMode) -> Self {
         Self {
+            ids: StepIdCounter::with_capacity(mode.memo.len()),
             memo: mode.memo.into_iter().collect(),
-            ids: StepIdCounter::default(),
             target: mode.target,
             immediate: mode.immediate,
             attempt: mode.attempt,
@@ -91,11 +91,11 @@ impl RunState {
     }
 
     /// Resolves the next use of `id` and takes its memo: each hashed id is handed out once per
-    /// request, so its memo is read once.
-    pub(super) fn next_step(&mut self, id: &str) -> (ResolvedStepId, Option<RawJson>) {
-        let resolved = self.ids.next(id);
-        let memo = self.memo.remove(&resolved.hashed);
-        (resolved, memo)
+    /// request, so its memo is read once. Returns the hash, the repeat index and the memo.
+    pub(super) fn next_step(&mut self, id: &str) -> (String, Option<u32>, Option<RawJson>) {
+        let (hashed, index) = self.ids.next_hashed(id);
+        let memo = self.memo.remove(&hashed);
+        (hashed, index, memo)
     }
 
     /// A new step the executor must hear of.

@@ -6,7 +6,7 @@
 //!   each value into its own type, such as the SDK answering a request. Reading a request this
 //!   way builds no tree; each value is decoded straight from its text, once, when a step asks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 
 use serde::de::{DeserializeOwned, MapAccess, Visitor};
@@ -147,20 +147,30 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Steps<V> {
                 f.write_str("an object of memoized steps")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Steps<V>, A::Error> {
-                // A request lists each step once; a repeated key keeps its last value, as a
-                // JSON object would. Keys are checked against a hash set, so a hostile body of
-                // many keys costs linear time.
+                // A request lists each step once; a repeated key keeps its last value (at its
+                // first place), as a JSON object would. Duplicates are looked for once, after
+                // reading, with a hash set of borrowed keys: linear time, however hostile the
+                // body.
                 let mut out: Vec<(String, V)> = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                let mut seen: HashMap<String, usize> = HashMap::new();
-                while let Some((k, v)) = map.next_entry::<String, V>()? {
-                    match seen.get(&k) {
-                        Some(&i) => out[i].1 = v,
+                while let Some(entry) = map.next_entry::<String, V>()? {
+                    out.push(entry);
+                }
+                let mut seen = HashSet::with_capacity(out.len());
+                if out.iter().all(|(k, _)| seen.insert(k.as_str())) {
+                    return Ok(Steps(out));
+                }
+                let mut merged: Vec<(String, V)> = Vec::with_capacity(out.len());
+                let mut index: HashMap<String, usize> = HashMap::with_capacity(out.len());
+                for (k, v) in out {
+                    match index.get(&k) {
+                        Some(&i) => merged[i].1 = v,
                         None => {
-                            seen.insert(k.clone(), out.len());
-                            out.push((k, v));
+                            index.insert(k.clone(), merged.len());
+                            merged.push((k, v));
                         }
                     }
                 }
+                let out = merged;
                 Ok(Steps(out))
             }
         }
@@ -184,5 +194,20 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&raw).expect("serializes"), text);
         assert_eq!(RawJson::empty_object().get(), "{}");
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value_however_many_keys() {
+        for n in [3, 40] {
+            let mut text = String::from("{");
+            for i in 0..n {
+                text.push_str(&format!("\"k{i}\":{i},"));
+            }
+            text.push_str("\"k1\":\"last\"}");
+            let steps: Steps<Value> = serde_json::from_str(&text).expect("steps");
+            assert_eq!(steps.len(), n);
+            assert_eq!(steps.get("k1"), Some(&Value::from("last")));
+            assert_eq!(steps.keys().nth(1), Some("k1"), "in first-seen order");
+        }
     }
 }
