@@ -107,32 +107,65 @@ object_event!(SendRequested, "app/send");
 object_event!(PlainRequested, "app/plain");
 object_event!(RetryAfterRequested, "app/retry-after");
 
-/// welcome-user: a step, a three-day sleep, a step; with a failure handler.
+/// What `send-welcome-email` returns.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WelcomeSent {
+    /// Always `true`.
+    pub sent: bool,
+    /// The address.
+    pub to: String,
+}
+
+/// What `send-followup-email` returns.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FollowupSent {
+    /// Always `true`.
+    pub sent: bool,
+    /// The address.
+    pub to: String,
+    /// Whether the welcome e-mail was sent.
+    pub prev: bool,
+}
+
+/// What a welcome-user run returns.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WelcomeOutput {
+    /// How many e-mails the run sent.
+    #[serde(rename = "emailsSent")]
+    pub emails_sent: u32,
+}
+
+/// welcome-user: a step, a three-day sleep, a step; with a failure handler. Step outputs are
+/// typed, as a Rust workflow's would be; on the wire they are the contract's objects.
 pub struct WelcomeUser;
 impl Workflow for WelcomeUser {
     type Event = UserCreated;
-    type Output = Value;
+    type Output = WelcomeOutput;
     fn options() -> WorkflowOptions {
         WorkflowOptions::new("welcome-user")
     }
-    async fn handler(&self, ctx: Context<Self>) -> Result<Value, WorkflowError> {
-        let email = ctx.event.data.email.clone();
+    async fn handler(&self, ctx: Context<Self>) -> Result<WelcomeOutput, WorkflowError> {
+        let email = &ctx.event.data.email;
         let to = email.clone();
-        let first: Value = ctx
+        let first: WelcomeSent = ctx
             .step
             .run("send-welcome-email", move || async move {
-                Ok(json!({ "sent": true, "to": to }))
+                Ok(WelcomeSent { sent: true, to })
             })
             .await?;
         ctx.step.sleep("wait-3-days", "3d").await?;
-        let prev = first["sent"].clone();
-        let _second: Value = ctx
+        let (to, prev) = (email.clone(), first.sent);
+        let _second: FollowupSent = ctx
             .step
             .run("send-followup-email", move || async move {
-                Ok(json!({ "sent": true, "to": email, "prev": prev }))
+                Ok(FollowupSent {
+                    sent: true,
+                    to,
+                    prev,
+                })
             })
             .await?;
-        Ok(json!({ "emailsSent": 2 }))
+        Ok(WelcomeOutput { emails_sent: 2 })
     }
     async fn on_failure(&self, ctx: FailureContext<Self>) -> Result<Value, WorkflowError> {
         Ok(json!({ "handled": true, "original": ctx.event.name, "message": ctx.error.message }))

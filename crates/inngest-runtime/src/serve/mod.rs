@@ -83,14 +83,14 @@ struct Query {
 fn parse_query(q: Option<&str>) -> Query {
     let mut out = Query::default();
     for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
-        let v = v.into_owned();
-        match k.as_ref() {
-            "fnId" => out.fn_id = Some(v),
-            "stepId" => out.step_id = Some(v),
-            "probe" => out.probe = Some(v),
-            "deployId" => out.deploy_id = Some(v),
-            _ => {}
-        }
+        let slot = match k.as_ref() {
+            "fnId" => &mut out.fn_id,
+            "stepId" => &mut out.step_id,
+            "probe" => &mut out.probe,
+            "deployId" => &mut out.deploy_id,
+            _ => continue,
+        };
+        *slot = Some(v.into_owned());
     }
     out
 }
