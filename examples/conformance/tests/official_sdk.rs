@@ -25,14 +25,9 @@ async fn the_official_sdk_still_answers_as_recorded() {
             .await
             .expect("the app answers")
         {
-            if checked.diffs.is_empty() {
-                passed += 1;
-            } else {
-                failures.push(format!(
-                    "{}:\n  {}",
-                    checked.name,
-                    checked.diffs.join("\n  ")
-                ));
+            match checked.failure() {
+                None => passed += 1,
+                Some(f) => failures.push(f),
             }
         }
     }

@@ -172,18 +172,12 @@ mod tests {
         let group = job.group;
         assert_eq!(group.as_raw(), i32::try_from(job.pid()).expect("a pid"));
         assert_ne!(group, nix::unistd::getpgrp(), "the job has its own group");
+        // Both sleeps running: the trap is set, so SIGTERM alone cannot stop them.
+        until_members(group, 3).await;
         let status = job.stop(Duration::from_millis(200)).await;
         assert!(status.is_some_and(|s| !s.success()), "{status:?}");
         // The whole group is gone (zombies aside, which whoever adopted them reaps).
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while !live_members(group).is_empty() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "processes of the job's group outlived it: {:?}",
-                live_members(group)
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until_gone(group, "a stopped job").await;
     }
 
     #[tokio::test]
@@ -192,18 +186,32 @@ mod tests {
         cmd.args(["-c", "sleep 30 & sleep 30"]);
         let job = Job::start(cmd, &Console::new(), Source::App).expect("sh starts");
         let group = job.group;
-        // Give the shell time to start its background child.
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while live_members(group).len() < 2 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(live_members(group).len() >= 2, "the group has a grandchild");
+        // The shell and both of its sleeps.
+        until_members(group, 3).await;
         drop(job);
+        until_gone(group, "a dropped job").await;
+    }
+
+    /// Waits up to 5 s for `group` to have `n` live processes.
+    async fn until_members(group: Pid, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while live_members(group).len() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the group has {:?}, not {n} processes",
+                live_members(group)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits up to 5 s for every process of `group` to be gone, else fails naming `what`.
+    async fn until_gone(group: Pid, what: &str) {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while !live_members(group).is_empty() {
             assert!(
                 std::time::Instant::now() < deadline,
-                "processes of a dropped job outlived it: {:?}",
+                "processes of {what}'s group outlived it: {:?}",
                 live_members(group)
             );
             tokio::time::sleep(Duration::from_millis(20)).await;

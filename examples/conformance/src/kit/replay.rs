@@ -44,6 +44,13 @@ pub struct Checked {
     pub answer: Answer,
 }
 
+impl Checked {
+    /// `scenario/NN:` and its differences, one per line; `None` when it agrees.
+    pub fn failure(&self) -> Option<String> {
+        (!self.diffs.is_empty()).then(|| format!("{}:\n  {}", self.name, self.diffs.join("\n  ")))
+    }
+}
+
 /// Sends recorded requests to one app.
 #[derive(Debug, Clone)]
 pub struct Replayer {
