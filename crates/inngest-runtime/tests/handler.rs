@@ -560,3 +560,77 @@ async fn an_implemented_failure_handler_is_registered_and_runs_without_a_flag() 
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
     assert_eq!(answer.body, json!({ "logged": "card declined" }));
 }
+
+/// Sends raw body bytes (which a `Value` could not carry: escaped keys, duplicates, deep nesting).
+async fn call_raw(handler: &ServeHandler, function: &str, body: String) -> (StatusCode, Value) {
+    let req = Request::post(format!("/api/inngest?fnId=shop-{function}&stepId=step"))
+        .header("content-type", "application/json")
+        .body(Bytes::from(body))
+        .expect("a request");
+    let resp = handler.handle(req).await;
+    let status = resp.status();
+    let body = serde_json::from_slice(resp.body())
+        .unwrap_or_else(|e| panic!("{status}: the answer is not JSON ({e})"));
+    (status, body)
+}
+
+/// A request body with `steps` and `event` data spliced in as raw text.
+fn raw_request(steps: &str, data: &str) -> String {
+    let event = format!(
+        r#"{{"name":"{}","data":{data},"id":"01EVT","ts":1}}"#,
+        OrderPlaced::NAME
+    );
+    format!(
+        r#"{{"event":{event},"events":[{event}],"steps":{steps},"ctx":{{"run_id":"01RUN","attempt":0,"max_attempts":4}},"version":2}}"#
+    )
+}
+
+#[tokio::test]
+async fn hostile_request_bodies_get_an_answer_never_a_panic() {
+    let handler = handler_for("http://127.0.0.1:9");
+    let data = r#"{"order_id":"o_1","email":"ada@example.com"}"#;
+    let charge = hash("charge-card");
+
+    // A memo key written with an escape is the same key.
+    let steps = format!(r#"{{"{charge}":{{"d\u0061ta":true}}}}"#);
+    let (status, body) = call_raw(&handler, "charge", raw_request(&steps, data)).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "charged": true })));
+
+    // A memo of the wrong type fails the run for good, with a message.
+    let steps = format!(r#"{{"{charge}":{{"data":"not a bool"}}}}"#);
+    let (status, body) = call_raw(&handler, "charge", raw_request(&steps, data)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("charge-card")),
+        "{body}"
+    );
+
+    // 20,000 unknown steps and a duplicated key: read in linear time, the known step replays.
+    let mut steps = String::from("{");
+    for i in 0..20_000 {
+        steps.push_str(&format!(r#""{:040x}":{{"data":{i}}},"#, i));
+    }
+    steps.push_str(&format!(
+        r#""{charge}":{{"data":false}},"{charge}":{{"data":true}}}}"#
+    ));
+    let (status, body) = call_raw(&handler, "charge", raw_request(&steps, data)).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "charged": true })));
+
+    // Event data nested past the JSON parser's depth limit, data of the wrong shape, steps
+    // that are not an object: each is refused with a JSON message.
+    let deep = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+    for (steps, data) in [
+        ("{}", deep.as_str()),
+        ("{}", r#""a string""#),
+        ("[1,2]", data),
+    ] {
+        let (status, body) = call_raw(&handler, "charge", raw_request(steps, data)).await;
+        assert!(
+            status.is_client_error() || status.is_server_error(),
+            "{status} {body}"
+        );
+        assert!(body["message"].is_string(), "{body}");
+    }
+}
