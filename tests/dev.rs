@@ -385,11 +385,7 @@ fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails
 #[test]
 fn a_taken_port_is_refused_saying_the_os_error_once() {
     let (_tmp, project) = scratch_project();
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = taken.local_addr().expect("an address").port();
-    let os_error = std::net::TcpListener::bind(("127.0.0.1", port))
-        .expect_err("the port is taken")
-        .to_string();
+    let (taken, port, os_error) = common::taken_port();
     let out = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
         .args(["inngest", "dev", "--server", "embedded", "--port"])
         .arg(port.to_string())

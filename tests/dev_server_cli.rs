@@ -153,12 +153,7 @@ async fn serves_the_official_js_app_from_the_command_line() {
 
 #[test]
 fn a_taken_port_is_refused_saying_the_os_error_once() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = taken.local_addr().expect("an address").port();
-    // The error the OS gives for it, as the server would see it.
-    let os_error = std::net::TcpListener::bind(("127.0.0.1", port))
-        .expect_err("the port is taken")
-        .to_string();
+    let (taken, port, os_error) = common::taken_port();
     let out = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
         .args(["inngest", "dev-server", "--port", &port.to_string()])
         .output()

@@ -174,3 +174,14 @@ pub fn configured_shop(dir: &Path) -> PathBuf {
     .expect("lock copied");
     project
 }
+
+/// A loopback port held taken for as long as the listener lives, and the error the OS gives a
+/// second bind of it (as a server on that port would see it).
+pub fn taken_port() -> (std::net::TcpListener, u16, String) {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("an address").port();
+    let os_error = std::net::TcpListener::bind(("127.0.0.1", port))
+        .expect_err("the port is taken")
+        .to_string();
+    (taken, port, os_error)
+}

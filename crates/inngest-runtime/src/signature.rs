@@ -95,7 +95,14 @@ pub fn request_message(body: &[u8]) -> Vec<u8> {
     }
 }
 
-fn parse_header(header: &str) -> Result<(i64, &str), SignatureError> {
+/// The `t` (Unix seconds) and `s` (hex HMAC) of a signature header.
+///
+/// ```
+/// use inngest_runtime::signature::parse_header;
+/// assert_eq!(parse_header("t=1000&s=ab"), Ok((1000, "ab")));
+/// assert!(parse_header("t=-9223372036854775809&s=ab").is_err());
+/// ```
+pub fn parse_header(header: &str) -> Result<(i64, &str), SignatureError> {
     let mut t = None;
     let mut s = None;
     for part in header.split('&') {

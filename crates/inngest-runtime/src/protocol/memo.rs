@@ -49,35 +49,6 @@ impl MemoValue {
         MemoValue::Data(value.clone())
     }
 
-    /// Reads a memo value it owns, moving the data out instead of copying it.
-    ///
-    /// ```
-    /// use inngest_runtime::protocol::MemoValue;
-    /// use serde_json::json;
-    /// assert_eq!(MemoValue::from_owned(json!({"data": [1, 2]})), MemoValue::Data(json!([1, 2])));
-    /// assert_eq!(MemoValue::from_owned(json!({"a": 1})), MemoValue::Data(json!({"a": 1})));
-    /// ```
-    pub fn from_owned(value: Value) -> MemoValue {
-        if let Value::Object(mut obj) = value {
-            let data_shape = (obj.len() == 1 && obj.contains_key("data"))
-                || (obj.len() == 2 && obj.contains_key("data") && obj.contains_key("type"));
-            if data_shape {
-                return MemoValue::Data(obj.swap_remove("data").unwrap_or(Value::Null));
-            }
-            if obj.len() == 1 && obj.contains_key("input") {
-                return MemoValue::Input(obj.swap_remove("input").unwrap_or(Value::Null));
-            }
-            if obj.len() == 1 && obj.contains_key("error") {
-                let error = obj.swap_remove("error").unwrap_or(Value::Null);
-                let err = serde_json::from_value(error.clone())
-                    .unwrap_or_else(|_| SerializedError::new("Error", error.to_string()));
-                return MemoValue::Error(err);
-            }
-            return MemoValue::Data(Value::Object(obj));
-        }
-        MemoValue::Data(value)
-    }
-
     /// The value an executor stores for a successful step: `{"data": output}`.
     pub fn data(output: Value) -> Value {
         serde_json::json!({ "data": output })

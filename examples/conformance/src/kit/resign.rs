@@ -5,7 +5,7 @@
 //! time (a signature recorded as expired stays expired by as much); one that was never valid
 //! (a wrong key) is kept as it was.
 
-use inngest_runtime::signature::{hmac_hex, request_message, sign};
+use inngest_runtime::signature::{hmac_hex, parse_header, request_message, sign};
 
 /// Re-signs with `key`, shifting every timestamp by `shift` seconds.
 #[derive(Debug, Clone)]
@@ -14,19 +14,6 @@ pub struct Resign {
     pub key: String,
     /// New time minus recorded time, in seconds.
     pub shift: i64,
-}
-
-fn parse(header: &str) -> Option<(i64, &str)> {
-    let mut t = None;
-    let mut s = None;
-    for part in header.split('&') {
-        match part.split_once('=') {
-            Some(("t", v)) => t = v.parse().ok(),
-            Some(("s", v)) => s = Some(v),
-            _ => {}
-        }
-    }
-    Some((t?, s?))
 }
 
 impl Resign {
@@ -42,7 +29,7 @@ impl Resign {
     /// assert_eq!(r.header("t=1000&s=00", b"{}"), "t=1000&s=00");
     /// ```
     pub fn header(&self, header: &str, body: &[u8]) -> String {
-        let Some((t, s)) = parse(header) else {
+        let Ok((t, s)) = parse_header(header) else {
             return header.to_string();
         };
         let message = request_message(body);
