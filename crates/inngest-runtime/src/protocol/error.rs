@@ -1,4 +1,4 @@
-//! The serialized error shape: `{name, message, stack?}`.
+//! The serialized error shape: `{name, message, stack?, data?, cause?, noRetry?}`.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +28,15 @@ pub struct SerializedError {
         skip_serializing_if = "std::ops::Not::not"
     )]
     pub serialized: bool,
+    /// Extra data the SDK attached to the error (kept verbatim by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Box<serde_json::Value>>,
+    /// The error's cause, as the SDK serialized it (kept verbatim by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Box<serde_json::Value>>,
+    /// Set by the server on a step error answered with `X-Inngest-No-Retry: true`.
+    #[serde(rename = "noRetry", default, skip_serializing_if = "Option::is_none")]
+    pub no_retry: Option<bool>,
 }
 
 fn default_name() -> String {
@@ -47,6 +56,9 @@ impl SerializedError {
             message: message.into(),
             stack: None,
             serialized: true,
+            data: None,
+            cause: None,
+            no_retry: None,
         }
     }
 }
