@@ -1,8 +1,6 @@
 //! Calling the SDK: the execution request a queue item becomes, and what its answer means.
 
-use std::time::Duration;
-
-use inngest_runtime::protocol::{GeneratorOp, SerializedError, headers};
+use inngest_runtime::protocol::{GeneratorOp, headers};
 use serde_json::{Value, json};
 
 use crate::run::Run;
@@ -19,42 +17,77 @@ pub struct CallRequest {
 }
 
 impl CallRequest {
-    /// Builds the request for `run` at `attempt`. `checkpoint` is `(fn uuid, qi id)` when the
-    /// SDK may checkpoint (only for discovery calls without forced planning, as the SDK checks).
+    /// Builds the request for `run` at `attempt`, as the Go driver does (`driver.MarshalV1`).
+    ///
+    /// - `outgoing` is the step the run comes from (none for the first call); `ctx.stack.current`
+    ///   is its 1-based place in the stack, or 0.
+    /// - `ctx.step_id` is the registered step, `"step"`, on every call; the hashed id of a
+    ///   targeted call travels only in `?stepId=` and `X-Inngest-Step-ID`.
+    /// - `force_plan` is `disable_immediate_execution`.
+    /// - Every event gets `user: {}` when it has none.
+    /// - `checkpoint` is `(fn uuid, qi id)` when the SDK may checkpoint (only for discovery calls
+    ///   without forced planning, as the SDK checks).
     pub fn new(
         run: &Run,
         function_url: &str,
-        step_id: &str,
-        attempt: u32,
+        call: &CallSpec<'_>,
         checkpoint: Option<(&str, &str)>,
     ) -> Self {
+        let current = call
+            .outgoing
+            .and_then(|o| run.stack.iter().position(|s| s == o))
+            .map_or(0, |p| p + 1);
         let mut ctx = json!({
             "run_id": run.id,
-            "attempt": attempt,
+            "step_id": "step",
+            "attempt": call.attempt,
             "max_attempts": run.max_attempts,
-            "disable_immediate_execution": run.force_plan,
+            "disable_immediate_execution": call.force_plan,
             "use_api": false,
-            "stack": { "stack": run.stack, "current": run.stack.len().saturating_sub(1) },
+            "stack": { "stack": run.stack, "current": current },
         });
         if let Some((fn_id, qi_id)) = checkpoint {
             ctx["fn_id"] = json!(fn_id);
             ctx["qi_id"] = json!(qi_id);
-            ctx["step_id"] = json!(step_id);
         }
         let body = json!({
-            "event": run.event,
-            "events": run.events,
+            "event": with_user(&run.event),
+            "events": run.events.iter().map(with_user).collect::<Vec<_>>(),
             "steps": run.memo,
             "ctx": ctx,
             "version": run.version,
             "use_api": false,
         });
         Self {
-            url: with_step_id(function_url, step_id),
-            step_id: step_id.to_string(),
+            url: with_step_id(function_url, call.step_id),
+            step_id: call.step_id.to_string(),
             body,
         }
     }
+}
+
+/// What one call is: the queue item's view of the run.
+#[derive(Debug, Clone, Copy)]
+pub struct CallSpec<'a> {
+    /// `step` or a hashed id.
+    pub step_id: &'a str,
+    /// 0-based attempt.
+    pub attempt: u32,
+    /// The step the run comes from, if any.
+    pub outgoing: Option<&'a str>,
+    /// `disable_immediate_execution`.
+    pub force_plan: bool,
+}
+
+/// An event as the driver sends it: `user: {}` when it has none.
+fn with_user(event: &Value) -> Value {
+    let mut e = event.clone();
+    if let Value::Object(o) = &mut e {
+        if matches!(o.get("user"), None | Some(Value::Null)) {
+            o.insert("user".into(), json!({}));
+        }
+    }
+    e
 }
 
 /// Replaces (or adds) the `stepId` query parameter.
@@ -72,18 +105,28 @@ fn with_step_id(url: &str, step_id: &str) -> String {
 /// What an SDK answer means for the run.
 #[derive(Debug)]
 pub enum CallOutcome {
-    /// 200: the function returned this output.
+    /// A 2xx from the SDK (not 206): the function returned this output.
     Done(Value),
-    /// 206: ops to act on.
-    Ops(Vec<GeneratorOp>),
-    /// A function-level error.
+    /// 206 from the SDK: ops to act on, with what the answer's headers say about retrying.
+    Ops {
+        /// The ops.
+        ops: Vec<GeneratorOp>,
+        /// `X-Inngest-No-Retry: true`: a `StepError` among them fails its step at once.
+        no_retry: bool,
+        /// `Retry-After`, as sent.
+        retry_after: Option<String>,
+    },
+    /// A failed attempt.
     Error {
         /// No retry may follow.
         final_error: bool,
-        /// The SDK's requested delay.
-        retry_after: Option<Duration>,
-        /// The error as sent.
-        error: Value,
+        /// `Retry-After`, as sent.
+        retry_after: Option<String>,
+        /// What the run records as its output if this is its last attempt.
+        output: Value,
+        /// Why the attempt failed, in the Go driver's words (`invalid status code: 500`,
+        /// `NonRetriableError`, `The response did not come from an Inngest SDK`).
+        reason: String,
     },
     /// The app could not be reached (refused, reset, timeout): nothing ran.
     Unreachable(reqwest::Error),
@@ -94,10 +137,21 @@ pub enum CallOutcome {
 pub struct CallResult {
     /// The outcome.
     pub outcome: CallOutcome,
-    /// `x-inngest-req-version`.
-    pub version: Option<i64>,
+    /// `x-inngest-req-version` (missing or unreadable: 0, as the Go driver reads it).
+    pub version: i64,
     /// HTTP status, when there was an answer.
     pub status: Option<u16>,
+}
+
+/// The headers of an answer that decide what it means.
+#[derive(Debug, Default)]
+struct AnswerHeaders {
+    /// `x-inngest-sdk` is present and not empty.
+    from_sdk: bool,
+    /// `x-inngest-no-retry` is exactly `true`.
+    no_retry: bool,
+    retry_after: Option<String>,
+    content_type: Option<String>,
 }
 
 /// Sends the request and classifies the answer.
@@ -115,7 +169,7 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
         Err(e) => {
             return CallResult {
                 outcome: CallOutcome::Unreachable(e),
-                version: None,
+                version: 0,
                 status: None,
             };
         }
@@ -126,89 +180,139 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let text = resp.text().await.unwrap_or_default();
-    let mut body: Value = serde_json::from_str(text.trim()).unwrap_or(Value::String(text));
+    let mut text = resp.text().await.unwrap_or_default();
     if status == 201 {
         // Streaming (INNGEST_STREAMING): keep-alive whitespace, then the real answer as
         // `{status, body, headers}`, whose headers override the outer ones.
-        if let Some(real) = body.get("status").and_then(Value::as_u64) {
-            status = u16::try_from(real).unwrap_or(500);
-            if let Some(Value::Object(h)) = body.get("headers") {
-                for (k, v) in h {
-                    if let Some(v) = v.as_str() {
-                        head.insert(k.to_ascii_lowercase(), v.to_string());
+        if let Ok(envelope) = serde_json::from_str::<Value>(text.trim()) {
+            if let Some(real) = envelope.get("status").and_then(Value::as_u64) {
+                status = u16::try_from(real).unwrap_or(500);
+                if let Some(Value::Object(h)) = envelope.get("headers") {
+                    for (k, v) in h {
+                        if let Some(v) = v.as_str() {
+                            head.insert(k.to_ascii_lowercase(), v.to_string());
+                        }
                     }
                 }
+                text = match envelope.get("body") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
             }
-            body = match body.get("body").cloned().unwrap_or(Value::Null) {
-                Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
-                other => other,
-            };
         }
     }
     let get = |name: &str| head.get(name).map(String::as_str);
-    let version = get(headers::REQ_VERSION).and_then(|v| v.parse().ok());
-    let no_retry = get(headers::NO_RETRY) == Some("true");
-    let retry_after = get(headers::RETRY_AFTER).and_then(parse_retry_after);
-    let from_sdk = get(headers::SDK).is_some();
-    let outcome = classify(status, from_sdk, no_retry, retry_after, body);
+    let version = get(headers::REQ_VERSION)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let answer = AnswerHeaders {
+        from_sdk: get(headers::SDK).is_some_and(|v| !v.is_empty()),
+        no_retry: get(headers::NO_RETRY) == Some("true"),
+        retry_after: get(headers::RETRY_AFTER).map(str::to_string),
+        content_type: get("content-type").map(str::to_string),
+    };
     CallResult {
-        outcome,
+        outcome: classify(status, &answer, &text),
         version,
         status: Some(status),
     }
 }
 
-fn classify(
-    status: u16,
-    from_sdk: bool,
-    no_retry: bool,
-    retry_after: Option<Duration>,
-    body: Value,
-) -> CallOutcome {
-    if !from_sdk {
-        // Not an SDK answer (a proxy's page, another server): a failed attempt.
-        let error = SerializedError::new(
-            "Error",
-            format!("the app answered {status} without an x-inngest-sdk header"),
-        );
-        return CallOutcome::Error {
-            final_error: false,
-            retry_after: None,
-            error: json!(error),
-        };
-    }
-    match status {
-        200 => CallOutcome::Done(body),
-        206 => match serde_json::from_value::<Vec<GeneratorOp>>(body.clone()) {
-            Ok(ops) => CallOutcome::Ops(ops),
-            Err(e) => CallOutcome::Error {
-                final_error: false,
-                retry_after: None,
-                error: json!(SerializedError::new(
-                    "Error",
-                    format!("the SDK answered 206 with ops that do not parse: {e}")
-                )),
-            },
+/// A body as the Go driver parses an output: JSON (a string holding a JSON object is
+/// unwrapped), else the text itself.
+fn parse_output(text: &str) -> Value {
+    let trimmed = text.trim();
+    match serde_json::from_str::<Value>(trimmed) {
+        Ok(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
+            Ok(inner @ Value::Object(_)) => inner,
+            _ => Value::String(s),
         },
-        _ => CallOutcome::Error {
-            final_error: no_retry,
-            retry_after,
-            error: body,
-        },
+        Ok(v) => v,
+        Err(_) => Value::String(text.to_string()),
     }
 }
 
-/// `Retry-After`: seconds, or an RFC 3339 / HTTP date (then relative to now).
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    if let Ok(secs) = value.trim().parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+/// What an answer means, as the Go driver decides (`httpdriver.HandleHttpResponse`).
+fn classify(status: u16, h: &AnswerHeaders, text: &str) -> CallOutcome {
+    let success = (200..300).contains(&status);
+    let failed = |output: Value, reason: String| CallOutcome::Error {
+        final_error: h.no_retry,
+        retry_after: h.retry_after.clone(),
+        output,
+        reason,
+    };
+    if status == 206 {
+        // The ops are read first, whoever answered (`httpdriver` parses before it checks the
+        // SDK header).
+        let ops = match parse_ops(text) {
+            Ok(ops) => ops,
+            Err(reason) => return no_ops(reason),
+        };
+        if !h.from_sdk {
+            return failed(Value::String(text.to_string()), NOT_SDK.into());
+        }
+        return CallOutcome::Ops {
+            ops,
+            no_retry: h.no_retry,
+            retry_after: h.retry_after.clone(),
+        };
     }
-    let at = chrono::DateTime::parse_from_rfc3339(value)
-        .or_else(|_| chrono::DateTime::parse_from_rfc2822(value))
-        .ok()?;
-    let ms = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
-    Some(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+    if !h.from_sdk {
+        // Not an SDK answer (a proxy's page, another server): a failed attempt. A 2xx keeps
+        // its body as the output; anything else gets an error that says what happened.
+        return if success {
+            failed(parse_output(text), NOT_SDK.into())
+        } else {
+            failed(
+                crate::error_object::fatal_upstream(status, text, h.content_type.as_deref()),
+                format!("invalid status code: {status}"),
+            )
+        };
+    }
+    match status {
+        // A 2xx that asks not to be retried, or to be retried later, is an error (the Go
+        // driver's `NonRetriableError` and "retry at").
+        _ if success && h.no_retry => failed(parse_output(text), "NonRetriableError".into()),
+        _ if success && h.retry_after.is_some() => failed(parse_output(text), "retry at".into()),
+        _ if success => CallOutcome::Done(parse_output(text)),
+        _ => {
+            let reason = if h.no_retry {
+                "NonRetriableError".to_string()
+            } else {
+                format!("invalid status code: {status}")
+            };
+            failed(parse_output(text), reason)
+        }
+    }
+}
+
+/// The ops of a 206, as the Go driver reads them (`httpdriver/parse.go`): an array of ops (an
+/// empty one is no op), or one op object as 0.x SDKs sent it.
+fn parse_ops(text: &str) -> Result<Vec<GeneratorOp>, String> {
+    let trimmed = text.trim();
+    let prefix = "error reading generator opcode response";
+    match trimmed.as_bytes().first() {
+        None => Err("no response data".into()),
+        Some(b'[') => serde_json::from_str(trimmed).map_err(|e| format!("{prefix}: {e}")),
+        Some(b'{') => serde_json::from_str::<GeneratorOp>(trimmed)
+            .map(|op| vec![op])
+            .map_err(|e| format!("{prefix}: {e}")),
+        Some(_) => Err(format!("{prefix}: expected JSON object or array")),
+    }
+}
+
+/// Go's `ErrNotSDK`.
+const NOT_SDK: &str = "The response did not come from an Inngest SDK";
+
+/// A 206 whose ops cannot be read: a failed attempt, retried.
+fn no_ops(reason: String) -> CallOutcome {
+    CallOutcome::Error {
+        final_error: false,
+        retry_after: None,
+        output: json!({ "error": { "error": reason, "name": "Error", "message": reason } }),
+        reason,
+    }
 }
 
 #[cfg(test)]
@@ -224,35 +328,105 @@ mod tests {
         assert_eq!(with_step_id("http://a/x", "step"), "http://a/x?stepId=step");
     }
 
+    fn sdk(no_retry: bool, retry_after: Option<&str>) -> AnswerHeaders {
+        AnswerHeaders {
+            from_sdk: true,
+            no_retry,
+            retry_after: retry_after.map(str::to_string),
+            content_type: None,
+        }
+    }
+
     #[test]
     fn answers_are_classified_by_status_and_headers() {
-        assert!(matches!(
-            classify(500, true, true, None, json!({})),
+        let final_of = |o: &CallOutcome| match o {
             CallOutcome::Error {
-                final_error: true,
+                final_error,
+                reason,
                 ..
-            }
-        ));
+            } => Some((*final_error, reason.clone())),
+            _ => None,
+        };
+        assert_eq!(
+            final_of(&classify(500, &sdk(true, None), "{}")),
+            Some((true, "NonRetriableError".into()))
+        );
         // Python sends final errors as 500 with the header; JS as 400 with it.
+        assert_eq!(
+            final_of(&classify(400, &sdk(false, None), "{}")),
+            Some((false, "invalid status code: 400".into()))
+        );
         assert!(matches!(
-            classify(400, true, false, None, json!({})),
-            CallOutcome::Error {
-                final_error: false,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(200, false, false, None, json!(1)),
-            CallOutcome::Error {
-                final_error: false,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(200, true, false, None, json!(1)),
+            classify(200, &sdk(false, None), "1"),
             CallOutcome::Done(_)
         ));
-        assert_eq!(parse_retry_after("30"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after("soon"), None);
+        // A 2xx with no-retry or Retry-After is an error, as in the Go driver.
+        assert_eq!(
+            final_of(&classify(200, &sdk(true, None), "1")),
+            Some((true, "NonRetriableError".into()))
+        );
+        assert_eq!(
+            final_of(&classify(200, &sdk(false, Some("5")), "1")),
+            Some((false, "retry at".into()))
+        );
+        assert!(matches!(
+            classify(206, &sdk(true, Some("3")), "[]"),
+            CallOutcome::Ops {
+                no_retry: true,
+                retry_after: Some(_),
+                ..
+            }
+        ));
+        assert_eq!(
+            final_of(&classify(206, &sdk(false, None), "  ")),
+            Some((false, "no response data".into()))
+        );
+    }
+
+    #[test]
+    fn answers_without_the_sdk_header_fail_the_attempt_and_keep_their_body() {
+        let plain = AnswerHeaders {
+            content_type: Some("text/html".into()),
+            ..AnswerHeaders::default()
+        };
+        match classify(200, &plain, r#"{"hello":"world"}"#) {
+            CallOutcome::Error {
+                final_error: false,
+                output,
+                reason,
+                ..
+            } => {
+                assert_eq!(output, json!({"hello": "world"}));
+                assert_eq!(reason, NOT_SDK);
+            }
+            other => panic!("{other:?}"),
+        }
+        match classify(206, &plain, "[]") {
+            CallOutcome::Error { output, .. } => assert_eq!(output, json!("[]")),
+            other => panic!("{other:?}"),
+        }
+        // A 206 whose body is no ops fails on the ops first.
+        match classify(206, &plain, "<html>hi</html>") {
+            CallOutcome::Error { reason, .. } => assert_eq!(
+                reason,
+                "error reading generator opcode response: expected JSON object or array"
+            ),
+            other => panic!("{other:?}"),
+        }
+        match classify(502, &plain, "<h1>Bad gateway</h1>") {
+            CallOutcome::Error { output, reason, .. } => {
+                assert_eq!(output["name"], "Server returned a fatal error");
+                assert_eq!(reason, "invalid status code: 502");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bodies_are_read_as_the_go_driver_reads_them() {
+        assert_eq!(parse_output(r#""{\"a\":1}""#), json!({"a": 1}));
+        assert_eq!(parse_output(r#""just text""#), json!("just text"));
+        assert_eq!(parse_output("not json"), json!("not json"));
+        assert_eq!(parse_output("[1,2]"), json!([1, 2]));
     }
 }

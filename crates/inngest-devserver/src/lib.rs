@@ -35,6 +35,7 @@ mod backoff;
 mod call;
 mod clock;
 mod engine;
+mod error_object;
 mod expr;
 mod http;
 mod registry;

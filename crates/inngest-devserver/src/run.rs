@@ -121,7 +121,8 @@ pub struct Run {
     pub ended_at_ms: Option<i64>,
     /// The request version the SDK answered with (`-1` until it has).
     pub version: i64,
-    /// Once steps have been planned, every later call disables immediate execution.
+    /// `disable_immediate_execution`: set once an answer carries more than one op; reset
+    /// for request version 2 when a discovery call is scheduled (Go's `ForceStepPlan`).
     pub force_plan: bool,
     /// Outstanding steps by hashed id; a discovery call follows when none is left.
     pub pending: BTreeMap<String, Pending>,
@@ -157,13 +158,8 @@ impl Run {
 /// What a queue item does when it is due.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Job {
-    /// Call the SDK: `stepId` is `step` (discovery) or a planned step's hash.
-    Execute {
-        /// `step` or a hashed id.
-        step_id: String,
-        /// 0-based attempt.
-        attempt: u32,
-    },
+    /// Call the SDK.
+    Execute(CallJob),
     /// A sleep ends.
     Wake {
         /// The sleep's hashed id.
@@ -176,6 +172,45 @@ pub enum Job {
     },
     /// The run's `timeouts.finish` has passed: cancel it if still running.
     Deadline,
+}
+
+/// One call of the SDK (a Go queue item of kind `edge`, `edge-error`, `sleep` …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallJob {
+    /// `step` (discovery) or a planned step's hash.
+    pub step_id: String,
+    /// 0-based attempt.
+    pub attempt: u32,
+    /// The step the run comes from (the Go edge's `Outgoing`): the step whose result led to
+    /// this call, or for a planned step the one before its plan. None for the first call.
+    /// `ctx.stack.current` is its place in the stack.
+    #[serde(default)]
+    pub outgoing: Option<String>,
+    /// This call still sends `disable_immediate_execution: true` though the run's flag was
+    /// reset: the Go executor resets it when a sleep resumes, after it has read it for the
+    /// resuming call.
+    #[serde(default)]
+    pub stale_plan: bool,
+}
+
+impl CallJob {
+    /// A discovery call (`stepId=step`, attempt 0) coming from `outgoing`.
+    pub fn discovery(outgoing: Option<String>) -> Self {
+        Self {
+            step_id: "step".into(),
+            attempt: 0,
+            outgoing,
+            stale_plan: false,
+        }
+    }
+
+    /// The same call again, one attempt later.
+    pub fn retry(&self) -> Self {
+        Self {
+            attempt: self.attempt.saturating_add(1),
+            ..self.clone()
+        }
+    }
 }
 
 /// A scheduled piece of work for one run.

@@ -463,7 +463,8 @@ async fn an_unparsable_wait_timeout_or_sleep_fails_the_run_after_its_attempts() 
     for (app, op, (prefix, value)) in cases {
         let stub = StubSdk::start(&server, app, move |_| (206, json!([op.clone()]))).await;
         let done = fails_after_its_attempts(&server, &stub, app).await;
-        let error = done.output.as_ref().map(|o| o["message"].clone());
+        // The Go executor's own errors are `{"error": {error, name, message}}`.
+        let error = done.output.as_ref().map(|o| o["error"]["message"].clone());
         let error = error
             .and_then(|m| m.as_str().map(str::to_string))
             .unwrap_or_default();

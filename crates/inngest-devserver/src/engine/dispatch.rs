@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{Command, Engine};
-use crate::call::{self, CallRequest};
+use crate::call::{self, CallRequest, CallSpec};
 use crate::run::{Job, Pending, QueueItem};
 
 impl Engine {
@@ -29,7 +29,7 @@ impl Engine {
                 continue;
             }
             match &item.job {
-                Job::Execute { .. } => {
+                Job::Execute(_) => {
                     let Some(slots) = self.acquire(&item) else {
                         continue; // over a limit: stays queued
                     };
@@ -50,7 +50,7 @@ impl Engine {
                     self.queue.remove(&key);
                     self.persist(|s, _| s.delete_item(&item.id));
                     tracing::info!(run = %item.run_id, "run cancelled by its finish timeout");
-                    self.finish(&item.run_id, crate::run::RunStatus::Cancelled, None);
+                    self.finish(&item.run_id, crate::run::RunStatus::Cancelled, None, None);
                 }
             }
         }
@@ -60,6 +60,7 @@ impl Engine {
         let memo = match self.runs.get(run_id).and_then(|r| r.pending.get(step)) {
             Some(Pending::Wait { .. }) => Value::Null,
             Some(Pending::Invoke { .. }) => json!({ "error": {
+                "error": "InngestInvokeTimeoutError: Timed out waiting for invoked function to complete",
                 "name": "InngestInvokeTimeoutError",
                 "message": "Timed out waiting for invoked function to complete",
             } }),
@@ -110,7 +111,7 @@ impl Engine {
     }
 
     fn spawn_call(&mut self, item: QueueItem, slots: Vec<String>) {
-        let Job::Execute { step_id, attempt } = &item.job else {
+        let Job::Execute(call) = &item.job else {
             return;
         };
         let found = self
@@ -123,10 +124,17 @@ impl Engine {
         };
         // The SDK checkpoints only discovery calls without forced planning; offering it
         // elsewhere would be ignored anyway.
-        let checkpoint = (self.options.checkpointing && step_id == "step" && !run.force_plan)
+        let force_plan = run.force_plan || call.stale_plan;
+        let checkpoint = (self.options.checkpointing && call.step_id == "step" && !force_plan)
             .then_some((f.uuid.as_str(), item.id.as_str()));
-        let req = CallRequest::new(run, &f.url, step_id, *attempt, checkpoint);
-        tracing::debug!(run = %run.id, step = %step_id, attempt, "calling the app");
+        let spec = CallSpec {
+            step_id: &call.step_id,
+            attempt: call.attempt,
+            outgoing: call.outgoing.as_deref(),
+            force_plan,
+        };
+        let req = CallRequest::new(run, &f.url, &spec, checkpoint);
+        tracing::debug!(run = %run.id, step = %call.step_id, attempt = call.attempt, "calling the app");
         let http = self.http.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {

@@ -213,7 +213,7 @@ impl Engine {
                     return;
                 }
                 for id in running {
-                    self.finish(&id, RunStatus::Cancelled, None);
+                    self.finish(&id, RunStatus::Cancelled, None, None);
                 }
             }
         }

@@ -46,6 +46,29 @@ pub enum InvalidEvent {
     TsNotAnInteger,
 }
 
+/// An event as the Go server hands it to a run (`pkg/event` `Event.Map()`): `name`, `data`
+/// (`{}` when absent), `user` (`{}` when absent), `id`, `ts`, and `v` when set; nothing else.
+pub(crate) fn event_map(event: &Value) -> Value {
+    let object = |key: &str| match event.get(key) {
+        Some(v @ Value::Object(_)) => v.clone(),
+        _ => Value::Object(Map::new()),
+    };
+    let mut out = json!({
+        "name": event.get("name").cloned().unwrap_or(Value::Null),
+        "data": object("data"),
+        "user": object("user"),
+        "id": event.get("id").cloned().unwrap_or_else(|| json!("")),
+        "ts": event.get("ts").cloned().unwrap_or_else(|| json!(0)),
+    });
+    if let Some(v) = event
+        .get("v")
+        .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+    {
+        out["v"] = v.clone();
+    }
+    out
+}
+
 /// The event the server emits when an invoked run starts.
 pub(crate) const INVOKED: &str = "inngest/function.invoked";
 
@@ -154,8 +177,10 @@ impl Engine {
                 }
             }
         }
+        // The step's memo is the event as the Go server maps it (`Event.Map()`).
+        let memo = event_map(event);
         for (run_id, step) in resumed {
-            self.resolve(&run_id, &step, event.clone());
+            self.resolve(&run_id, &step, memo.clone());
         }
     }
 
@@ -182,7 +207,7 @@ impl Engine {
         }
         for run_id in cancelled {
             tracing::info!(run = %run_id, event = %name, "run cancelled by event");
-            self.finish(&run_id, RunStatus::Cancelled, None);
+            self.finish(&run_id, RunStatus::Cancelled, None, None);
         }
     }
 }

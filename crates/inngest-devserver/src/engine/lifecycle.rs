@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::{Engine, RunView};
-use crate::run::{Job, ParentLink, Pending, Run, RunStatus};
+use crate::run::{CallJob, Job, ParentLink, Pending, Run, RunStatus};
 
 impl Engine {
     /// Starts a run of `function_id` for these events; returns its id.
@@ -43,20 +43,39 @@ impl Engine {
         self.runs.insert(id.clone(), run);
         self.running.insert(id.clone());
         self.save_run(&id);
-        self.discover(&id, now);
+        self.discover(&id, now, None);
         Some(id)
     }
 
-    /// Schedules a discovery call (`stepId=step`).
-    pub(super) fn discover(&mut self, run_id: &str, at_ms: i64) {
-        self.enqueue(
-            run_id,
-            at_ms,
-            Job::Execute {
-                step_id: "step".into(),
-                attempt: 0,
-            },
-        );
+    /// Schedules a discovery call (`stepId=step`) coming from `outgoing` (the step whose
+    /// result leads to it; none for the first call). As the Go executor
+    /// (`maybeResetForceStepPlan`), a run that speaks request version 2 stops forcing plans
+    /// here: the group that made it plan is over.
+    pub(super) fn discover(&mut self, run_id: &str, at_ms: i64, outgoing: Option<String>) {
+        self.discover_after(run_id, at_ms, outgoing, false);
+    }
+
+    /// [`Engine::discover`]; `from_sleep`: the call resumes a sleep, which still reads the flag
+    /// as it was (the Go executor resets it after loading the run for that call).
+    fn discover_after(
+        &mut self,
+        run_id: &str,
+        at_ms: i64,
+        outgoing: Option<String>,
+        from_sleep: bool,
+    ) {
+        let mut stale_plan = false;
+        if let Some(run) = self.runs.get_mut(run_id) {
+            if run.version >= 2 && run.force_plan {
+                run.force_plan = false;
+                stale_plan = from_sleep;
+            }
+        }
+        let job = CallJob {
+            stale_plan,
+            ..CallJob::discovery(outgoing)
+        };
+        self.enqueue(run_id, at_ms, Job::Execute(job));
     }
 
     /// A pending step got its result: memoize it, and when nothing else is pending, discover.
@@ -64,9 +83,13 @@ impl Engine {
         let Some(run) = self.runs.get_mut(run_id) else {
             return;
         };
-        if run.is_finished() || !run.pending.contains_key(step) {
+        if run.is_finished() {
             return;
         }
+        let from_sleep = match run.pending.get(step) {
+            None => return,
+            Some(p) => matches!(p, Pending::Sleep { .. }),
+        };
         run.memoize(step, memo);
         let idle = run.pending.is_empty();
         // Its timeout or wake-up item, if still queued, is now moot.
@@ -84,15 +107,22 @@ impl Engine {
                 self.persist(|s, _| s.delete_item(&item.id));
             }
         }
-        self.save_run(run_id);
         if idle {
             let now = self.clock.now_ms();
-            self.discover(run_id, now);
+            self.discover_after(run_id, now, Some(step.to_string()), from_sleep);
         }
+        self.save_run(run_id);
     }
 
     /// Ends a run: drops its queued work, resumes its parent, emits the lifecycle events.
-    pub(super) fn finish(&mut self, run_id: &str, status: RunStatus, output: Option<Value>) {
+    /// `reason` is why its last attempt failed (Go's `Err`), for the error the events carry.
+    pub(super) fn finish(
+        &mut self,
+        run_id: &str,
+        status: RunStatus,
+        output: Option<Value>,
+        reason: Option<&str>,
+    ) {
         let now = self.clock.now_ms();
         let Some(run) = self.runs.get_mut(run_id) else {
             return;
@@ -112,45 +142,34 @@ impl Engine {
         // Nobody listening is fine.
         let _ = self.finished.send(RunView::from(&run));
 
+        let data = finished_data(&run, status, output.as_ref(), reason);
+        let finished = json!({
+            "name": FUNCTION_FINISHED, "data": data, "id": ulid::Ulid::new().to_string(), "ts": now,
+        });
         // Invoked children that outlive a cancelled or failed parent are left to finish; their
         // result simply finds no pending step.
         if let Some(parent) = &run.parent {
-            let memo = match status {
-                RunStatus::Completed => json!({ "data": output.clone().unwrap_or(Value::Null) }),
-                RunStatus::Cancelled => json!({ "error": {
-                    "name": "Error", "message": "the invoked function run was cancelled" } }),
-                _ => json!({ "error": error_of(output.as_ref()) }),
-            };
-            self.resolve(&parent.run_id, &parent.step, memo);
+            self.resolve(&parent.run_id, &parent.step, resume_data(&finished));
         }
-
-        let mut data = json!({
-            "function_id": run.function_id,
-            "run_id": run.id,
-            "event": run.event,
-            "events": run.events,
-        });
-        if let Some(parent) = &run.parent {
-            data["correlation_id"] = json!(format!("{}.{}", parent.run_id, parent.step));
-        }
-        match status {
-            RunStatus::Completed => data["result"] = output.unwrap_or(Value::Null),
-            RunStatus::Failed => data["error"] = error_of(output.as_ref()),
-            _ => {}
+        // A run started by a lifecycle event (an `onFailure` handler) emits none itself, so
+        // handlers cannot trigger each other forever.
+        let trigger = run.event["name"].as_str().unwrap_or_default();
+        if [FUNCTION_FAILED, FUNCTION_FINISHED].contains(&trigger) {
+            return;
         }
         let mut emitted = Vec::new();
+        // As in the Go executor, `.failed` and `.cancelled` carry the run id as their id.
         match status {
-            RunStatus::Failed => emitted.push(("inngest/function.failed", data.clone())),
-            RunStatus::Cancelled => emitted.push(("inngest/function.cancelled", data.clone())),
+            RunStatus::Failed => emitted.push(json!({
+                "name": FUNCTION_FAILED, "data": data, "id": run.id, "ts": now,
+            })),
+            RunStatus::Cancelled => emitted.push(json!({
+                "name": FUNCTION_CANCELLED, "data": data, "id": run.id, "ts": now,
+            })),
             _ => {}
         }
-        emitted.push(("inngest/function.finished", data));
-        for (name, data) in emitted {
-            let event = json!({
-                "name": name, "data": data, "id": ulid::Ulid::new().to_string(), "ts": now,
-            });
-            let _ = self.ingest(vec![event]);
-        }
+        emitted.push(finished);
+        let _ = self.ingest(emitted);
     }
 
     /// Starts an invoked child for a parent's `InvokeFunction` op.
@@ -230,9 +249,10 @@ impl Engine {
                 }
             }
             None => {
+                // The Go runner answers with a `function.finished` carrying this error.
                 let memo = json!({ "error": {
                     "name": "Error",
-                    "message": format!("could not invoke {target:?}: no such function is synced"),
+                    "message": format!("could not find function with ID: {target}"),
                 } });
                 self.resolve(parent_id, step, memo);
             }
@@ -240,22 +260,54 @@ impl Engine {
     }
 }
 
-/// A failed run's output as the serialized error `{name, message, stack?}`.
-fn error_of(output: Option<&Value>) -> Value {
-    match output {
-        Some(Value::Object(o)) if o.contains_key("message") => {
-            let mut e = Map::new();
-            for key in ["name", "message", "stack"] {
-                if let Some(v) = o.get(key) {
-                    e.insert(key.into(), v.clone());
-                }
-            }
-            if !e.contains_key("name") {
-                e.insert("name".into(), json!("Error"));
-            }
-            Value::Object(e)
-        }
-        Some(other) => json!({ "name": "Error", "message": other.to_string() }),
-        None => json!({ "name": "Error", "message": "unknown error" }),
+/// `inngest/function.finished`.
+pub(crate) const FUNCTION_FINISHED: &str = "inngest/function.finished";
+/// `inngest/function.failed`.
+pub(crate) const FUNCTION_FAILED: &str = "inngest/function.failed";
+/// `inngest/function.cancelled`.
+pub(crate) const FUNCTION_CANCELLED: &str = "inngest/function.cancelled";
+
+/// The `data` of a run's lifecycle events, as the Go executor builds it (`finalize.go`):
+/// `function_id` (the slug), `run_id`, `event` and `events`, `error` (the standard error) when
+/// it failed, `result` when it has an output (a failed run's too: the error body),
+/// `correlation_id` for an invoked run, and `_inngest.status`.
+fn finished_data(
+    run: &Run,
+    status: RunStatus,
+    output: Option<&Value>,
+    reason: Option<&str>,
+) -> Value {
+    let mut data = json!({
+        "function_id": run.function_id,
+        "run_id": run.id,
+        "event": super::intake::event_map(&run.event),
+        "events": run.events,
+        "_inngest": { "status": format!("{status:?}") },
+    });
+    if status == RunStatus::Failed {
+        data["error"] = crate::error_object::standard_error(output, reason);
     }
+    if status != RunStatus::Cancelled {
+        if let Some(output) = output {
+            data["result"] = output.clone();
+        }
+    }
+    if let Some(parent) = &run.parent {
+        data["correlation_id"] = json!(format!("{}.{}", parent.run_id, parent.step));
+    }
+    data
+}
+
+/// What an invoking parent's step gets from its child's `function.finished` event
+/// (`GetResumeData`): `{"error": …}` when it failed, `{"data": result}` when it has a result,
+/// else (a cancelled child, or one without output) the event itself.
+fn resume_data(finished: &Value) -> Value {
+    let data = &finished["data"];
+    if let Some(error) = data.get("error") {
+        return json!({ "error": error });
+    }
+    if let Some(result) = data.get("result") {
+        return json!({ "data": result });
+    }
+    super::intake::event_map(finished)
 }

@@ -349,7 +349,7 @@ impl Engine {
             Command::Cancel(run_id, reply) => {
                 let running = self.runs.get(&run_id).is_some_and(|r| !r.is_finished());
                 if running {
-                    self.finish(&run_id, crate::run::RunStatus::Cancelled, None);
+                    self.finish(&run_id, crate::run::RunStatus::Cancelled, None, None);
                 }
                 let _ = reply.send(running);
             }

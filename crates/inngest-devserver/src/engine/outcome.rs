@@ -1,17 +1,21 @@
-//! An SDK answer becomes memo entries and new queue items: the executor's rules.
+//! An SDK answer becomes memo entries and new queue items: the Go executor's rules
+//! (`pkg/execution/executor`), as `docs/dev-server.md` lists them.
 //!
 //! | answer | what the run gets |
 //! | --- | --- |
-//! | 200 | completed with the body as output |
+//! | 2xx from the SDK | completed with the body as output |
 //! | 206 `StepRun` / `StepFailed` | `{"data": …}` / `{"error": …}` in the memo |
-//! | 206 `StepError` | the same call again, `attempt + 1`, after the backoff |
-//! | 206 `StepPlanned` | one targeted call per planned step; later calls disable immediate execution |
+//! | 206 `StepError` | the same call again, `attempt + 1`, after the backoff or `Retry-After` |
+//! | 206 `StepError`, no-retry or last attempt | `{"error": …}` in the memo, then a discovery call |
+//! | 206 `StepPlanned` | one targeted call per planned step |
 //! | 206 `Sleep` / `WaitForEvent` / `InvokeFunction` | pending until woken, matched or answered |
 //! | 206 `RunComplete` | completed (checkpoint mode) |
 //! | error, retriable | the same call again after the backoff (or `Retry-After`) |
-//! | error, final or on the last attempt | failed |
+//! | error, final or on the last attempt | failed, the body as output |
 //!
-//! When nothing is pending any more, a discovery call (`stepId=step`) follows.
+//! More than one op in an answer makes later calls plan (`disable_immediate_execution`). When
+//! nothing is pending any more (or after each step, below request version 2), a discovery call
+//! (`stepId=step`) follows.
 
 use std::time::Duration;
 
@@ -22,7 +26,8 @@ use serde_json::{Value, json};
 use super::Engine;
 use crate::backoff;
 use crate::call::{CallOutcome, CallResult};
-use crate::run::{Job, Pending, QueueItem, RunStatus, StepRecord};
+use crate::error_object::step_failure_memo;
+use crate::run::{CallJob, Job, Pending, QueueItem, RunStatus, StepRecord};
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -105,60 +110,90 @@ fn op_time(op: &GeneratorOp, now: i64) -> Result<OpTime, OpError> {
     })
 }
 
-/// A failed attempt, as the SDK reported it.
+/// A failed attempt.
 struct Failure {
     /// No retry may follow.
     final_error: bool,
-    /// The SDK's requested delay.
-    retry_after: Option<Duration>,
-    /// The error to record if it is final.
-    error: Value,
+    /// When the SDK asked to be called again (`Retry-After`, clamped), in ms.
+    retry_at: Option<i64>,
+    /// The run's output if the attempt is its last.
+    output: Value,
+    /// Why it failed (Go's `Err`).
+    reason: String,
+}
+
+impl Failure {
+    /// An error of the executor itself (an op it cannot schedule), shaped as the Go executor
+    /// shapes its own: `{"error": {error, name, message}}`.
+    fn internal(reason: String) -> Self {
+        Self {
+            final_error: false,
+            retry_at: None,
+            output: json!({ "error": { "error": reason, "name": "Error", "message": reason } }),
+            reason,
+        }
+    }
+}
+
+/// A 206 answer: its ops and what its headers say.
+struct Answer {
+    ops: Vec<GeneratorOp>,
+    no_retry: bool,
+    retry_at: Option<i64>,
+    version: i64,
 }
 
 impl Engine {
     pub(super) fn on_called(&mut self, item: QueueItem, result: CallResult) {
         self.persist(|s, _| s.delete_item(&item.id));
-        let Job::Execute { step_id, attempt } = item.job else {
+        let Job::Execute(call) = item.job else {
             return;
         };
         let run_id = item.run_id;
-        let Some(run) = self.runs.get_mut(&run_id) else {
+        let Some(run) = self.runs.get(&run_id) else {
             return;
         };
         if run.is_finished() {
             return;
         }
-        tracing::debug!(run = %run_id, step = %step_id, status = ?result.status, "the app answered");
-        if let Some(v) = result.version {
-            run.version = v;
-        }
+        tracing::debug!(run = %run_id, step = %call.step_id, status = ?result.status, "the app answered");
         let now = self.clock.now_ms();
         match result.outcome {
-            CallOutcome::Done(output) => self.finish(&run_id, RunStatus::Completed, Some(output)),
-            CallOutcome::Ops(ops) if ops.is_empty() => {
-                // Nothing reported and nothing pending would mean calling again at once, forever:
-                // treat it as a failed attempt instead.
-                let error =
-                    json!({ "name": "Error", "message": "the SDK answered 206 with no ops" });
-                let failure = Failure {
-                    final_error: false,
-                    retry_after: None,
-                    error,
-                };
-                self.fail_or_retry(&run_id, step_id, attempt, failure);
+            CallOutcome::Done(output) => {
+                self.finish(&run_id, RunStatus::Completed, Some(output), None)
             }
-            CallOutcome::Ops(ops) => self.apply_ops(&run_id, &step_id, attempt, ops),
+            CallOutcome::Ops { ops, .. } if ops.is_empty() => {
+                // Nothing reported and nothing pending would mean calling again at once, forever:
+                // a failed attempt instead (see docs/dev-server.md).
+                let failure = Failure::internal("the SDK answered 206 with no ops".into());
+                self.fail_or_retry(&run_id, &call, failure);
+            }
+            CallOutcome::Ops {
+                ops,
+                no_retry,
+                retry_after,
+            } => {
+                let answer = Answer {
+                    ops,
+                    no_retry,
+                    retry_at: retry_after.and_then(|v| backoff::retry_at(&v, now)),
+                    version: result.version,
+                };
+                self.apply_ops(&run_id, &call, answer);
+            }
             CallOutcome::Error {
                 final_error,
                 retry_after,
-                error,
+                output,
+                reason,
             } => {
                 let failure = Failure {
                     final_error,
-                    retry_after,
-                    error,
+                    retry_at: retry_after.and_then(|v| backoff::retry_at(&v, now)),
+                    output,
+                    reason,
                 };
-                self.fail_or_retry(&run_id, step_id, attempt, failure);
+                self.fail_or_retry(&run_id, &call, failure);
             }
             CallOutcome::Unreachable(e) => {
                 // Nothing ran, so no attempt is used up: the run waits for the app to return.
@@ -166,37 +201,46 @@ impl Engine {
                 let reason = crate::error_chain(&e);
                 tracing::warn!(run = %run_id, %reason, ?delay, "the app is unreachable; will retry");
                 self.save_run(&run_id);
-                self.enqueue(&run_id, now + ms(delay), Job::Execute { step_id, attempt });
+                self.enqueue(&run_id, now.saturating_add(ms(delay)), Job::Execute(call));
             }
         }
     }
 
-    /// A failed attempt: final (no retry allowed, or the last attempt) or retried after the
-    /// backoff or the SDK's `Retry-After`.
-    fn fail_or_retry(&mut self, run_id: &str, step_id: String, attempt: u32, failure: Failure) {
-        let max_attempts = self.runs.get(run_id).map_or(1, |r| r.max_attempts);
-        if failure.final_error || attempt + 1 >= max_attempts {
-            self.finish(run_id, RunStatus::Failed, Some(failure.error));
-            return;
-        }
-        let delay = failure
-            .retry_after
-            .unwrap_or_else(|| backoff::delay(attempt, self.options.retry_interval));
-        tracing::info!(run = %run_id, attempt, ?delay, "retrying after an error");
-        self.save_run(run_id);
-        let at = self.clock.now_ms() + ms(delay);
-        self.enqueue(
-            run_id,
-            at,
-            Job::Execute {
-                step_id,
-                attempt: attempt + 1,
-            },
-        );
+    /// When the retry of a failed `attempt` is due: the SDK's `Retry-After`, else the backoff.
+    fn retry_due(&self, attempt: u32, retry_at: Option<i64>) -> i64 {
+        retry_at.unwrap_or_else(|| {
+            let delay = backoff::delay(attempt, self.options.retry_interval);
+            self.clock.now_ms().saturating_add(ms(delay))
+        })
     }
 
-    fn apply_ops(&mut self, run_id: &str, step_id: &str, attempt: u32, ops: Vec<GeneratorOp>) {
+    /// A failed attempt: final (no retry allowed, or the last attempt) or retried after the
+    /// backoff or the SDK's `Retry-After`.
+    fn fail_or_retry(&mut self, run_id: &str, call: &CallJob, failure: Failure) {
+        let max_attempts = self.runs.get(run_id).map_or(1, |r| r.max_attempts);
+        if failure.final_error || call.attempt.saturating_add(1) >= max_attempts {
+            self.finish(
+                run_id,
+                RunStatus::Failed,
+                Some(failure.output),
+                Some(&failure.reason),
+            );
+            return;
+        }
+        let at = self.retry_due(call.attempt, failure.retry_at);
+        tracing::info!(run = %run_id, attempt = call.attempt, reason = %failure.reason, "retrying after an error");
+        self.save_run(run_id);
+        self.enqueue(run_id, at, Job::Execute(call.retry()));
+    }
+
+    fn apply_ops(&mut self, run_id: &str, call: &CallJob, answer: Answer) {
         let now = self.clock.now_ms();
+        let Answer {
+            ops,
+            no_retry,
+            retry_at,
+            version,
+        } = answer;
         let times = match ops
             .iter()
             .map(|op| op_time(op, now))
@@ -206,41 +250,62 @@ impl Engine {
             Err(e) => {
                 let message = crate::error_chain(&e);
                 tracing::warn!(run = %run_id, error = %message, "the SDK reported an op that cannot be scheduled");
-                let failure = Failure {
-                    final_error: false,
-                    retry_after: None,
-                    error: json!({ "name": "Error", "message": message }),
-                };
-                self.fail_or_retry(run_id, step_id.to_string(), attempt, failure);
+                self.fail_or_retry(run_id, call, Failure::internal(message));
                 return;
             }
         };
-        let mut retry: Option<Option<Duration>> = None;
+        let mut retry = false;
         let mut complete: Option<Value> = None;
         let mut unsupported = false;
+        let mut completed: Option<String> = None;
         let mut planned = Vec::new();
         let mut timers = Vec::new();
         let mut invokes = Vec::new();
         let Some(run) = self.runs.get_mut(run_id) else {
             return;
         };
+        // More than one op in an answer makes every later call plan (Go's `ForceStepPlan`);
+        // the request version is taken from the answer that set it, or from the first 206.
+        let flipped = ops.len() > 1 && !run.force_plan;
+        if flipped {
+            run.force_plan = true;
+        }
+        if run.version == -1 || flipped {
+            run.version = version;
+        }
+        let last_attempt = call.attempt.saturating_add(1) >= run.max_attempts;
         for (op, time) in ops.into_iter().zip(times) {
             let is_step = !matches!(
                 op.op,
                 Opcode::RunComplete | Opcode::DiscoveryRequest | Opcode::None
             );
+            // A step still pending, reported again (a discovery call while a sibling of its
+            // group runs), is the same step: the Go queue deduplicates it by its job id.
+            if (op.op.is_async() || op.op == Opcode::StepPlanned)
+                && run.pending.contains_key(&op.id)
+            {
+                continue;
+            }
             if is_step {
                 run.steps.push(StepRecord::of(&op, None, now));
             }
             match op.op {
                 Opcode::StepRun => {
-                    run.memoize(&op.id, json!({ "data": op.data.unwrap_or(Value::Null) }))
+                    run.memoize(&op.id, json!({ "data": op.data.unwrap_or(Value::Null) }));
+                    completed = Some(op.id);
                 }
-                Opcode::StepFailed => run.memoize(&op.id, json!({ "error": op.error })),
-                Opcode::StepError if attempt + 1 < run.max_attempts => retry = Some(None),
-                Opcode::StepError => run.memoize(&op.id, json!({ "error": op.error })),
+                Opcode::StepFailed => {
+                    run.memoize(&op.id, step_failure_memo(op.error.as_ref(), false));
+                    completed = Some(op.id);
+                }
+                // `X-Inngest-No-Retry: true` or the last attempt: the step fails now, and a
+                // discovery call (attempt 0) carries its error.
+                Opcode::StepError if no_retry || last_attempt => {
+                    run.memoize(&op.id, step_failure_memo(op.error.as_ref(), no_retry));
+                    completed = Some(op.id);
+                }
+                Opcode::StepError => retry = true,
                 Opcode::StepPlanned => {
-                    run.force_plan = true;
                     run.pending.insert(op.id.clone(), Pending::Planned);
                     planned.push(op.id);
                 }
@@ -285,41 +350,36 @@ impl Engine {
                 }
             }
         }
-        let idle = run.pending.is_empty() && invokes.is_empty();
+        // Version 2 coalesces a group: one discovery once nothing is pending. Older versions
+        // get one after every step that completes.
+        let idle = invokes.is_empty() && run.pending.is_empty();
+        let discover_now = idle || (invokes.is_empty() && run.version < 2);
+        let last_stacked = run.stack.last().cloned();
         self.save_run(run_id);
 
         if unsupported {
-            let error = json!({ "name": "Error",
-                "message": "the SDK reported an op this dev server does not support" });
-            self.finish(run_id, RunStatus::Failed, Some(error));
+            let reason = "the SDK reported an op this dev server does not support";
+            let output =
+                json!({ "error": { "error": reason, "name": "Error", "message": reason } });
+            self.finish(run_id, RunStatus::Failed, Some(output), Some(reason));
             return;
         }
         if let Some(output) = complete {
-            self.finish(run_id, RunStatus::Completed, Some(output));
+            self.finish(run_id, RunStatus::Completed, Some(output), None);
             return;
         }
-        if let Some(after) = retry {
-            let delay =
-                after.unwrap_or_else(|| backoff::delay(attempt, self.options.retry_interval));
-            self.enqueue(
-                run_id,
-                now + ms(delay),
-                Job::Execute {
-                    step_id: step_id.to_string(),
-                    attempt: attempt + 1,
-                },
-            );
+        if retry {
+            let at = self.retry_due(call.attempt, retry_at);
+            self.enqueue(run_id, at, Job::Execute(call.retry()));
             return;
         }
         for step in planned {
-            self.enqueue(
-                run_id,
-                now,
-                Job::Execute {
-                    step_id: step,
-                    attempt: 0,
-                },
-            );
+            // A planned step's call comes from where its plan came from.
+            let job = CallJob {
+                step_id: step,
+                ..CallJob::discovery(call.outgoing.clone())
+            };
+            self.enqueue(run_id, now, Job::Execute(job));
         }
         for (at, job) in timers {
             self.enqueue(run_id, at, job);
@@ -327,8 +387,11 @@ impl Engine {
         for (step, opts, expires) in invokes {
             self.invoke(run_id, &step, &opts, expires);
         }
-        if idle {
-            self.discover(run_id, now);
+        match completed {
+            Some(step) if discover_now => self.discover(run_id, now, Some(step)),
+            // Only `None` ops and nothing pending: discover again from the last result.
+            None if idle => self.discover(run_id, now, last_stacked),
+            _ => {}
         }
     }
 
@@ -359,7 +422,7 @@ impl Engine {
         }
         self.save_run(run_id);
         if let Some(output) = complete {
-            self.finish(run_id, RunStatus::Completed, Some(output));
+            self.finish(run_id, RunStatus::Completed, Some(output), None);
         }
         Ok(())
     }
