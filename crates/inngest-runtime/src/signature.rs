@@ -137,7 +137,12 @@ pub fn verify(
     let key = key.ok_or(SignatureError::NoKey)?;
     let header = header.ok_or(SignatureError::Missing)?;
     let (t, s) = parse_header(header)?;
-    if (now - t).abs() > MAX_SKEW_SECS {
+    // Checked: `t` comes from the request and may be any i64.
+    if now
+        .checked_sub(t)
+        .and_then(i64::checked_abs)
+        .is_none_or(|d| d > MAX_SKEW_SECS)
+    {
         return Err(SignatureError::Expired);
     }
     let message = request_message(body);
@@ -196,6 +201,24 @@ mod tests {
         assert_eq!(
             verify(Some(&h), b"", Some(KEY), None, 1795740178),
             Ok(VerifiedWith::Primary)
+        );
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_i64_are_expired_not_a_panic() {
+        let body = b"{}";
+        for t in [i64::MIN, i64::MIN + 1, i64::MAX, -1] {
+            let header = format!("t={t}&s=00");
+            assert_eq!(
+                verify(Some(&header), body, Some(KEY), None, 10_000),
+                Err(SignatureError::Expired),
+                "t={t}"
+            );
+        }
+        let header = format!("t={}&s=00", i64::MAX);
+        assert_eq!(
+            verify(Some(&header), body, Some(KEY), None, i64::MIN),
+            Err(SignatureError::Expired)
         );
     }
 
