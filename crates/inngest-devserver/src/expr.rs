@@ -33,9 +33,66 @@ impl std::fmt::Debug for Expr {
     }
 }
 
+/// How many compiled wait conditions are kept.
+const MAX_CACHED: usize = 1024;
+
+/// The longest expression accepted, in bytes.
+pub const MAX_EXPRESSION_LEN: usize = 4096;
+
+/// The deepest nesting of `(`, `[` and `{` accepted. The CEL parser recurses deeply per level
+/// (about 200 KiB of stack per level in a debug build), so a few levels more than any SDK or
+/// person writes would overflow a thread's stack and abort the process.
+pub const MAX_EXPRESSION_NESTING: usize = 8;
+
+/// Refuses what the parser cannot take safely: too long or nested too deep (brackets inside
+/// string literals do not count).
+fn check_bounds(source: &str) -> Result<(), String> {
+    if source.len() > MAX_EXPRESSION_LEN {
+        return Err(format!(
+            "the expression is {} bytes long; at most {MAX_EXPRESSION_LEN} are allowed",
+            source.len()
+        ));
+    }
+    let (mut depth, mut quote, mut escaped) = (0usize, None::<char>, false);
+    for c in source.chars() {
+        if let Some(q) = quote {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                _ if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_EXPRESSION_NESTING {
+                    return Err(format!(
+                        "the expression nests deeper than {MAX_EXPRESSION_NESTING} levels"
+                    ));
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 impl Expr {
     /// Compiles a CEL expression.
+    ///
+    /// # Errors
+    ///
+    /// An expression that does not parse, or is longer than [`MAX_EXPRESSION_LEN`] or nested
+    /// deeper than [`MAX_EXPRESSION_NESTING`].
     pub fn compile(source: &str) -> Result<Self, ExprError> {
+        check_bounds(source).map_err(|message| ExprError {
+            source_text: source.chars().take(120).collect(),
+            message,
+        })?;
         let program = cel::Program::compile(source).map_err(|e| ExprError {
             source_text: source.to_string(),
             message: e.to_string(),
@@ -89,6 +146,10 @@ pub struct ExprCache {
 impl ExprCache {
     /// The compiled form of `source`, compiling it on first use.
     pub fn get(&mut self, source: &str) -> &Result<Expr, ExprError> {
+        // Wait conditions come from apps: keep the cache bounded however many they send.
+        if self.compiled.len() >= MAX_CACHED && !self.compiled.contains_key(source) {
+            self.compiled.clear();
+        }
         self.compiled
             .entry(source.to_string())
             .or_insert_with(|| Expr::compile(source))
@@ -136,6 +197,29 @@ mod tests {
         let bad = Expr::compile("event.data.(").expect_err("does not compile");
         assert_eq!(bad.source_text, "event.data.(");
         assert!(!bad.message.is_empty());
+    }
+
+    #[test]
+    fn expressions_too_deep_or_too_long_are_refused_not_a_stack_overflow() {
+        for deep in [
+            format!("{}true{}", "(".repeat(12), ")".repeat(12)),
+            format!("{}1{}", "[".repeat(20), "]".repeat(20)),
+            format!("{}{}", "size(".repeat(40), ")".repeat(40)),
+        ] {
+            let e = Expr::compile(&deep).err().map(|e| e.message);
+            assert_eq!(
+                e.as_deref(),
+                Some("the expression nests deeper than 8 levels"),
+                "{deep}"
+            );
+        }
+        let at_the_limit = format!("{}true{}", "(".repeat(8), ")".repeat(8));
+        assert!(Expr::compile(&at_the_limit).is_ok());
+        // Brackets inside strings do not count.
+        let quoted = format!("event.data.s == \"{}\"", "(".repeat(50));
+        assert!(Expr::compile(&quoted).is_ok());
+        let long = vec!["1 == 1"; 1000].join(" && ");
+        assert!(Expr::compile(&long).is_err_and(|e| e.message.contains("bytes long")));
     }
 
     #[test]

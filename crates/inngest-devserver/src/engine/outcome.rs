@@ -254,6 +254,21 @@ impl Engine {
                 return;
             }
         };
+        // A wait whose `if` does not compile fails the run at once, as in the Go executor
+        // (`expressions.CompileError` fails early, without a retry).
+        let bad_condition = ops
+            .iter()
+            .filter(|op| op.op == Opcode::WaitForEvent)
+            .filter_map(|op| op.opt_str("if"))
+            .find_map(|src| self.exprs.get(src).as_ref().err().cloned());
+        if let Some(e) = bad_condition {
+            let reason = format!("error compiling expression: {}", e.message);
+            let output =
+                json!({ "error": { "error": reason, "name": "Error", "message": reason } });
+            tracing::warn!(run = %run_id, error = %reason, "a wait's condition does not compile");
+            self.finish(run_id, RunStatus::Failed, Some(output), Some(&reason));
+            return;
+        }
         let mut retry = false;
         let mut complete: Option<Value> = None;
         let mut unsupported = false;
