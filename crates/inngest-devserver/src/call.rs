@@ -180,7 +180,21 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let mut text = resp.text().await.unwrap_or_default();
+    // A body cut off (a connection closed before `Content-Length` bytes) is a failed
+    // attempt, not an empty answer.
+    let mut text = match resp.text().await {
+        Ok(text) => text,
+        Err(e) => {
+            return CallResult {
+                outcome: driver_error(format!(
+                    "error reading the response body: {}",
+                    crate::error_chain(&e)
+                )),
+                version: 0,
+                status: Some(status),
+            };
+        }
+    };
     if status == 201 {
         // Streaming (INNGEST_STREAMING): keep-alive whitespace, then the real answer as
         // `{status, body, headers}`, whose headers override the outer ones.
@@ -247,7 +261,7 @@ fn classify(status: u16, h: &AnswerHeaders, text: &str) -> CallOutcome {
         // SDK header).
         let ops = match parse_ops(text) {
             Ok(ops) => ops,
-            Err(reason) => return no_ops(reason),
+            Err(reason) => return driver_error(reason),
         };
         if !h.from_sdk {
             return failed(Value::String(text.to_string()), NOT_SDK.into());
@@ -305,8 +319,9 @@ fn parse_ops(text: &str) -> Result<Vec<GeneratorOp>, String> {
 /// Go's `ErrNotSDK`.
 const NOT_SDK: &str = "The response did not come from an Inngest SDK";
 
-/// A 206 whose ops cannot be read: a failed attempt, retried.
-fn no_ops(reason: String) -> CallOutcome {
+/// An answer that cannot be read (its ops, its body): a failed attempt, retried, with the
+/// error shaped as the Go executor shapes a driver error.
+fn driver_error(reason: String) -> CallOutcome {
     CallOutcome::Error {
         final_error: false,
         retry_after: None,
