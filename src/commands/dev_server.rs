@@ -45,7 +45,11 @@ impl Args {
             app_urls: self.sdk_url,
             poll_interval: Duration::from_secs(self.poll_interval.max(1)),
             checkpointing: !self.no_checkpointing,
-            retry_interval: self.retry_interval.map(Duration::from_secs),
+            // 0, as in the official dev server, means the default backoff.
+            retry_interval: self
+                .retry_interval
+                .filter(|&s| s > 0)
+                .map(Duration::from_secs),
         }
     }
 }
@@ -71,7 +75,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             server.url(),
             server.url()
         );
-        shutdown_signal().await;
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            message = server.failed() => {
+                // A bug: the engine panicked and the server closed; say so and exit non-zero.
+                server.stop().await;
+                anyhow::bail!("the dev server's engine stopped on a panic: {message}");
+            }
+        }
         println!("stopping");
         server.stop().await;
         Ok(())

@@ -9,6 +9,10 @@
 use std::time::Duration;
 
 use inngest_runtime::app::DEFAULT_RETRIES;
+/// The shortest fixed retry interval; shorter ones mean the table (the official dev server's
+/// `--retry-interval` counts whole seconds, and 0 means the table).
+pub const MIN_FIXED_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The most retries a function may ask for.
 pub const MAX_RETRIES: u32 = 20;
 

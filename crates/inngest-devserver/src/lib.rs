@@ -78,7 +78,8 @@ pub struct DevServerConfig {
     pub poll_interval: Duration,
     /// Send `ctx.fn_id`/`qi_id`, so v4 SDKs checkpoint as with the real server (default true).
     pub checkpointing: bool,
-    /// A fixed delay between retries instead of the backoff table (`--retry-interval`).
+    /// A fixed delay between retries instead of the backoff table (`--retry-interval`); less
+    /// than a second means the table.
     pub retry_interval: Option<Duration>,
 }
 
@@ -154,6 +155,18 @@ pub struct DevServer {
     syncer: AppSyncer,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The engine's panic message, once it has died.
+    died: tokio::sync::watch::Receiver<Option<String>>,
+    engine_abort: tokio::task::AbortHandle,
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
 }
 
 impl DevServer {
@@ -201,7 +214,11 @@ impl DevServer {
         let store = store::Store::open(config.state.as_deref())?;
         let options = engine::EngineOptions {
             checkpointing: config.checkpointing,
-            retry_interval: config.retry_interval,
+            // Zero (or below a second) would retry in a tight loop: it means the backoff table,
+            // as `--retry-interval 0` does in the official dev server.
+            retry_interval: config
+                .retry_interval
+                .filter(|d| *d >= backoff::MIN_FIXED_INTERVAL),
             max_in_flight: 64,
         };
         let (engine, engine_task) = engine::Engine::spawn(clock.clone(), store, options)?;
@@ -213,15 +230,32 @@ impl DevServer {
             syncer: syncer.clone(),
         });
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        // The engine owns every run: if it dies (a panic), nothing can progress, so the HTTP
+        // listener closes instead of answering 503 forever, and `failed()` says why.
+        let (died_tx, died) = tokio::sync::watch::channel::<Option<String>>(None);
+        let mut died_http = died.clone();
         let server_task = tokio::spawn(async move {
             let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-                let _ = stopped.await;
+                tokio::select! {
+                    _ = stopped => {}
+                    _ = died_http.wait_for(Option::is_some) => {}
+                }
             });
             if let Err(e) = serve.await {
                 tracing::error!(error = %error_chain(&e), "the dev server's HTTP listener failed");
             }
         });
-        let mut tasks = vec![server_task, engine_task];
+        let engine_abort = engine_task.abort_handle();
+        let engine_watch = tokio::spawn(async move {
+            if let Err(e) = engine_task.await {
+                if e.is_panic() {
+                    let message = panic_message(e.into_panic());
+                    tracing::error!(panic = %message, "the dev server's engine panicked; the server stops");
+                    let _ = died_tx.send(Some(message));
+                }
+            }
+        });
+        let mut tasks = vec![server_task, engine_watch];
         if !config.app_urls.is_empty() {
             let s = syncer.clone();
             tasks.push(tokio::spawn(
@@ -236,6 +270,8 @@ impl DevServer {
             syncer,
             tasks,
             shutdown: Some(shutdown),
+            died,
+            engine_abort,
         })
     }
 
@@ -299,6 +335,18 @@ impl DevServer {
         }
     }
 
+    /// Resolves if the engine dies (a bug: it panicked), with the panic's message. The HTTP
+    /// listener has closed by then; a process serving the dev server should exit non-zero, as
+    /// `cargo inngest dev-server` does. Pending forever while the engine runs.
+    pub async fn failed(&self) -> String {
+        let mut died = self.died.clone();
+        match died.wait_for(Option::is_some).await {
+            Ok(message) => message.clone().unwrap_or_default(),
+            // The watcher task is gone without a panic: the server was stopped.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
     /// Stops serving and waits for the tasks to end.
     pub async fn stop(mut self) {
         self.shutdown_now();
@@ -313,6 +361,7 @@ impl DevServer {
         }
         // The engine and sync tasks hold no resources that need a graceful end: every change
         // is already in the store.
+        self.engine_abort.abort();
         for t in self.tasks.iter().skip(1) {
             t.abort();
         }
@@ -345,6 +394,52 @@ mod tests {
             }
             level = l.source();
         }
+    }
+
+    #[tokio::test]
+    async fn an_engine_that_panics_closes_the_server_and_says_why() {
+        let server = DevServer::start(DevServerConfig {
+            port: 0,
+            ..DevServerConfig::default()
+        })
+        .await
+        .expect("starts");
+        let dev = format!("{}/dev", server.url());
+        let http = reqwest::Client::new();
+        let before = http.get(&dev).send().await.expect("answers");
+        assert!(before.status().is_success());
+        server.engine().crash().await;
+        let message = tokio::time::timeout(Duration::from_secs(5), server.failed())
+            .await
+            .expect("the failure is reported");
+        assert_eq!(message, "a bug in the engine");
+        // No zombie answering 503: the listener is closed.
+        let mut closed = false;
+        for _ in 0..100 {
+            match http.get(&dev).timeout(Duration::from_secs(1)).send().await {
+                Err(e) if e.is_connect() => {
+                    closed = true;
+                    break;
+                }
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        assert!(closed, "the HTTP listener still accepts connections");
+        assert!(server.engine().apps().await.is_err(), "the engine is gone");
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_stopped_server_is_not_reported_as_failed() {
+        let server = DevServer::start(DevServerConfig {
+            port: 0,
+            ..DevServerConfig::default()
+        })
+        .await
+        .expect("starts");
+        let failed = tokio::time::timeout(Duration::from_millis(200), server.failed()).await;
+        assert!(failed.is_err(), "a running engine is not a failure");
+        server.stop().await;
     }
 
     #[test]

@@ -129,6 +129,15 @@ impl Server {
         }
     }
 
+    /// Resolves with the panic's message if the embedded server's engine dies; pending
+    /// otherwise (the official binary is a child process the supervisor watches).
+    pub async fn failed(&self) -> String {
+        match self {
+            Server::Embedded(s) => s.failed().await,
+            Server::Official { .. } => std::future::pending().await,
+        }
+    }
+
     /// Stops it.
     pub async fn stop(self) {
         match self {

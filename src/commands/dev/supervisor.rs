@@ -29,6 +29,9 @@ pub enum DevError {
     /// The project cannot be watched.
     #[error(transparent)]
     Watch(#[from] WatchError),
+    /// The embedded dev server's engine panicked (a bug); the server has closed.
+    #[error("the dev server's engine stopped on a panic: {0}")]
+    ServerDied(String),
 }
 
 /// Runs `dev` until Ctrl-C or SIGTERM.
@@ -160,6 +163,14 @@ impl Dev {
                     let how = status.map_or("ended".to_string(), |s| format!("exited ({s})"));
                     self.console.line(Source::App, &format!("the app {how}; it restarts on the next change"));
                     app = None;
+                }
+                message = server.failed() => {
+                    self.console.done();
+                    if let Some(job) = app.take() {
+                        job.stop(GRACE).await;
+                    }
+                    server.stop().await;
+                    return Err(DevError::ServerDied(message));
                 }
             }
         }

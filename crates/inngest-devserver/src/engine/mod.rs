@@ -61,6 +61,9 @@ pub(crate) enum Command {
     Recent(oneshot::Sender<(Vec<RunView>, Vec<Value>)>),
     Apps(oneshot::Sender<Vec<AppView>>),
     Cancel(String, oneshot::Sender<bool>),
+    /// Panics inside the engine: how the tests stand in for a bug.
+    #[cfg(test)]
+    Crash,
     /// An SDK call ended; `slots` are the concurrency slots it held.
     Called {
         item: Box<QueueItem>,
@@ -159,6 +162,12 @@ impl EngineHandle {
     /// Every run that finishes from now on (a slow receiver may miss some: it gets `Lagged`).
     pub fn subscribe_finished(&self) -> tokio::sync::broadcast::Receiver<RunView> {
         self.finished.subscribe()
+    }
+
+    /// Makes the engine panic (tests of what a bug does to the server).
+    #[cfg(test)]
+    pub(crate) async fn crash(&self) {
+        let _ = self.tx.send(Command::Crash).await;
     }
 
     /// Cancels a running run; false if it was not running.
@@ -353,6 +362,8 @@ impl Engine {
                 }
                 let _ = reply.send(running);
             }
+            #[cfg(test)]
+            Command::Crash => panic!("a bug in the engine"),
             Command::Called {
                 item,
                 slots,
