@@ -1,0 +1,243 @@
+//! Apps that answer badly, on purpose: cut-off bodies, answers that ask for absurd delays,
+//! conditions that would blow the stack, apps that never answer. The server must fail the
+//! attempt or the run, say why, and keep serving everyone else.
+
+// Shared with `inngest_cases.rs`, which uses all of it; this file uses a part.
+#[path = "golden/scripted_sdk.rs"]
+#[allow(dead_code)]
+mod scripted_sdk;
+
+use std::time::Duration;
+
+use inngest_devserver::{DevServer, DevServerConfig, RunStatus, RunView};
+use inngest_runtime::protocol::sync::RegisterRequest;
+use scripted_sdk::{Answer, ScriptedSdk};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn server(retry_interval: Option<Duration>) -> DevServer {
+    DevServer::start(DevServerConfig {
+        port: 0,
+        retry_interval,
+        checkpointing: false,
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts")
+}
+
+/// Registers `app`'s function `f` (triggered by `app/go`, `retries` retries) at `url`.
+async fn register(server: &DevServer, app: &str, url: &str, retries: u32) {
+    let id = format!("{app}-f");
+    let sync: RegisterRequest = serde_json::from_value(json!({
+        "url": url, "deployType": "ping", "appName": app, "sdk": "go:v0.15.1", "v": "0.1",
+        "functions": [{
+            "id": id, "name": "f", "triggers": [{ "event": format!("{app}/go") }],
+            "steps": { "step": { "id": "step", "name": "step", "retries": { "attempts": retries },
+                "runtime": { "type": "http", "url": format!("{url}?fnId={id}&step=step") } } },
+        }],
+    }))
+    .expect("a sync");
+    server.engine().register(sync).await.expect("registers");
+}
+
+/// Sends `app/go` and returns the run it started.
+async fn start(server: &DevServer, app: &str) -> String {
+    let ids = server
+        .send(vec![json!({ "name": format!("{app}/go"), "data": {} })])
+        .await
+        .expect("accepted");
+    for _ in 0..200 {
+        let runs = server
+            .engine()
+            .event_runs(ids[0].clone())
+            .await
+            .expect("running");
+        if let Some(r) = runs.first() {
+            return r.run_id.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no run started for {app}");
+}
+
+async fn finished(server: &DevServer, run_id: &str) -> RunView {
+    for _ in 0..300 {
+        let run = server.run(run_id).await.expect("running").expect("exists");
+        if run.status != RunStatus::Running {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("run {run_id} did not finish");
+}
+
+/// An app that answers every call with `raw` (an HTTP response, as bytes) and closes the
+/// connection; returns its serve URL.
+async fn raw_app(raw: &'static [u8]) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("a port");
+    let url = format!(
+        "http://{}/api/inngest",
+        listener.local_addr().expect("bound")
+    );
+    let task = tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut got = Vec::new();
+                // Read the request's head and its body (Content-Length), then answer.
+                loop {
+                    let Ok(n) = conn.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got);
+                    if let Some(head_end) = text.find("\r\n\r\n") {
+                        let length = text[..head_end]
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if got.len() >= head_end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let _ = conn.write_all(raw).await;
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    (url, task)
+}
+
+/// A `Content-Length` of 100 and then 20 bytes and a closed connection is a failed attempt,
+/// not a run completed with `""`.
+#[tokio::test]
+async fn a_cut_off_answer_is_a_failed_attempt() {
+    let server = server(None).await;
+    let (url, app) = raw_app(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-inngest-sdk: go:v0.15.1\r\n\
+          content-length: 100\r\n\r\n{\"emailsSent\": 2, \"",
+    )
+    .await;
+    register(&server, "cut", &url, 0).await;
+    let run = finished(&server, &start(&server, "cut").await).await;
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    let message = run
+        .output
+        .as_ref()
+        .map(|o| o["error"]["message"].to_string());
+    assert!(
+        message
+            .as_deref()
+            .is_some_and(|m| m.contains("error reading the response body")),
+        "{run:?}"
+    );
+    app.abort();
+    server.stop().await;
+}
+
+/// `retry_interval: 0` means the backoff table, not a retry loop as fast as the app fails.
+#[tokio::test]
+async fn a_zero_retry_interval_does_not_spin() {
+    let server = server(Some(Duration::ZERO)).await;
+    let mut sdk = ScriptedSdk::start().await;
+    register(&server, "spin", sdk.url(), 3).await;
+    start(&server, "spin").await;
+    let first = sdk.next(Duration::from_secs(5), "the first call").await;
+    first.answer(Answer::not_sdk(500, "down"));
+    // The first retry of the table is 15 s away.
+    sdk.quiet(
+        Duration::from_millis(700),
+        "the retry after a zero interval",
+    )
+    .await;
+    server.stop().await;
+}
+
+/// A wait whose `if` nests too deep for the CEL parser fails its run at once, with the
+/// reason; the server stays up and serves the next run.
+#[tokio::test]
+async fn a_wait_condition_nested_too_deep_fails_the_run_and_the_server_stays_up() {
+    let server = server(None).await;
+    let mut sdk = ScriptedSdk::start().await;
+    register(&server, "deep", sdk.url(), 3).await;
+    let run_id = start(&server, "deep").await;
+    let deep = format!("{}true{}", "(".repeat(12), ")".repeat(12));
+    sdk.next(Duration::from_secs(5), "the first call")
+        .await
+        .answer(Answer::ops(json!([{
+            "op": "WaitForEvent", "id": "w", "name": "deep/never",
+            "opts": { "event": "deep/never", "timeout": "1h", "if": deep },
+        }])));
+    let run = finished(&server, &run_id).await;
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    let message = run.output.as_ref().map(|o| o["error"]["message"].clone());
+    assert_eq!(
+        message,
+        Some(json!(
+            "error compiling expression: the expression nests deeper than 8 levels"
+        ))
+    );
+    // Still serving: the next run gets its call.
+    start(&server, "deep").await;
+    sdk.next(Duration::from_secs(5), "the next run's call")
+        .await
+        .answer(Answer::done(json!("ok")));
+    server.stop().await;
+}
+
+/// `Retry-After` values far out of range neither panic nor wait forever: a number too long to
+/// be seconds is ignored (the backoff applies), a date a millennium away waits a day.
+#[tokio::test]
+async fn absurd_retry_after_values_are_clamped_or_ignored() {
+    let server = server(None).await;
+    let mut sdk = ScriptedSdk::start().await;
+    register(&server, "late", sdk.url(), 3).await;
+    let run_id = start(&server, "late").await;
+    let step_error = json!([{ "op": "StepError", "id": "s", "name": "s",
+                              "error": { "name": "Error", "message": "later" } }]);
+    sdk.next(Duration::from_secs(5), "attempt 0")
+        .await
+        .answer(Answer::ops(step_error.clone()).retry_after("99999999999999999"));
+    sdk.quiet(Duration::from_millis(300), "before the backoff")
+        .await;
+    server
+        .advance(Duration::from_secs(46))
+        .await
+        .expect("running");
+    let second = sdk
+        .next(Duration::from_secs(5), "attempt 1, after the backoff")
+        .await;
+    assert_eq!(second.body["ctx"]["attempt"], json!(1));
+    second.answer(Answer::ops(step_error).retry_after("3026-01-01T00:00:00Z"));
+    sdk.quiet(Duration::from_millis(300), "before a day").await;
+    server
+        .advance(Duration::from_secs(23 * 3600))
+        .await
+        .expect("running");
+    sdk.quiet(Duration::from_millis(300), "before a day").await;
+    server
+        .advance(Duration::from_secs(3600))
+        .await
+        .expect("running");
+    let third = sdk
+        .next(Duration::from_secs(5), "attempt 2, a day later")
+        .await;
+    assert_eq!(third.body["ctx"]["attempt"], json!(2));
+    third.answer(Answer::done(Value::Null));
+    assert_eq!(
+        finished(&server, &run_id).await.status,
+        RunStatus::Completed
+    );
+    server.stop().await;
+}
