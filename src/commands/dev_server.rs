@@ -32,6 +32,10 @@ pub struct Args {
     /// Do not offer checkpointing to v4 SDKs (every step is a call, as with older servers).
     #[arg(long)]
     no_checkpointing: bool,
+    /// A host name the API also answers to (repeatable). Local and private names always
+    /// work; other `Host`s are refused, against DNS rebinding.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_host: Vec<String>,
 }
 
 impl Args {
@@ -45,6 +49,7 @@ impl Args {
             app_urls: self.sdk_url,
             poll_interval: Duration::from_secs(self.poll_interval.max(1)),
             checkpointing: !self.no_checkpointing,
+            allowed_hosts: self.allow_host,
             // 0, as in the official dev server, means the default backoff.
             retry_interval: self
                 .retry_interval

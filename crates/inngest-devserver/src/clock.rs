@@ -15,8 +15,11 @@ use chrono::{DateTime, TimeZone, Utc};
 /// use std::time::Duration;
 /// let clock = inngest_devserver::Clock::default();
 /// let before = clock.now_ms();
-/// clock.advance(Duration::from_secs(3 * 86_400));
+/// clock.advance(Duration::from_secs(3 * 86_400))?;
 /// assert!(clock.now_ms() - before >= 3 * 86_400_000);
+/// // Past the year 9999 is refused, not wrapped around.
+/// assert!(clock.advance(Duration::from_secs(u64::MAX)).is_err());
+/// # Ok::<(), inngest_devserver::ClockError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
@@ -30,10 +33,22 @@ fn wall_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The latest time the clock may show: 9999-12-31T23:59:59.999Z.
+pub const MAX_MS: i64 = 253_402_300_799_999;
+
+/// Why the clock cannot move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClockError {
+    /// The clock would pass the year 9999.
+    #[error("the clock cannot move past the year 9999")]
+    TooFar,
+}
+
 impl Clock {
     /// Milliseconds since the Unix epoch, as the server sees them.
     pub fn now_ms(&self) -> i64 {
-        wall_ms() + self.offset_ms.load(Ordering::SeqCst)
+        wall_ms().saturating_add(self.offset_ms.load(Ordering::SeqCst))
     }
 
     /// The server's current time.
@@ -44,9 +59,20 @@ impl Clock {
     }
 
     /// Moves the clock forward.
-    pub fn advance(&self, by: Duration) {
-        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+    ///
+    /// # Errors
+    ///
+    /// [`ClockError::TooFar`] when the clock would pass [`MAX_MS`]; it is left as it was.
+    pub fn advance(&self, by: Duration) -> Result<(), ClockError> {
+        let ms = i64::try_from(by.as_millis()).map_err(|_| ClockError::TooFar)?;
+        let wall = wall_ms();
+        self.offset_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |offset| {
+                let next = offset.checked_add(ms)?;
+                (wall.checked_add(next)? <= MAX_MS).then_some(next)
+            })
+            .map(|_| ())
+            .map_err(|_| ClockError::TooFar)
     }
 
     /// How far the clock is ahead of wall time.

@@ -49,10 +49,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use clock::Clock;
+pub use clock::{Clock, ClockError};
 pub use engine::{
-    AppView, CheckpointError, EngineHandle, EventError, FunctionView, InvalidEvent, RunView,
-    Stopped,
+    AdvanceError, AppView, CheckpointError, EngineHandle, EventError, FunctionView, InvalidEvent,
+    RunView, Stopped,
 };
 pub use expr::ExprError;
 pub use registry::{ConfigError, RegisterError};
@@ -78,6 +78,10 @@ pub struct DevServerConfig {
     pub poll_interval: Duration,
     /// Send `ctx.fn_id`/`qi_id`, so v4 SDKs checkpoint as with the real server (default true).
     pub checkpointing: bool,
+    /// Host names the HTTP API answers besides local and private ones (IP literals, names
+    /// without a dot, `.localhost`, `.local`, `.internal`): other `Host`s are refused, against
+    /// DNS rebinding (`--allow-host`).
+    pub allowed_hosts: Vec<String>,
     /// A fixed delay between retries instead of the backoff table (`--retry-interval`); less
     /// than a second means the table.
     pub retry_interval: Option<Duration>,
@@ -93,6 +97,7 @@ impl Default for DevServerConfig {
             poll_interval: Duration::from_secs(5),
             checkpointing: true,
             retry_interval: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -228,6 +233,7 @@ impl DevServer {
             engine: engine.clone(),
             clock: clock.clone(),
             syncer: syncer.clone(),
+            allowed_hosts: config.allowed_hosts.clone(),
         });
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         // The engine owns every run: if it dies (a panic), nothing can progress, so the HTTP
@@ -291,7 +297,7 @@ impl DevServer {
     }
 
     /// Moves the clock forward; sleeps, timeouts, retries and cron ticks that became due run.
-    pub async fn advance(&self, by: Duration) -> Result<(), Stopped> {
+    pub async fn advance(&self, by: Duration) -> Result<(), AdvanceError> {
         self.engine.advance(by).await
     }
 

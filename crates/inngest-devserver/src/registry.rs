@@ -72,6 +72,14 @@ pub enum ConfigError {
     /// A trigger of a kind this server does not know.
     #[error("a trigger is neither an event nor a cron")]
     UnknownTrigger,
+    /// A flow-control number out of the range the Go server allows.
+    #[error("{option}: {rule}")]
+    OutOfRange {
+        /// The option (`rateLimit`, `debounce`, …).
+        option: &'static str,
+        /// What the server requires, in its words.
+        rule: &'static str,
+    },
     /// A flow-control option lacks a field it needs.
     #[error("{option} needs a {field}")]
     Missing {
@@ -289,29 +297,67 @@ fn count(value: u64) -> usize {
     usize::try_from(value).unwrap_or(usize::MAX)
 }
 
+const SECOND_MS: i64 = 1000;
+const DAY_MS: i64 = 86_400_000;
+
+/// `Err(OutOfRange)` unless `ok`.
+fn require(ok: bool, option: &'static str, rule: &'static str) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange { option, rule })
+    }
+}
+
 impl FlowControl {
+    /// Reads the flow-control options with the Go server's rules (`pkg/inngest`): a rate
+    /// limit of at least 1 per at most 24 h; a throttle limit of 0 counts as 1; a debounce
+    /// period of 1 s to 7 days; batches of at least 1 event (2 in the Go server, which rejects
+    /// 1; we accept it) gathered for at least 1 s. Windows and times saturate, so no number a
+    /// sync carries can overflow the engine's arithmetic.
     fn parse(config: &FunctionConfig) -> Result<Self, ConfigError> {
         let mut flow = FlowControl::default();
         if let Some(r) = &config.rate_limit {
+            let limit = r.get("limit").and_then(Value::as_u64).unwrap_or(1);
+            require(limit > 0, "rateLimit", "limit must be greater than 0")?;
+            let period_ms = required_ms(r, "rateLimit", "period")?;
+            require(
+                period_ms <= DAY_MS,
+                "rateLimit",
+                "period must be at most 24h",
+            )?;
             flow.rate_limit = Some(Window {
-                limit: count(r.get("limit").and_then(Value::as_u64).unwrap_or(1)),
-                period_ms: required_ms(r, "rateLimit", "period")?,
+                limit: count(limit),
+                period_ms,
                 key: key_of(r, "rateLimit")?,
             });
         }
         if let Some(t) = &config.throttle {
-            let limit = t.get("limit").and_then(Value::as_u64).unwrap_or(1);
+            let limit = t.get("limit").and_then(Value::as_u64).unwrap_or(1).max(1);
             let burst = t.get("burst").and_then(Value::as_u64).unwrap_or(0);
+            let period_ms = required_ms(t, "throttle", "period")?;
+            require(
+                period_ms >= SECOND_MS,
+                "throttle",
+                "period must be at least 1s",
+            )?;
             flow.throttle = Some(Window {
                 limit: count(limit.saturating_add(burst)),
-                period_ms: required_ms(t, "throttle", "period")?,
+                period_ms,
                 key: key_of(t, "throttle")?,
             });
         }
         if let Some(b) = &config.batch_events {
+            let max_size = b.get("maxSize").and_then(Value::as_u64).unwrap_or(1).max(1);
+            let timeout_ms = required_ms(b, "batchEvents", "timeout")?;
+            require(
+                timeout_ms >= SECOND_MS,
+                "batchEvents",
+                "timeout must be at least 1s",
+            )?;
             flow.batch = Some(Batch {
-                max_size: count(b.get("maxSize").and_then(Value::as_u64).unwrap_or(1).max(1)),
-                timeout_ms: required_ms(b, "batchEvents", "timeout")?,
+                max_size: count(max_size),
+                timeout_ms,
                 key: key_of(b, "batchEvents")?,
             });
         }
@@ -328,8 +374,14 @@ impl FlowControl {
             });
         }
         if let Some(d) = &config.debounce {
+            let period_ms = required_ms(d, "debounce", "period")?;
+            require(
+                (SECOND_MS..=7 * DAY_MS).contains(&period_ms),
+                "debounce",
+                "period must be between 1s and 7d",
+            )?;
             flow.debounce = Some(Debounce {
-                period_ms: required_ms(d, "debounce", "period")?,
+                period_ms,
                 key: key_of(d, "debounce")?,
                 timeout_ms: duration_ms(d, "debounce", "timeout")?,
             });

@@ -36,6 +36,9 @@ CREATE INDEX IF NOT EXISTS runs_by_event ON runs(event_id);
 CREATE TABLE IF NOT EXISTS queue  (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta   (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- (function, event id) pairs that started a run in the last 24 h: a repeat starts nothing.
+CREATE TABLE IF NOT EXISTS received (id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS received_by_time ON received(at_ms);
 ";
 
 impl Store {
@@ -126,12 +129,62 @@ impl Store {
         self.all("SELECT body FROM queue ORDER BY id")
     }
 
-    /// Saves a received event.
+    /// Saves an event the server made itself (a cron tick, a lifecycle event).
     pub fn save_event<T: Serialize>(&self, id: &str, event: &T) -> Result<(), StoreError> {
         self.conn
             .prepare_cached("INSERT OR REPLACE INTO events (id, body) VALUES (?1, ?2)")?
             .execute(params![id, Self::json(event)?])?;
         Ok(())
+    }
+
+    /// Saves a batch of received events, all or none.
+    pub fn save_events<T: Serialize>(&self, events: &[(String, T)]) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        {
+            let mut event =
+                tx.prepare_cached("INSERT OR REPLACE INTO events (id, body) VALUES (?1, ?2)")?;
+            for (id, body) in events {
+                event.execute(params![id, Self::json(body)?])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records that a function was started by an event id at `at_ms` (`key` names both).
+    pub fn remember_received(&self, key: &str, at_ms: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO received (id, at_ms) VALUES (?1, ?2)")?
+            .execute(params![key, at_ms])?;
+        Ok(())
+    }
+
+    /// The (function, event id) keys recorded at or after `since_ms`, with when.
+    pub fn received_since(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, at_ms FROM received WHERE at_ms >= ?1")?;
+        let rows = stmt.query_map(params![since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets the keys recorded before `before_ms`.
+    pub fn forget_received(&self, before_ms: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("DELETE FROM received WHERE at_ms < ?1")?
+            .execute(params![before_ms])?;
+        Ok(())
+    }
+
+    /// An event by id, however old.
+    pub fn event<T: DeserializeOwned>(&self, id: &str) -> Result<Option<T>, StoreError> {
+        let body: Option<String> = self
+            .conn
+            .query_row("SELECT body FROM events WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
     }
 
     /// The last `n` saved events, oldest first.

@@ -18,16 +18,25 @@ pub enum SyncError {
         source: reqwest::Error,
     },
     /// The app answered with an error.
-    #[error("{url} answered {status}: {body}")]
+    #[error("{url} answered {status}")]
     Refused {
         /// The app URL.
         url: String,
         /// Its status.
         status: u16,
-        /// Its body.
+        /// The start of its body (at most 512 bytes).
         body: String,
     },
+    /// The app's answer was too large or could not be read.
+    #[error("{url} sent an answer that could not be read (over {MAX_ANSWER} bytes, or cut off)")]
+    Unreadable {
+        /// The app URL.
+        url: String,
+    },
 }
+
+/// The largest sync answer read.
+pub const MAX_ANSWER: usize = 1024 * 1024;
 
 /// PUTs app URLs, as `inngest dev -u` does; works against any dev server, since the app, not
 /// the caller, picks where it registers (its `INNGEST_DEV`).
@@ -43,11 +52,12 @@ impl Default for AppSyncer {
 }
 
 impl AppSyncer {
-    /// A syncer whose calls time out after 30 s.
+    /// A syncer whose calls time out after 30 s and follow no redirect.
     pub fn new() -> Self {
         Self {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),
         }
@@ -67,12 +77,23 @@ impl AppSyncer {
                 source,
             })?;
         let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
+        let unreadable = || SyncError::Unreadable {
+            url: url.to_string(),
+        };
+        let mut resp = resp;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|_| unreadable())? {
+            if body.len() + chunk.len() > MAX_ANSWER {
+                return Err(unreadable());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8_lossy(&body).into_owned();
         if !status.is_success() {
             return Err(SyncError::Refused {
                 url: url.to_string(),
                 status: status.as_u16(),
-                body,
+                body: body.chars().take(512).collect(),
             });
         }
         Ok(serde_json::from_str(&body).unwrap_or(Value::String(body)))

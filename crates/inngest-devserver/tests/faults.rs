@@ -225,6 +225,19 @@ async fn malformed_input_gets_a_4xx_with_a_message() {
             400,
             "invalid expression",
         ),
+        ("/e/key", r#"{"name":"a/b","ts":-5}"#, 400, "out of range"),
+        (
+            "/e/key",
+            r#"{"name":"a/b","ts":99999999999999999}"#,
+            400,
+            "out of range",
+        ),
+        (
+            "/fn/register",
+            r#"{"url":"http://x","appName":"a","functions":[{"id":"a-f","name":"f","triggers":[{"event":"a/b","expression":"((((((((((((true))))))))))))"}],"steps":{"step":{"id":"step","name":"step","runtime":{"type":"http","url":"http://x?fnId=a-f&stepId=step"}}}}]}"#,
+            400,
+            "nests deeper than 8 levels",
+        ),
         ("/dev/time/advance", r#"{"duration":"3 eons"}"#, 400, "eons"),
         ("/dev/time/advance", "[]", 400, "duration"),
         (
@@ -248,9 +261,151 @@ async fn malformed_input_gets_a_4xx_with_a_message() {
         assert!(message.contains(needle), "{path} {body}: {json}");
         assert_eq!(json["status"], json!(status));
     }
-    // Nothing of the refused batch was stored, and the server still serves.
+    // Over the event API's limits: 413, as JSON.
+    let big = format!(
+        r#"{{"name":"a/b","data":{{"s":"{}"}}}}"#,
+        "x".repeat(600 * 1024)
+    );
+    let many = serde_json::to_string(&vec![json!({"name": "a/b"}); 5001]).expect("json");
+    let huge = format!("[{}]", [big.as_str(); 6].join(","));
+    for (what, body, needle) in [
+        (
+            "one event over 512 KiB",
+            big.clone(),
+            "larger than 524288 bytes",
+        ),
+        ("5,001 events", many, "at most 5000"),
+        ("a request over 3 MiB", huge, "length limit"),
+    ] {
+        let resp = http
+            .post(url("/e/key"))
+            .body(body)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(resp.status().as_u16(), 413, "{what}");
+        let json: Value = resp.json().await.expect("a JSON error body");
+        assert!(
+            json["error"].as_str().is_some_and(|m| m.contains(needle)),
+            "{what}: {json}"
+        );
+        assert_eq!(json["status"], json!(413), "{what}");
+    }
+    // Flow-control numbers out of the Go server's ranges are refused at sync, by name.
+    let sync_with = |option: Value| {
+        let mut f = json!({ "id": "a-f", "name": "f", "triggers": [{ "event": "a/b" }],
+            "steps": { "step": { "id": "step", "name": "step",
+                "runtime": { "type": "http", "url": "http://x?fnId=a-f&stepId=step" } } } });
+        if let (Value::Object(f), Value::Object(o)) = (&mut f, option) {
+            f.extend(o);
+        }
+        json!({ "url": "http://x", "appName": "a", "functions": [f] }).to_string()
+    };
+    for (option, needle) in [
+        (
+            json!({"rateLimit": {"limit": 0, "period": "1m"}}),
+            "rateLimit: limit must be greater than 0",
+        ),
+        (
+            json!({"rateLimit": {"limit": 5, "period": "48h"}}),
+            "rateLimit: period must be at most 24h",
+        ),
+        (
+            json!({"debounce": {"period": "10ms"}}),
+            "debounce: period must be between 1s and 7d",
+        ),
+        (
+            json!({"debounce": {"period": "30d"}}),
+            "debounce: period must be between 1s and 7d",
+        ),
+        (
+            json!({"batchEvents": {"maxSize": 5, "timeout": "100ms"}}),
+            "batchEvents: timeout must be at least 1s",
+        ),
+        (
+            json!({"throttle": {"limit": 1, "period": "1ms"}}),
+            "throttle: period must be at least 1s",
+        ),
+    ] {
+        let resp = http
+            .post(url("/fn/register"))
+            .body(sync_with(option.clone()))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(resp.status().as_u16(), 400, "{option}");
+        let json: Value = resp.json().await.expect("a JSON error body");
+        assert!(
+            json["error"].as_str().is_some_and(|m| m.contains(needle)),
+            "{option}: {json}"
+        );
+    }
+    // Numbers at the ends of u64 are taken (saturating), not a panic of the engine.
+    for option in [
+        json!({"throttle": {"limit": u64::MAX, "burst": u64::MAX, "period": "1m"}}),
+        json!({"throttle": {"limit": 0, "period": "1m"}}),
+        json!({"batchEvents": {"maxSize": u64::MAX, "timeout": "1s"}}),
+        json!({"timeouts": {"finish": "200000d"}}),
+    ] {
+        let resp = http
+            .post(url("/fn/register"))
+            .body(sync_with(option.clone()))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(resp.status().as_u16(), 200, "{option}");
+        let sent = http
+            .post(url("/e/key"))
+            .body(r#"{"name":"a/b"}"#)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(
+            sent.status().as_u16(),
+            200,
+            "{option}: the engine still runs"
+        );
+    }
+    // The clock moves by centuries, but not past the year 9999 (it used to wrap to 1970).
+    let mut refused = None;
+    for step in 0..20 {
+        let resp = http
+            .post(url("/dev/time/advance"))
+            .body(r#"{"duration":"200000d"}"#)
+            .send()
+            .await
+            .expect("an answer");
+        if resp.status().as_u16() != 200 {
+            refused = Some((
+                step,
+                resp.status().as_u16(),
+                resp.json::<Value>().await.expect("json"),
+            ));
+            break;
+        }
+    }
+    let (step, status, json) = refused.expect("the clock is stopped before the year 9999");
+    assert!(step >= 14, "refused too early, at step {step}");
+    assert_eq!(status, 400);
+    assert!(
+        json["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("past the year 9999")),
+        "{json}"
+    );
+    assert!(server.clock().now().format("%Y").to_string().as_str() > "9000");
+    // A method a route does not take: 405, as JSON.
+    let resp = http.delete(url("/e/key")).send().await.expect("an answer");
+    assert_eq!(resp.status().as_u16(), 405);
+    let json: Value = resp.json().await.expect("a JSON error body");
+    assert_eq!(json["status"], json!(405), "{json}");
+    // Nothing of the refused batches was stored (only the four accepted `a/b` events), and
+    // the server still serves.
     let (_, events) = server.engine().recent().await.expect("running");
-    assert!(events.is_empty(), "{events:?}");
+    assert!(
+        events.iter().all(|e| e["name"] == "a/b") && events.len() == 4,
+        "{events:?}"
+    );
     let info: Value = http
         .get(url("/dev"))
         .send()

@@ -69,11 +69,14 @@ impl FlowState {
     /// `Err` holds when the window next has room.
     fn take(&mut self, slot: String, limit: usize, period_ms: i64, now: i64) -> Result<(), i64> {
         let starts = self.starts.entry(slot).or_default();
-        while starts.front().is_some_and(|&t| t <= now - period_ms) {
+        let horizon = now.saturating_sub(period_ms);
+        while starts.front().is_some_and(|&t| t <= horizon) {
             starts.pop_front();
         }
         if starts.len() >= limit {
-            return Err(starts.front().map_or(now, |&t| t + period_ms));
+            // Never "now": a window with no room is not retried in a loop.
+            let next = starts.front().map_or(now, |&t| t.saturating_add(period_ms));
+            return Err(next.max(now.saturating_add(1)));
         }
         starts.push_back(now);
         Ok(())
@@ -84,6 +87,9 @@ impl Engine {
     /// An event triggered `function_id`: debounce it, or start a run if flow control allows.
     pub(super) fn trigger(&mut self, function_id: &str, event: Value) {
         let now = self.clock.now_ms();
+        if self.registry.function(function_id).is_none() || !self.first_start(function_id, &event) {
+            return;
+        }
         let Some(f) = self.registry.function(function_id) else {
             return;
         };
@@ -96,7 +102,7 @@ impl Engine {
                 .or_insert_with(|| Gathering {
                     function_id: function_id.to_string(),
                     events: Vec::new(),
-                    due_ms: now + b.timeout_ms,
+                    due_ms: now.saturating_add(b.timeout_ms),
                 });
             gathering.events.push(event);
             if gathering.events.len() >= b.max_size {
@@ -112,12 +118,14 @@ impl Engine {
                 function_id: function_id.to_string(),
                 event: event.clone(),
                 first_ms: now,
-                due_ms: now + d.period_ms,
+                due_ms: now.saturating_add(d.period_ms),
             });
             entry.event = event;
             entry.due_ms = match d.timeout_ms {
-                Some(t) => (now + d.period_ms).min(entry.first_ms + t),
-                None => now + d.period_ms,
+                Some(t) => now
+                    .saturating_add(d.period_ms)
+                    .min(entry.first_ms.saturating_add(t)),
+                None => now.saturating_add(d.period_ms),
             };
             return;
         }

@@ -8,7 +8,7 @@ use crate::registry::name_matches;
 use crate::run::{Pending, RunStatus};
 
 /// Why a batch of events was not accepted (nothing of it was).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EventError {
     /// An event of the batch is malformed.
@@ -20,10 +20,28 @@ pub enum EventError {
         #[source]
         problem: InvalidEvent,
     },
+    /// More events in one batch than the event API takes.
+    #[error("the batch has {0} events; at most {MAX_BATCH} are allowed in one request")]
+    TooMany(usize),
+    /// The batch could not be stored; none of it was accepted.
+    #[error("the events could not be stored")]
+    Store(#[source] crate::store::StoreError),
     /// The server stopped.
     #[error(transparent)]
     Stopped(#[from] super::Stopped),
 }
+
+/// The most events one request may carry (Inngest's event API limit).
+pub const MAX_BATCH: usize = 5000;
+
+/// The largest event, as JSON (Inngest's event API limit).
+pub const MAX_EVENT_BYTES: usize = 512 * 1024;
+
+/// How long an event id is remembered per function: a second event with the same id within
+/// this window is accepted, stored and matched against waits, but starts no second run of a
+/// function it already started (the Go server's run idempotency, keyed by function and event
+/// id, for 24 hours).
+pub const DEDUPLICATION_MS: i64 = 24 * 3_600_000;
 
 /// What is wrong with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -44,7 +62,16 @@ pub enum InvalidEvent {
     /// `ts` is neither absent, null nor an integer.
     #[error("the event's ts must be an integer (ms)")]
     TsNotAnInteger,
+    /// `ts` is before 1980 or after 2100 (the Go event API's range).
+    #[error("the event's ts is out of range (1980 to 2100, in ms)")]
+    TsOutOfRange,
+    /// The event is larger than the event API takes.
+    #[error("the event is larger than {MAX_EVENT_BYTES} bytes")]
+    TooLarge,
 }
+
+/// 1980-01-01T00:00:00Z and 2100-01-01T00:00:00Z, the range of `ts` the Go event API accepts.
+const TS_RANGE_MS: std::ops::RangeInclusive<i64> = 315_532_800_000..=4_102_444_800_000;
 
 /// An event as the Go server hands it to a run (`pkg/event` `Event.Map()`): `name`, `data`
 /// (`{}` when absent), `user` (`{}` when absent), `id`, `ts`, and `v` when set; nothing else.
@@ -87,21 +114,51 @@ fn check(event: &Value) -> Result<(), InvalidEvent> {
     }
     match o.get("ts") {
         None | Some(Value::Null) => {}
-        Some(ts) if ts.as_i64().is_some() => {}
-        Some(_) => return Err(InvalidEvent::TsNotAnInteger),
+        Some(ts) => match ts.as_i64() {
+            Some(ms) if TS_RANGE_MS.contains(&ms) => {}
+            Some(_) => return Err(InvalidEvent::TsOutOfRange),
+            None if ts.as_u64().is_some() => return Err(InvalidEvent::TsOutOfRange),
+            None => return Err(InvalidEvent::TsNotAnInteger),
+        },
+    }
+    // Serialized size, counted without building the text.
+    let mut counter = ByteCounter(0);
+    if serde_json::to_writer(&mut counter, event).is_err() || counter.0 > MAX_EVENT_BYTES {
+        return Err(InvalidEvent::TooLarge);
     }
     Ok(())
 }
 
+/// Counts what is written, up to just past the event limit.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        if self.0 > MAX_EVENT_BYTES {
+            return Err(std::io::Error::other("too large"));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Engine {
-    /// Accepts a batch of events: all or none.
+    /// Accepts a batch of events: all or none. Each gets an `id` (a ULID) and `ts` when it has
+    /// none; the batch is stored in one transaction before any of it is routed.
     pub(super) fn ingest(&mut self, events: Vec<Value>) -> Result<Vec<String>, EventError> {
+        if events.len() > MAX_BATCH {
+            return Err(EventError::TooMany(events.len()));
+        }
         for (index, e) in events.iter().enumerate() {
             check(e).map_err(|problem| EventError::Invalid { index, problem })?;
         }
-        let mut ids = Vec::with_capacity(events.len());
+        let now = self.clock.now_ms();
+        self.forget_received(now);
+        let mut batch = Vec::with_capacity(events.len());
         for mut event in events {
-            let now = self.clock.now_ms();
             if let Value::Object(o) = &mut event {
                 if !matches!(o.get("id"), Some(Value::String(s)) if !s.is_empty()) {
                     o.insert("id".into(), json!(ulid::Ulid::new().to_string()));
@@ -114,7 +171,11 @@ impl Engine {
                 }
             }
             let id = event["id"].as_str().unwrap_or_default().to_string();
-            self.persist(|s, _| s.save_event(&id, &event));
+            batch.push((id, event));
+        }
+        self.store.save_events(&batch).map_err(EventError::Store)?;
+        let mut ids = Vec::with_capacity(batch.len());
+        for (id, event) in batch {
             self.events.push_back(event.clone());
             if self.events.len() > super::RECENT_EVENTS {
                 self.events.pop_front();
@@ -123,6 +184,42 @@ impl Engine {
             ids.push(id);
         }
         Ok(ids)
+    }
+
+    /// Whether `event` may start `function_id`: false when an event with its id started it in
+    /// the last 24 hours; records the start otherwise.
+    pub(super) fn first_start(&mut self, function_id: &str, event: &Value) -> bool {
+        let Some(id) = event.get("id").and_then(Value::as_str) else {
+            return true;
+        };
+        let key = format!("{function_id}\u{0}{id}");
+        if self.received.contains_key(&key) {
+            tracing::info!(event = %id, function = %function_id, "this event id started the function in the last 24 h; no second run");
+            return false;
+        }
+        let now = self.clock.now_ms();
+        self.persist(|s, _| s.remember_received(&key, now));
+        self.received.insert(key.clone(), now);
+        self.received_order.push_back((now, key));
+        true
+    }
+
+    /// Drops the starts recorded more than 24 hours before `now` from the deduplication window.
+    fn forget_received(&mut self, now: i64) {
+        let horizon = now.saturating_sub(DEDUPLICATION_MS);
+        let mut expired = false;
+        while let Some((at, _)) = self.received_order.front() {
+            if *at >= horizon {
+                break;
+            }
+            if let Some((_, id)) = self.received_order.pop_front() {
+                self.received.remove(&id);
+                expired = true;
+            }
+        }
+        if expired {
+            self.persist(|s, _| s.forget_received(horizon));
+        }
     }
 
     /// Routes an accepted event (also the events the server emits itself).

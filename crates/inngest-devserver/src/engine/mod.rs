@@ -54,7 +54,10 @@ pub(crate) enum Command {
         steps: Vec<GeneratorOp>,
         reply: oneshot::Sender<Result<(), CheckpointError>>,
     },
-    Advance(Duration, oneshot::Sender<()>),
+    Advance(
+        Duration,
+        oneshot::Sender<Result<(), crate::clock::ClockError>>,
+    ),
     Run(String, oneshot::Sender<Option<RunView>>),
     EventRuns(String, oneshot::Sender<Vec<RunView>>),
     Event(String, oneshot::Sender<Option<Value>>),
@@ -79,6 +82,18 @@ pub enum CheckpointError {
     /// No such run.
     #[error("run {0:?} not found")]
     UnknownRun(String),
+    /// The server stopped.
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+}
+
+/// Why the clock was not moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdvanceError {
+    /// It would pass the year 9999.
+    #[error(transparent)]
+    TooFar(#[from] crate::clock::ClockError),
     /// The server stopped.
     #[error(transparent)]
     Stopped(#[from] Stopped),
@@ -130,8 +145,8 @@ impl EngineHandle {
     }
 
     /// Moves the clock forward and runs whatever became due.
-    pub async fn advance(&self, by: Duration) -> Result<(), Stopped> {
-        self.ask(|r| Command::Advance(by, r)).await
+    pub async fn advance(&self, by: Duration) -> Result<(), AdvanceError> {
+        Ok(self.ask(|r| Command::Advance(by, r)).await??)
     }
 
     /// A run.
@@ -196,6 +211,9 @@ pub(crate) struct Engine {
     /// Wait conditions, compiled once.
     exprs: crate::expr::ExprCache,
     events: std::collections::VecDeque<Value>,
+    /// Event ids received in the last 24 hours (by id, and in the order received).
+    received: HashMap<String, i64>,
+    received_order: std::collections::VecDeque<(i64, String)>,
     http: reqwest::Client,
     tx: mpsc::Sender<Command>,
     finished: tokio::sync::broadcast::Sender<RunView>,
@@ -225,6 +243,8 @@ impl Engine {
             flow: flow::FlowState::default(),
             exprs: Default::default(),
             events: std::collections::VecDeque::new(),
+            received: HashMap::new(),
+            received_order: std::collections::VecDeque::new(),
             http: reqwest::Client::new(),
             tx: tx.clone(),
             options,
@@ -253,6 +273,13 @@ impl Engine {
             self.queue.insert((item.at_ms, item.id.clone()), item);
         }
         self.events = self.store.recent_events(RECENT_EVENTS)?.into();
+        let horizon = self.clock.now_ms().saturating_sub(intake::DEDUPLICATION_MS);
+        let mut received = self.store.received_since(horizon)?;
+        received.sort_by_key(|(_, at)| *at);
+        for (id, at) in received {
+            self.received.insert(id.clone(), at);
+            self.received_order.push_back((at, id));
+        }
         self.rebuild_crons();
         tracing::debug!(
             runs = self.runs.len(),
@@ -316,12 +343,14 @@ impl Engine {
                 let _ = reply.send(self.checkpoint(&run_id, steps));
             }
             Command::Advance(by, reply) => {
-                self.clock.advance(by);
-                self.persist(|s, e| {
-                    s.set_meta("clock_offset_ms", &e.clock.offset_ms().to_string())
-                });
-                self.tick();
-                let _ = reply.send(());
+                let moved = self.clock.advance(by);
+                if moved.is_ok() {
+                    self.persist(|s, e| {
+                        s.set_meta("clock_offset_ms", &e.clock.offset_ms().to_string())
+                    });
+                    self.tick();
+                }
+                let _ = reply.send(moved);
             }
             Command::Run(id, reply) => {
                 let _ = reply.send(self.runs.get(&id).map(RunView::from));
@@ -337,12 +366,14 @@ impl Engine {
                 let _ = reply.send(runs);
             }
             Command::Event(id, reply) => {
-                let found = self
-                    .events
-                    .iter()
-                    .rev()
-                    .find(|e| e.get("id").and_then(Value::as_str) == Some(id.as_str()))
-                    .cloned();
+                // The store has every event, however old.
+                let found = match self.store.event::<Value>(&id) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::error!(error = %crate::error_chain(&e), "could not read an event");
+                        None
+                    }
+                };
                 let _ = reply.send(found);
             }
             Command::Recent(reply) => {

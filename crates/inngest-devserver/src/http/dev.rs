@@ -41,12 +41,27 @@ struct SyncRequest {
     url: String,
 }
 
-/// `POST /dev/sync {"url": "http://127.0.0.1:3000/api/inngest"}`: PUT the app now.
-pub(super) async fn sync(State(s): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiError> {
+/// `POST /dev/sync {"url": "http://127.0.0.1:3000/api/inngest"}`: PUT the app now. JSON only,
+/// `http(s)` URLs only, and the app's answer is not passed back (the endpoint must not be a
+/// way to read other servers' pages).
+pub(super) async fn sync(
+    State(s): State<Shared>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    super::require_json(&headers)?;
     let req: SyncRequest = parse_json(&body, "expected {\"url\": \"<app serve URL>\"}")?;
-    let answer =
-        s.syncer.sync(&req.url).await.map_err(|e| {
-            ApiError::new(axum::http::StatusCode::BAD_GATEWAY, crate::error_chain(&e))
-        })?;
-    Ok(Json(json!({ "url": req.url, "app": answer })))
+    let scheme_ok =
+        reqwest::Url::parse(&req.url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+    if !scheme_ok {
+        return Err(ApiError::bad_request(format!(
+            "{:?} is not an http(s) URL",
+            req.url
+        )));
+    }
+    s.syncer
+        .sync(&req.url)
+        .await
+        .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_GATEWAY, crate::error_chain(&e)))?;
+    Ok(Json(json!({ "url": req.url, "synced": true })))
 }

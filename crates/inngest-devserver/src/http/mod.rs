@@ -5,6 +5,7 @@ mod api;
 mod checkpoint;
 mod dev;
 mod events;
+mod guard;
 mod page;
 mod register;
 
@@ -26,6 +27,8 @@ pub(crate) struct Shared {
     pub engine: EngineHandle,
     pub clock: Clock,
     pub syncer: AppSyncer,
+    /// Hosts allowed besides local and private names (see [`guard`]).
+    pub allowed_hosts: Vec<String>,
 }
 
 /// A JSON error answer.
@@ -61,7 +64,22 @@ impl From<EventError> for ApiError {
     fn from(e: EventError) -> Self {
         match e {
             EventError::Stopped(s) => s.into(),
+            EventError::Invalid {
+                problem: crate::engine::InvalidEvent::TooLarge,
+                ..
+            }
+            | EventError::TooMany(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, error_chain(&e)),
             EventError::Invalid { .. } => Self::bad_request(error_chain(&e)),
+            EventError::Store(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, error_chain(&e)),
+        }
+    }
+}
+
+impl From<crate::engine::AdvanceError> for ApiError {
+    fn from(e: crate::engine::AdvanceError) -> Self {
+        match e {
+            crate::engine::AdvanceError::Stopped(s) => s.into(),
+            crate::engine::AdvanceError::TooFar(_) => Self::bad_request(error_chain(&e)),
         }
     }
 }
@@ -93,6 +111,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Refuses a body that is not declared JSON (`415`): a web page can send `text/plain` to any
+/// origin without asking first, but not `application/json`.
+pub(crate) fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as JSON, with Content-Type: application/json",
+        ))
+    }
+}
+
 /// Parses a JSON body, or says what is wrong with it.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     body: &[u8],
@@ -101,10 +136,47 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("{what}: {e}")))
 }
 
+/// The largest event request (Inngest's event API limit).
+pub(crate) const MAX_EVENT_REQUEST: usize = 3 * 1024 * 1024;
+
+/// The largest body of any other request (syncs with many functions, checkpoints).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Makes every error answer JSON `{error, status}`, also those axum and its extractors make
+/// themselves (405, 413, a body that cannot be read).
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        return resp;
+    }
+    let text = axum::body::to_bytes(resp.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    ApiError::new(status, message).into_response()
+}
+
 pub(crate) fn router(shared: Shared) -> Router {
+    let allowed = guard::AllowedHosts(std::sync::Arc::new(shared.allowed_hosts.clone()));
     Router::new()
         .route("/", get(page::index))
-        .route("/e/{key}", post(events::send))
+        .route(
+            "/e/{key}",
+            post(events::send).layer(axum::extract::DefaultBodyLimit::max(MAX_EVENT_REQUEST)),
+        )
         .route("/fn/register", post(register::register))
         .route(
             "/v1/checkpoint/{run_id}/async",
@@ -119,5 +191,11 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route("/dev/time/advance", post(dev::advance))
         .route("/dev/sync", post(dev::sync))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            allowed,
+            guard::same_origin,
+        ))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(shared)
 }

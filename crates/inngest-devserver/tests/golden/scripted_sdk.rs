@@ -200,10 +200,15 @@ impl ScriptedSdk {
 
     /// The next request, or a panic naming what was awaited.
     pub async fn next(&mut self, within: Duration, what: &str) -> Incoming {
-        match tokio::time::timeout(within, self.rx.recv()).await {
+        match tokio::time::timeout(within, self.next_any()).await {
             Ok(Some(incoming)) => incoming,
             _ => panic!("{what}: no request within {within:?}"),
         }
+    }
+
+    /// The next request, whenever it comes (`None` once the endpoint is gone).
+    pub async fn next_any(&mut self) -> Option<Incoming> {
+        self.rx.recv().await
     }
 
     /// Asserts that no request arrives for `d`.

@@ -1,0 +1,119 @@
+//! The event API's guarantees: an event id starts a function once in 24 hours, and every
+//! event stays findable by id, however many came after it.
+
+// Shared with `inngest_cases.rs`, which uses all of it; this file uses a part.
+#[path = "golden/scripted_sdk.rs"]
+#[allow(dead_code)]
+mod scripted_sdk;
+
+use std::time::Duration;
+
+use inngest_devserver::{DevServer, DevServerConfig};
+use inngest_runtime::protocol::sync::RegisterRequest;
+use scripted_sdk::{Answer, ScriptedSdk};
+use serde_json::{Value, json};
+
+async fn server() -> DevServer {
+    DevServer::start(DevServerConfig {
+        port: 0,
+        checkpointing: false,
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts")
+}
+
+/// Two functions of app `ids`, both triggered by `ids/go`.
+async fn register(server: &DevServer, url: &str) {
+    let function = |name: &str| {
+        let id = format!("ids-{name}");
+        json!({ "id": id, "name": name, "triggers": [{ "event": "ids/go" }],
+                "steps": { "step": { "id": "step", "name": "step",
+                    "runtime": { "type": "http", "url": format!("{url}?fnId={id}&step=step") } } } })
+    };
+    let sync: RegisterRequest = serde_json::from_value(json!({
+        "url": url, "deployType": "ping", "appName": "ids", "sdk": "go:v0.15.1", "v": "0.1",
+        "functions": [function("a"), function("b")],
+    }))
+    .expect("a sync");
+    server.engine().register(sync).await.expect("registers");
+}
+
+/// Answers every call until `quiet` passes without one; returns the functions called.
+async fn answer_all(sdk: &mut ScriptedSdk, quiet: Duration) -> Vec<String> {
+    let mut called = Vec::new();
+    while let Ok(Some(incoming)) = tokio::time::timeout(quiet, sdk.next_any()).await {
+        called.push(incoming.fn_id.clone());
+        incoming.answer(Answer::done(Value::Null));
+    }
+    called.sort();
+    called
+}
+
+#[tokio::test]
+async fn an_event_id_starts_each_function_once_in_24_hours() {
+    let server = server().await;
+    let mut sdk = ScriptedSdk::start().await;
+    register(&server, sdk.url()).await;
+    let event = json!({ "id": "order-1", "name": "ids/go", "data": {} });
+    let ids = server.send(vec![event.clone()]).await.expect("accepted");
+    assert_eq!(ids, ["order-1"]);
+    let quiet = Duration::from_millis(400);
+    assert_eq!(answer_all(&mut sdk, quiet).await, ["ids-a", "ids-b"]);
+    // The same id again, alone and twice in one batch: accepted, stored, no second run.
+    let again = server
+        .send(vec![event.clone(), event.clone()])
+        .await
+        .expect("accepted");
+    assert_eq!(again, ["order-1", "order-1"]);
+    assert!(answer_all(&mut sdk, quiet).await.is_empty());
+    assert_eq!(
+        server
+            .engine()
+            .event_runs("order-1".into())
+            .await
+            .expect("running")
+            .len(),
+        2
+    );
+    // Another id starts both again; a day later, the first one does too.
+    server
+        .send(vec![json!({ "id": "order-2", "name": "ids/go" })])
+        .await
+        .expect("accepted");
+    assert_eq!(answer_all(&mut sdk, quiet).await, ["ids-a", "ids-b"]);
+    server
+        .advance(Duration::from_secs(24 * 3600 + 1))
+        .await
+        .expect("running");
+    server.send(vec![event]).await.expect("accepted");
+    assert_eq!(answer_all(&mut sdk, quiet).await, ["ids-a", "ids-b"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_is_found_by_id_after_thousands_more() {
+    let server = server().await;
+    let first = server
+        .send(vec![json!({ "name": "noise/first", "data": { "n": 0 } })])
+        .await
+        .expect("accepted");
+    for chunk in 0..3 {
+        let batch: Vec<Value> = (0..1000)
+            .map(|i| json!({ "name": "noise/more", "data": { "n": chunk * 1000 + i } }))
+            .collect();
+        server.send(batch).await.expect("accepted");
+    }
+    let http = reqwest::Client::new();
+    let found: Value = http
+        .get(format!("{}/v1/events/{}", server.url(), first[0]))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(found["data"]["name"], "noise/first", "{found}");
+    server.stop().await;
+}
