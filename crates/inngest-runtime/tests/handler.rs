@@ -634,3 +634,96 @@ async fn hostile_request_bodies_get_an_answer_never_a_panic() {
         assert!(body["message"].is_string(), "{body}");
     }
 }
+
+/// A stand-in for Inngest's `POST /fn/register` that records the URLs apps register.
+async fn register_api() -> (String, Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let urls = seen.clone();
+    let router = axum::Router::new().route(
+        "/fn/register",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let urls = urls.clone();
+            async move {
+                let url = body["url"].as_str().unwrap_or_default().to_string();
+                urls.lock().expect("not poisoned").push(url);
+                axum::Json(json!({ "ok": true, "modified": true }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let url = format!("http://{}", listener.local_addr().expect("bound"));
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serving");
+    });
+    (url, seen, task)
+}
+
+const SIGNING_KEY: &str = "signkey-test-12345678";
+
+fn cloud_handler(api: &str, serve_origin: Option<&str>) -> ServeHandler {
+    let mut vars = vec![
+        ("INNGEST_SIGNING_KEY", SIGNING_KEY.to_string()),
+        ("INNGEST_API_BASE_URL", api.to_string()),
+    ];
+    if let Some(o) = serve_origin {
+        vars.push(("INNGEST_SERVE_ORIGIN", o.to_string()));
+    }
+    let client = Inngest::with_config("shop", Config::from_vars(vars));
+    let app = App::builder(client)
+        .register(Charge)
+        .build()
+        .expect("a valid app");
+    ServeHandler::new(app)
+}
+
+async fn put(handler: &ServeHandler, headers: &[(&str, String)]) -> StatusCode {
+    let mut req = Request::put("/api/inngest");
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let resp = handler
+        .handle(req.body(Bytes::new()).expect("a request"))
+        .await;
+    resp.status()
+}
+
+/// In cloud mode an unsigned sync cannot point Inngest at a host of the caller's choosing: the
+/// URL comes from `INNGEST_SERVE_ORIGIN`, or from a signed request's `Host`.
+#[tokio::test]
+async fn an_unsigned_sync_in_cloud_mode_cannot_steer_the_registered_url() {
+    let (api, urls, task) = register_api().await;
+    let evil = [
+        ("host", "evil.example".to_string()),
+        ("x-forwarded-host", "evil.example".to_string()),
+    ];
+
+    let unconfigured = cloud_handler(&api, None);
+    assert_eq!(put(&unconfigured, &evil).await, StatusCode::BAD_REQUEST);
+    assert!(
+        urls.lock().expect("not poisoned").is_empty(),
+        "nothing registered"
+    );
+
+    let configured = cloud_handler(&api, Some("https://shop.example"));
+    assert_eq!(put(&configured, &evil).await, StatusCode::OK);
+
+    // Signed (as Inngest signs its own requests): the request's Host is trusted, the forwarded
+    // one is not read in cloud mode.
+    let now = Utc::now().timestamp();
+    let signature = inngest_runtime::signature::sign(SIGNING_KEY, b"", now);
+    let mut signed = evil.to_vec();
+    signed[0].1 = "shop.internal:3000".into();
+    signed.push(("x-inngest-signature", signature));
+    assert_eq!(put(&unconfigured, &signed).await, StatusCode::OK);
+
+    assert_eq!(
+        *urls.lock().expect("not poisoned"),
+        [
+            "https://shop.example/api/inngest",
+            "http://shop.internal:3000/api/inngest"
+        ]
+    );
+    task.abort();
+}

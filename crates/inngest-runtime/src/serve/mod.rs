@@ -159,7 +159,18 @@ impl ServeHandler {
         let sync_kind = header(&parts.headers, headers::SYNC_KIND);
         let out_of_band_put = parts.method == Method::PUT && sync_kind != Some("in_band");
         let mut verified: Option<VerifiedWith> = None;
-        if config.mode == Mode::Cloud && !out_of_band_put {
+        if config.mode == Mode::Cloud && out_of_band_put {
+            // An out-of-band sync need not be signed (a deploy hook sends it), but one that
+            // is may take its URL from the request; see `sync::out_of_band`.
+            verified = signature::verify(
+                header(&parts.headers, headers::SIGNATURE),
+                &body,
+                config.signing_key.as_deref(),
+                config.signing_key_fallback.as_deref(),
+                (self.clock)(),
+            )
+            .ok();
+        } else if config.mode == Mode::Cloud {
             match signature::verify(
                 header(&parts.headers, headers::SIGNATURE),
                 &body,
@@ -188,6 +199,7 @@ impl ServeHandler {
                     &parts,
                     query.deploy_id.as_deref(),
                     server_kind.as_deref(),
+                    verified.is_some(),
                 )
                 .await
             }
@@ -292,7 +304,13 @@ impl ServeHandler {
             .clone()
             .unwrap_or_else(|| parts.uri.path().to_string());
         let origin = config.serve_origin.clone().unwrap_or_else(|| {
-            let host = header(&parts.headers, "x-forwarded-host")
+            // `X-Forwarded-Host` is read in dev mode only, where nothing the app registers
+            // reaches Inngest Cloud (the official JS SDK never reads it).
+            let forwarded = match config.mode {
+                Mode::Dev => header(&parts.headers, "x-forwarded-host"),
+                Mode::Cloud => None,
+            };
+            let host = forwarded
                 .or_else(|| header(&parts.headers, "host"))
                 .or(parts.uri.authority().map(|a| a.as_str()))
                 .unwrap_or("localhost");

@@ -7,6 +7,7 @@
 //! writes the SDK's answers back into the corpus (`conformance-kit record`).
 
 pub mod corpus;
+pub mod deliberate;
 pub mod error;
 pub mod js_app;
 pub mod official;
