@@ -166,9 +166,22 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
         .await;
     let resp = match resp {
         Ok(r) => r,
-        Err(e) => {
+        // Nothing ran: the app is not there (yet).
+        Err(e) if e.is_connect() => {
             return CallResult {
                 outcome: CallOutcome::Unreachable(e),
+                version: 0,
+                status: None,
+            };
+        }
+        // The app took the request and did not answer in time, or broke off: a failed
+        // attempt, as the Go driver's "error performing request".
+        Err(e) => {
+            return CallResult {
+                outcome: driver_error(format!(
+                    "error performing request: {}",
+                    crate::error_chain(&e)
+                )),
                 version: 0,
                 status: None,
             };

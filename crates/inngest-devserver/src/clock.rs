@@ -62,7 +62,7 @@ impl Clock {
     ///
     /// # Errors
     ///
-    /// [`ClockError::TooFar`] when the clock would pass [`MAX_MS`]; it is left as it was.
+    /// [`ClockError::TooFar`] when the clock would pass the year 9999; it is left as it was.
     pub fn advance(&self, by: Duration) -> Result<(), ClockError> {
         let ms = i64::try_from(by.as_millis()).map_err(|_| ClockError::TooFar)?;
         let wall = wall_ms();

@@ -78,6 +78,9 @@ pub struct DevServerConfig {
     pub poll_interval: Duration,
     /// Send `ctx.fn_id`/`qi_id`, so v4 SDKs checkpoint as with the real server (default true).
     pub checkpointing: bool,
+    /// How long a call to an app may take before it is a failed attempt (default 2 h, the
+    /// Go driver's limit).
+    pub call_timeout: Duration,
     /// Host names the HTTP API answers besides local and private ones (IP literals, names
     /// without a dot, `.localhost`, `.local`, `.internal`): other `Host`s are refused, against
     /// DNS rebinding (`--allow-host`).
@@ -98,6 +101,7 @@ impl Default for DevServerConfig {
             checkpointing: true,
             retry_interval: None,
             allowed_hosts: Vec::new(),
+            call_timeout: Duration::from_secs(2 * 3600),
         }
     }
 }
@@ -224,7 +228,9 @@ impl DevServer {
             retry_interval: config
                 .retry_interval
                 .filter(|d| *d >= backoff::MIN_FIXED_INTERVAL),
-            max_in_flight: 64,
+            max_in_flight: 256,
+            max_in_flight_per_app: 32,
+            call_timeout: config.call_timeout,
         };
         let (engine, engine_task) = engine::Engine::spawn(clock.clone(), store, options)?;
         let url = format!("http://{local}");

@@ -16,11 +16,18 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn server(retry_interval: Option<Duration>) -> DevServer {
+    server_with(DevServerConfig {
+        retry_interval,
+        ..DevServerConfig::default()
+    })
+    .await
+}
+
+async fn server_with(config: DevServerConfig) -> DevServer {
     DevServer::start(DevServerConfig {
         port: 0,
-        retry_interval,
         checkpointing: false,
-        ..DevServerConfig::default()
+        ..config
     })
     .await
     .expect("the dev server starts")
@@ -239,5 +246,79 @@ async fn absurd_retry_after_values_are_clamped_or_ignored() {
         finished(&server, &run_id).await.status,
         RunStatus::Completed
     );
+    server.stop().await;
+}
+
+/// An app that accepts connections, reads the requests and never answers.
+async fn silent_app() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("a port");
+    let url = format!(
+        "http://{}/api/inngest",
+        listener.local_addr().expect("bound")
+    );
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = conn.try_read(&mut buf);
+            held.push(conn);
+        }
+    });
+    (url, task)
+}
+
+/// An app that takes calls and never answers holds at most its share of the server's call
+/// slots, so other apps' runs go on; its calls time out and count as failed attempts.
+#[tokio::test]
+async fn an_app_that_never_answers_does_not_stall_the_others_and_its_calls_time_out() {
+    let server = server_with(DevServerConfig {
+        call_timeout: Duration::from_millis(1500),
+        ..DevServerConfig::default()
+    })
+    .await;
+    let (silent_url, silent) = silent_app().await;
+    register(&server, "silent", &silent_url, 0).await;
+    let mut sdk = ScriptedSdk::start().await;
+    register(&server, "fine", sdk.url(), 0).await;
+    // More hanging calls than the server once had slots in all (64).
+    let events: Vec<Value> = (0..70)
+        .map(|_| json!({ "name": "silent/go", "data": {} }))
+        .collect();
+    let ids = server.send(events).await.expect("accepted");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let run_id = start(&server, "fine").await;
+    sdk.next(
+        Duration::from_millis(1000),
+        "the other app's call, while the first hangs",
+    )
+    .await
+    .answer(Answer::done(json!("ok")));
+    assert!(started.elapsed() < Duration::from_millis(1200));
+    assert_eq!(
+        finished(&server, &run_id).await.status,
+        RunStatus::Completed
+    );
+    // The silent app's calls time out: failed attempts (no retries here), with the reason.
+    let runs = server
+        .engine()
+        .event_runs(ids[0].clone())
+        .await
+        .expect("running");
+    let silent_run = finished(&server, &runs[0].run_id).await;
+    assert_eq!(silent_run.status, RunStatus::Failed, "{silent_run:?}");
+    let message = silent_run
+        .output
+        .as_ref()
+        .map(|o| o["error"]["message"].to_string());
+    assert!(
+        message
+            .as_deref()
+            .is_some_and(|m| m.contains("error performing request")),
+        "{silent_run:?}"
+    );
+    silent.abort();
     server.stop().await;
 }

@@ -78,7 +78,14 @@ impl Engine {
         }
         let run = self.runs.get(&item.run_id)?;
         let f = self.registry.function(&run.function_id)?;
-        let mut slots = Vec::with_capacity(f.concurrency.len());
+        let mut slots = Vec::with_capacity(f.concurrency.len() + 1);
+        // One app's calls (an app that hangs, say) cannot take every call slot of the server.
+        let app_slot = format!("\u{0}app\u{0}{}", run.app_id);
+        if self.in_flight.get(&app_slot).copied().unwrap_or(0) >= self.options.max_in_flight_per_app
+        {
+            return None;
+        }
+        slots.push(app_slot);
         for limit in &f.concurrency {
             let slot = limit.slot(&f.config.id, &run.event);
             if self.in_flight.get(&slot).copied().unwrap_or(0) >= limit.limit {

@@ -40,6 +40,10 @@ pub(crate) struct EngineOptions {
     pub retry_interval: Option<Duration>,
     /// SDK calls in flight at most.
     pub max_in_flight: usize,
+    /// SDK calls in flight at most to one app.
+    pub max_in_flight_per_app: usize,
+    /// How long an SDK call may take (the Go driver's 2 h by default).
+    pub call_timeout: Duration,
 }
 
 /// What the engine is asked to do.
@@ -245,7 +249,11 @@ impl Engine {
             events: std::collections::VecDeque::new(),
             received: HashMap::new(),
             received_order: std::collections::VecDeque::new(),
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .timeout(options.call_timeout)
+                .connect_timeout(Duration::from_secs(10).min(options.call_timeout))
+                .build()
+                .unwrap_or_default(),
             tx: tx.clone(),
             options,
         };
