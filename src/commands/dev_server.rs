@@ -55,6 +55,7 @@ impl Args {
                 .retry_interval
                 .filter(|&s| s > 0)
                 .map(Duration::from_secs),
+            ..DevServerConfig::default()
         }
     }
 }

@@ -81,6 +81,9 @@ pub struct DevServerConfig {
     /// How long a call to an app may take before it is a failed attempt (default 2 h, the
     /// Go driver's limit).
     pub call_timeout: Duration,
+    /// How long a client may take to send a request's headers (default 10 s); a request then
+    /// has 60 s to be answered, body included.
+    pub header_timeout: Duration,
     /// Host names the HTTP API answers besides local and private ones (IP literals, names
     /// without a dot, `.localhost`, `.local`, `.internal`): other `Host`s are refused, against
     /// DNS rebinding (`--allow-host`).
@@ -102,6 +105,7 @@ impl Default for DevServerConfig {
             retry_interval: None,
             allowed_hosts: Vec::new(),
             call_timeout: Duration::from_secs(2 * 3600),
+            header_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -246,17 +250,18 @@ impl DevServer {
         // listener closes instead of answering 503 forever, and `failed()` says why.
         let (died_tx, died) = tokio::sync::watch::channel::<Option<String>>(None);
         let mut died_http = died.clone();
-        let server_task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let header_timeout = config.header_timeout;
+        let server_task = tokio::spawn(http::listener::serve(
+            listener,
+            router,
+            header_timeout,
+            async move {
                 tokio::select! {
                     _ = stopped => {}
                     _ = died_http.wait_for(Option::is_some) => {}
                 }
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %error_chain(&e), "the dev server's HTTP listener failed");
-            }
-        });
+            },
+        ));
         let engine_abort = engine_task.abort_handle();
         let engine_watch = tokio::spawn(async move {
             if let Err(e) = engine_task.await {

@@ -27,6 +27,19 @@ pub enum RegisterError {
         #[source]
         problem: ConfigError,
     },
+    /// Another app already serves a function with this id. Function ids are global: the Go
+    /// server keeps both and routes to the one it registered first, so the second app's
+    /// function would silently never run; this server says so instead.
+    #[error(
+        "function {id:?} is already registered by app {owner:?}; function ids are unique \
+         across apps (the app id is their prefix): rename the function or the app"
+    )]
+    TakenBy {
+        /// The function's id.
+        id: String,
+        /// The app that has it.
+        owner: String,
+    },
     /// The server stopped.
     #[error(transparent)]
     Stopped(#[from] crate::Stopped),
@@ -614,6 +627,16 @@ impl Registry {
         let mut compiled = Vec::new();
         for f in &sync.functions {
             compiled.push(Function::compile(&sync.app_name, f.clone())?);
+        }
+        if let Some(taken) = compiled.iter().find_map(|f| {
+            self.functions
+                .get(&f.config.id)
+                .filter(|existing| existing.app_id != sync.app_name)
+        }) {
+            return Err(RegisterError::TakenBy {
+                id: taken.config.id.clone(),
+                owner: taken.app_id.clone(),
+            });
         }
         let modified = self
             .apps

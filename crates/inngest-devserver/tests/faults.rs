@@ -221,6 +221,12 @@ async fn malformed_input_gets_a_4xx_with_a_message() {
         ),
         (
             "/fn/register",
+            r#"{"url":"http://x","appName":"a","functions":[{"id":"a-f","name":"f","triggers":[{"cron":"0 0 30 2 *"}],"steps":{"step":{"id":"step","name":"step","runtime":{"type":"http","url":"http://x?fnId=a-f&stepId=step"}}}}]}"#,
+            400,
+            "never fires",
+        ),
+        (
+            "/fn/register",
             r#"{"url":"http://x","appName":"a","functions":[{"id":"a-f","name":"f","triggers":[{"event":"a/b","expression":"event.data.("}],"steps":{"step":{"id":"step","name":"step","runtime":{"type":"http","url":"http://x?fnId=a-f&stepId=step"}}}}]}"#,
             400,
             "invalid expression",
@@ -655,4 +661,51 @@ async fn an_empty_wait_timeout_times_out_at_once() {
         .expect("the wait timed out and the run finished");
     assert_eq!(done.status, RunStatus::Completed, "{done:?}");
     assert_eq!(done.output, Some(json!({ "waited": null })));
+}
+
+/// A function id is one app's: another app registering it is refused with a 409 that names
+/// the owner (the Go server keeps both and routes to the first, so the second would silently
+/// never run), and the owner keeps it.
+#[tokio::test]
+async fn another_app_cannot_take_a_function_id() {
+    let server = server(None).await;
+    let http = reqwest::Client::new();
+    let sync = |app: &str| {
+        json!({ "url": format!("http://{app}"), "appName": app, "functions": [{
+            "id": "shop-checkout", "name": "checkout", "triggers": [{ "event": "a/b" }],
+            "steps": { "step": { "id": "step", "name": "step", "runtime": { "type": "http",
+                "url": format!("http://{app}?fnId=shop-checkout&stepId=step") } } } }] })
+    };
+    let register = |body: Value| {
+        http.post(format!("{}/fn/register", server.url()))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        register(sync("shop"))
+            .await
+            .expect("an answer")
+            .status()
+            .as_u16(),
+        200
+    );
+    let taken = register(sync("shop-imposter")).await.expect("an answer");
+    assert_eq!(taken.status().as_u16(), 409);
+    let json: Value = taken.json().await.expect("json");
+    let message = json["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("already registered by app \"shop\""),
+        "{json}"
+    );
+    // The owner re-syncs unchanged, and still has it.
+    let again: Value = register(sync("shop"))
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["modified"], json!(false), "{again}");
+    let apps = server.engine().apps().await.expect("running");
+    assert_eq!(apps.len(), 1, "{apps:?}");
+    server.stop().await;
 }

@@ -260,7 +260,7 @@ async fn silent_app() -> (String, tokio::task::JoinHandle<()>) {
     );
     let task = tokio::spawn(async move {
         let mut held = Vec::new();
-        while let Ok((mut conn, _)) = listener.accept().await {
+        while let Ok((conn, _)) = listener.accept().await {
             let mut buf = vec![0u8; 64 * 1024];
             let _ = conn.try_read(&mut buf);
             held.push(conn);

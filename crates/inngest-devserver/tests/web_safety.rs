@@ -206,3 +206,50 @@ async fn dev_sync_takes_json_only_follows_no_redirect_and_echoes_nothing() {
     }
     server.stop().await;
 }
+
+/// Connections that trickle header bytes are closed once the header time is up, and the
+/// server answers everyone else meanwhile.
+#[tokio::test]
+async fn slow_header_connections_are_closed_and_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = DevServer::start(DevServerConfig {
+        port: 0,
+        header_timeout: Duration::from_millis(500),
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts");
+    let addr = server.url().trim_start_matches("http://").to_string();
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut conn = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connects");
+        conn.write_all(b"GET /dev HTTP/1.1\r\nHost: 127")
+            .await
+            .expect("writes");
+        slow.push(conn);
+    }
+    let ok = http()
+        .get(format!("{}/dev", server.url()))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(ok.status().as_u16(), 200);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for conn in &mut slow {
+        let mut buf = [0u8; 512];
+        // Closed by the server: the read ends (maybe after a 408 it wrote first).
+        let read = tokio::time::timeout(Duration::from_secs(2), async {
+            loop {
+                match conn.read(&mut buf).await {
+                    Ok(0) | Err(_) => return true,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert_eq!(read, Ok(true), "a slow connection is still open");
+    }
+    server.stop().await;
+}

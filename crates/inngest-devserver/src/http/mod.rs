@@ -6,6 +6,7 @@ mod checkpoint;
 mod dev;
 mod events;
 mod guard;
+pub(crate) mod listener;
 mod page;
 mod register;
 
@@ -91,6 +92,7 @@ impl From<RegisterError> for ApiError {
             RegisterError::NoAppName | RegisterError::Function { .. } => {
                 Self::bad_request(error_chain(&e))
             }
+            RegisterError::TakenBy { .. } => Self::new(StatusCode::CONFLICT, error_chain(&e)),
         }
     }
 }
@@ -169,6 +171,20 @@ async fn json_errors(resp: Response) -> Response {
     ApiError::new(status, message).into_response()
 }
 
+/// How long a request may take, body included.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Answers `408` to a request that takes longer than [`REQUEST_TIMEOUT`] (a body sent a byte a
+/// minute, say).
+async fn time_limit(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "the request took too long").into_response()
+        }
+    }
+}
+
 pub(crate) fn router(shared: Shared) -> Router {
     let allowed = guard::AllowedHosts(std::sync::Arc::new(shared.allowed_hosts.clone()));
     Router::new()
@@ -196,6 +212,7 @@ pub(crate) fn router(shared: Shared) -> Router {
             allowed,
             guard::same_origin,
         ))
+        .layer(axum::middleware::from_fn(time_limit))
         .layer(axum::middleware::map_response(json_errors))
         .with_state(shared)
 }
