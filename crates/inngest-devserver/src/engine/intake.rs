@@ -283,11 +283,8 @@ impl Engine {
 
     fn cancel_matching(&mut self, name: &str, event: &Value) {
         let mut cancelled = Vec::new();
-        for run in self
-            .runs
-            .values()
-            .filter(|r| r.status == RunStatus::Running)
-        {
+        // Only running runs can be cancelled: the set of them, not every run stored.
+        for run in self.running.iter().filter_map(|id| self.runs.get(id)) {
             let Some(f) = self.registry.function(&run.function_id) else {
                 continue;
             };

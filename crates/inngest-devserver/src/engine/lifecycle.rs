@@ -40,6 +40,7 @@ impl Engine {
         };
         let id = run.id.clone();
         tracing::info!(run = %id, function = %function_id, "run started");
+        self.index_run(&run);
         self.runs.insert(id.clone(), run);
         self.running.insert(id.clone());
         self.save_run(&id);

@@ -202,7 +202,10 @@ pub(crate) struct Engine {
     clock: Clock,
     store: Store,
     registry: Registry,
-    runs: HashMap<String, Run>,
+    /// By id: ULIDs, so in the order the runs started.
+    runs: BTreeMap<String, Run>,
+    /// The runs each event started, by event id.
+    runs_by_event: HashMap<String, Vec<String>>,
     /// Ids of the runs still running (events are matched against these only).
     running: std::collections::HashSet<String>,
     /// Due work, ordered by time then id.
@@ -238,7 +241,8 @@ impl Engine {
             clock,
             store,
             registry: Registry::default(),
-            runs: HashMap::new(),
+            runs: BTreeMap::new(),
+            runs_by_event: HashMap::new(),
             running: Default::default(),
             queue: BTreeMap::new(),
             in_flight: HashMap::new(),
@@ -275,6 +279,7 @@ impl Engine {
             if !run.is_finished() {
                 self.running.insert(run.id.clone());
             }
+            self.index_run(&run);
             self.runs.insert(run.id.clone(), run);
         }
         for item in self.store.items()? {
@@ -364,13 +369,14 @@ impl Engine {
                 let _ = reply.send(self.runs.get(&id).map(RunView::from));
             }
             Command::EventRuns(event_id, reply) => {
-                let mut runs: Vec<RunView> = self
-                    .runs
-                    .values()
-                    .filter(|r| r.event_id() == Some(event_id.as_str()))
+                let runs: Vec<RunView> = self
+                    .runs_by_event
+                    .get(&event_id)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| self.runs.get(id))
                     .map(RunView::from)
                     .collect();
-                runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
                 let _ = reply.send(runs);
             }
             Command::Event(id, reply) => {
@@ -385,9 +391,13 @@ impl Engine {
                 let _ = reply.send(found);
             }
             Command::Recent(reply) => {
-                let mut runs: Vec<RunView> = self.runs.values().map(RunView::from).collect();
-                runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
-                runs.truncate(100);
+                let runs: Vec<RunView> = self
+                    .runs
+                    .values()
+                    .rev()
+                    .take(100)
+                    .map(RunView::from)
+                    .collect();
                 let events = self.events.iter().rev().take(100).cloned().collect();
                 let _ = reply.send((runs, events));
             }
@@ -424,6 +434,16 @@ impl Engine {
         self.rebuild_crons();
         tracing::info!(app = %name, modified, "app synced");
         Ok(modified)
+    }
+
+    /// Adds a run to the by-event index (in id order, as runs are started).
+    fn index_run(&mut self, run: &Run) {
+        if let Some(event_id) = run.event_id() {
+            let ids = self.runs_by_event.entry(event_id.to_string()).or_default();
+            if let Err(at) = ids.binary_search(&run.id) {
+                ids.insert(at, run.id.clone());
+            }
+        }
     }
 
     /// Runs a store write; a failure is logged (the in-memory state stays authoritative).
