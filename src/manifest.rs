@@ -306,6 +306,107 @@ fn set_source(entry: &mut Item, source: &Source) {
 mod tests {
     use super::*;
 
+    mod generated {
+        //! `add_dependencies` on generated manifests: whatever shape the dependency entries
+        //! and tables have, the edit does not panic, keeps the document valid TOML, adds every
+        //! dependency, and a second run changes nothing.
+
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn entry() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("\"1\"".to_string()),
+                Just("{ version = \"0.7\", features = [\"x\"] }".to_string()),
+                Just("{ workspace = true }".to_string()),
+                Just("{ path = \"../x\" }".to_string()),
+                Just("42".to_string()),
+                Just("[1, 2]".to_string()),
+                Just("true".to_string()),
+                Just("{}".to_string()),
+            ]
+        }
+
+        fn manifest() -> impl Strategy<Value = String> {
+            let name = prop_oneof![
+                Just("serde"),
+                Just("tokio"),
+                Just("inngest-runtime"),
+                Just("axum"),
+                Just("zip")
+            ];
+            (
+                prop::collection::vec((name.clone(), entry()), 0..5),
+                prop::collection::vec((name, entry()), 0..3),
+                any::<bool>(),
+                any::<bool>(),
+                prop_oneof![Just(""), Just("# a comment\n"), Just("\n\n")],
+            )
+                .prop_map(|(deps, ws, with_package, dotted, comment)| {
+                    let mut m = String::new();
+                    if with_package {
+                        m.push_str("[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n");
+                    }
+                    m.push_str(comment);
+                    if dotted {
+                        for (n, e) in &deps {
+                            m.push_str(&format!("dependencies.{n} = {e}\n"));
+                        }
+                    } else if !deps.is_empty() {
+                        m.push_str("[dependencies]\n");
+                        for (n, e) in &deps {
+                            m.push_str(&format!("{n} = {e}\n"));
+                        }
+                    }
+                    if !ws.is_empty() {
+                        m.push_str("\n[workspace.dependencies]\n");
+                        for (n, e) in &ws {
+                            m.push_str(&format!("{n} = {e}\n"));
+                        }
+                    }
+                    m
+                })
+        }
+
+        static TRIED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+        #[test]
+        fn edits_of_generated_manifests_are_valid_complete_and_idempotent() {
+            let config = ProptestConfig {
+                cases: 500,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            };
+            proptest!(config, |(text in manifest())| {
+                TRIED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // Duplicate keys make a manifest invalid: cargo refuses it, and so do we.
+                let Ok(mut doc) = text.parse::<DocumentMut>() else { return Ok(()); };
+                let deps = [
+                    Dependency::new("inngest-runtime", "0.1", &[]),
+                    Dependency::new("serde", "1", &["derive"]),
+                    Dependency::new("tokio", "1", &["full"]),
+                ];
+                add_dependencies(&mut doc, None, &deps);
+                let once = doc.to_string();
+                let reparsed: DocumentMut = once.parse().map_err(|e| {
+                    TestCaseError::fail(format!("invalid TOML after the edit: {e}\n{once}"))
+                })?;
+                for d in &deps {
+                    prop_assert!(
+                        reparsed.get("dependencies").and_then(|t| t.get(d.name)).is_some(),
+                        "{} missing from\n{once}", d.name
+                    );
+                }
+                add_dependencies(&mut doc, None, &deps);
+                prop_assert_eq!(doc.to_string(), once);
+            });
+            println!(
+                "manifests: {} inputs tried",
+                TRIED.load(std::sync::atomic::Ordering::Relaxed)
+            );
+        }
+    }
+
     fn add(manifest: &str, workspace: Option<&str>, deps: &[Dependency]) -> String {
         let mut doc: DocumentMut = manifest.parse().expect("toml");
         let ws: Option<DocumentMut> = workspace.map(|w| w.parse().expect("toml"));
