@@ -95,9 +95,48 @@ impl Store {
         Ok(())
     }
 
-    /// Every saved run.
-    pub fn runs(&self) -> Result<Vec<Run>, StoreError> {
-        self.all("SELECT body FROM runs ORDER BY id")
+    /// The runs still running (the engine keeps only these in memory).
+    pub fn running_runs(&self) -> Result<Vec<Run>, StoreError> {
+        self.all("SELECT body FROM runs WHERE status = 'Running' ORDER BY id")
+    }
+
+    /// A run by id.
+    pub fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
+        let body: Option<String> = self
+            .conn
+            .query_row("SELECT body FROM runs WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+    }
+
+    /// The runs an event started, in the order they started.
+    pub fn runs_of_event(&self, event_id: &str) -> Result<Vec<Run>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT body FROM runs WHERE event_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![event_id], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
+    }
+
+    /// The `n` latest runs, newest first.
+    pub fn latest_runs(&self, n: usize) -> Result<Vec<Run>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT body FROM runs ORDER BY id DESC LIMIT ?1")?;
+        let rows = stmt.query_map(params![i64::try_from(n).unwrap_or(i64::MAX)], |r| {
+            r.get::<_, String>(0)
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
     }
 
     /// Saves a queue item.

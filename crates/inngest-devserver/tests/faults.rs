@@ -400,6 +400,15 @@ async fn malformed_input_gets_a_4xx_with_a_message() {
         "{json}"
     );
     assert!(server.clock().now().format("%Y").to_string().as_str() > "9000");
+    // A URI over 8 KiB: 414, as JSON.
+    let resp = http
+        .get(url(&format!("/v1/runs/{}", "r".repeat(10_000))))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(resp.status().as_u16(), 414);
+    let json: Value = resp.json().await.expect("a JSON error body");
+    assert_eq!(json["status"], json!(414), "{json}");
     // A method a route does not take: 405, as JSON.
     let resp = http.delete(url("/e/key")).send().await.expect("an answer");
     assert_eq!(resp.status().as_u16(), 405);

@@ -244,7 +244,39 @@ impl Engine {
 
     fn resume_waits(&mut self, name: &str, event: &Value) {
         let mut resumed = Vec::new();
-        for run in self.running.iter().filter_map(|id| self.runs.get(id)) {
+        // Only the runs indexed as waiting for this name are looked at; an entry whose run no
+        // longer waits for it (resumed, timed out, finished) is dropped on the way.
+        let candidates: Vec<String> = self
+            .waits_by_event
+            .get(name)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut stale = Vec::new();
+        for id in &candidates {
+            let waiting = self.runs.get(id).is_some_and(|run| {
+                !run.is_finished()
+                    && run
+                        .pending
+                        .values()
+                        .any(|p| matches!(p, Pending::Wait { event, .. } if event == name))
+            });
+            if !waiting {
+                stale.push(id.clone());
+            }
+        }
+        if let Some(ids) = self.waits_by_event.get_mut(name) {
+            for id in &stale {
+                ids.remove(id);
+            }
+            if ids.is_empty() {
+                self.waits_by_event.remove(name);
+            }
+        }
+        for run in candidates
+            .iter()
+            .filter(|id| !stale.contains(id))
+            .filter_map(|id| self.runs.get(id))
+        {
             for (step, pending) in &run.pending {
                 let Pending::Wait {
                     event: awaited,

@@ -140,6 +140,8 @@ impl Engine {
         self.queue.retain(|_, i| i.run_id != run_id);
         self.persist(|s, _| s.delete_run_items(run_id));
         self.save_run(run_id);
+        // Saved: memory keeps only what is still running.
+        self.runs.remove(run_id);
         // Nobody listening is fine.
         let _ = self.finished.send(RunView::from(&run));
 

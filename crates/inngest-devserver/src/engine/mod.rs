@@ -202,10 +202,11 @@ pub(crate) struct Engine {
     clock: Clock,
     store: Store,
     registry: Registry,
-    /// By id: ULIDs, so in the order the runs started.
+    /// The runs still running, by id (ULIDs, so in the order they started). A run that ends
+    /// is saved and dropped from memory; the API reads finished runs from the store.
     runs: BTreeMap<String, Run>,
-    /// The runs each event started, by event id.
-    runs_by_event: HashMap<String, Vec<String>>,
+    /// The runs that wait for an event, by its name (entries may be stale; checked on use).
+    waits_by_event: HashMap<String, std::collections::HashSet<String>>,
     /// Ids of the runs still running (events are matched against these only).
     running: std::collections::HashSet<String>,
     /// Due work, ordered by time then id.
@@ -242,7 +243,7 @@ impl Engine {
             store,
             registry: Registry::default(),
             runs: BTreeMap::new(),
-            runs_by_event: HashMap::new(),
+            waits_by_event: HashMap::new(),
             running: Default::default(),
             queue: BTreeMap::new(),
             in_flight: HashMap::new(),
@@ -275,10 +276,9 @@ impl Engine {
                 tracing::warn!(error = %crate::error_chain(&e), "a stored app no longer registers");
             }
         }
-        for run in self.store.runs()? {
-            if !run.is_finished() {
-                self.running.insert(run.id.clone());
-            }
+        // Finished runs stay in the store only: memory holds what is still running.
+        for run in self.store.running_runs()? {
+            self.running.insert(run.id.clone());
             self.index_run(&run);
             self.runs.insert(run.id.clone(), run);
         }
@@ -366,16 +366,24 @@ impl Engine {
                 let _ = reply.send(moved);
             }
             Command::Run(id, reply) => {
-                let _ = reply.send(self.runs.get(&id).map(RunView::from));
+                let run = match self.runs.get(&id) {
+                    Some(run) => Some(RunView::from(run)),
+                    None => self
+                        .stored(|s| s.run(&id))
+                        .flatten()
+                        .map(|r| RunView::from(&r)),
+                };
+                let _ = reply.send(run);
             }
             Command::EventRuns(event_id, reply) => {
-                let runs: Vec<RunView> = self
-                    .runs_by_event
-                    .get(&event_id)
+                let runs = self
+                    .stored(|s| s.runs_of_event(&event_id))
+                    .unwrap_or_default()
                     .into_iter()
-                    .flatten()
-                    .filter_map(|id| self.runs.get(id))
-                    .map(RunView::from)
+                    .map(|stored| match self.runs.get(&stored.id) {
+                        Some(live) => RunView::from(live),
+                        None => RunView::from(&stored),
+                    })
                     .collect();
                 let _ = reply.send(runs);
             }
@@ -391,11 +399,11 @@ impl Engine {
                 let _ = reply.send(found);
             }
             Command::Recent(reply) => {
+                // The store has every run, finished ones too; live ones are written through.
                 let runs: Vec<RunView> = self
-                    .runs
-                    .values()
-                    .rev()
-                    .take(100)
+                    .stored(|s| s.latest_runs(100))
+                    .unwrap_or_default()
+                    .iter()
                     .map(RunView::from)
                     .collect();
                 let events = self.events.iter().rev().take(100).cloned().collect();
@@ -436,12 +444,35 @@ impl Engine {
         Ok(modified)
     }
 
-    /// Adds a run to the by-event index (in id order, as runs are started).
+    /// A store read; a failure is logged and reads as nothing.
+    fn stored<T>(&self, read: impl FnOnce(&Store) -> Result<T, StoreError>) -> Option<T> {
+        match read(&self.store) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::error!(error = %crate::error_chain(&e), "could not read the state");
+                None
+            }
+        }
+    }
+
+    /// Records that `run_id` waits for events named `event`.
+    pub(super) fn index_wait(&mut self, run_id: &str, event: &str) {
+        self.waits_by_event
+            .entry(event.to_string())
+            .or_default()
+            .insert(run_id.to_string());
+    }
+
+    /// Adds a run's waits to the index.
     fn index_run(&mut self, run: &Run) {
-        if let Some(event_id) = run.event_id() {
-            let ids = self.runs_by_event.entry(event_id.to_string()).or_default();
-            if let Err(at) = ids.binary_search(&run.id) {
-                ids.insert(at, run.id.clone());
+        if !run.is_finished() {
+            for p in run.pending.values() {
+                if let crate::run::Pending::Wait { event, .. } = p {
+                    self.waits_by_event
+                        .entry(event.clone())
+                        .or_default()
+                        .insert(run.id.clone());
+                }
             }
         }
     }

@@ -276,6 +276,7 @@ impl Engine {
         let mut planned = Vec::new();
         let mut timers = Vec::new();
         let mut invokes = Vec::new();
+        let mut waits = Vec::new();
         let Some(run) = self.runs.get_mut(run_id) else {
             return;
         };
@@ -340,6 +341,7 @@ impl Engine {
                         .unwrap_or_default()
                         .to_string();
                     let condition = op.opt_str("if").map(str::to_string);
+                    waits.push(event.clone());
                     run.pending.insert(
                         op.id.clone(),
                         Pending::Wait {
@@ -370,6 +372,9 @@ impl Engine {
         let idle = invokes.is_empty() && run.pending.is_empty();
         let discover_now = idle || (invokes.is_empty() && run.version < 2);
         let last_stacked = run.stack.last().cloned();
+        for event in &waits {
+            self.index_wait(run_id, event);
+        }
         self.save_run(run_id);
 
         if unsupported {

@@ -171,6 +171,21 @@ async fn json_errors(resp: Response) -> Response {
     ApiError::new(status, message).into_response()
 }
 
+/// The longest URI taken (hyper itself answers `414` past 64 KiB, without a body).
+const MAX_URI: usize = 8 * 1024;
+
+/// Answers `414` as JSON to a URI longer than [`MAX_URI`].
+async fn uri_limit(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.uri().to_string().len() > MAX_URI {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            format!("the URI is longer than {MAX_URI} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
 /// How long a request may take, body included.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -213,6 +228,7 @@ pub(crate) fn router(shared: Shared) -> Router {
             guard::same_origin,
         ))
         .layer(axum::middleware::from_fn(time_limit))
+        .layer(axum::middleware::from_fn(uri_limit))
         .layer(axum::middleware::map_response(json_errors))
         .with_state(shared)
 }
