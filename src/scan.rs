@@ -80,9 +80,58 @@ pub fn events(project: &Project) -> Vec<FoundEvent> {
         .collect()
 }
 
+/// Rust source without its comments (`// …` and `/* … */`), string literals kept, so code that
+/// is commented out does not count as code.
+fn without_comments(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut chars = src.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                out.push(c);
+                while let Some(s) = chars.next() {
+                    out.push(s);
+                    match s {
+                        '\\' => {
+                            if let Some(escaped) = chars.next() {
+                                out.push(escaped);
+                            }
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for s in chars.by_ref() {
+                    if s == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut prev = ' ';
+                for s in chars.by_ref() {
+                    if prev == '*' && s == '/' {
+                        break;
+                    }
+                    prev = s;
+                }
+                out.push(' ');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Every workflow type of the project.
 pub fn workflows(project: &Project) -> Vec<FoundWorkflow> {
-    let config = std::fs::read_to_string(project.path("src/inngest.rs")).unwrap_or_default();
+    let config = without_comments(
+        &std::fs::read_to_string(project.path("src/inngest.rs")).unwrap_or_default(),
+    );
     rust_files(&project.path("src/workflows"))
         .into_iter()
         .filter_map(|(file, text)| {
@@ -101,4 +150,18 @@ pub fn workflows(project: &Project) -> Vec<FoundWorkflow> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commented_out_code_is_not_code() {
+        let src = "let app = App::builder(c)\n    // .register(Old)\n    /* .register(Older) */\n    .register(New) // done\n    .url(\"http://x/*not a comment*/\");\n";
+        let code = without_comments(src);
+        assert!(!code.contains("Old"), "{code}");
+        assert!(code.contains(".register(New)"), "{code}");
+        assert!(code.contains("\"http://x/*not a comment*/\""), "{code}");
+    }
 }

@@ -487,3 +487,37 @@ fn a_project_can_override_a_template() {
     s.write("shop/.inngest/templates/event.rs.tera", "{% if %}");
     refused(&shop, &["make", "event", "Broken"], &["template event.rs"]);
 }
+
+/// `list` does not count a `.register(…)` that is commented out.
+#[test]
+fn a_commented_out_registration_is_not_listed_as_registered() {
+    let s = Scratch::new();
+    cargo_new(s.path(), "shop", false);
+    let project = s.path().join("shop");
+    ok(&cargo_inngest(&project, &["configure"]));
+    ok(&cargo_inngest(
+        &project,
+        &[
+            "make",
+            "workflow",
+            "WelcomeUser",
+            "--event",
+            "user/user.created",
+        ],
+    ));
+    let config = project.join("src/inngest.rs");
+    let text = std::fs::read_to_string(&config).expect("src/inngest.rs");
+    let line = ".register(crate::workflows::WelcomeUserWorkflow::default())";
+    assert!(text.contains(line), "{text}");
+    std::fs::write(&config, text.replace(line, &format!("// {line}"))).expect("written");
+    let listed = ok(&cargo_inngest(&project, &["list"]));
+    let welcome = listed
+        .lines()
+        .find(|l| l.contains("WelcomeUser"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        welcome.contains("not registered"),
+        "a commented-out registration is listed as registered:\n{listed}"
+    );
+}
