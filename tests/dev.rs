@@ -246,7 +246,7 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
     let mark = dev.seen();
     std::fs::write(
         &main_rs,
-        main_text.replace("async fn main() -> Result<(), Box<dyn std::error::Error>> {\n", "async fn main() -> Result<(), Box<dyn std::error::Error>> {\n    if std::env::var(\"PORT\").is_ok() {\n        return Err(\"crashed on purpose\".into());\n    }\n"),
+        main_text.replace("async fn serve() -> Result<(), Box<dyn std::error::Error>> {\n", "async fn serve() -> Result<(), Box<dyn std::error::Error>> {\n    if std::env::var(\"PORT\").is_ok() {\n        return Err(\"crashed on purpose\".into());\n    }\n"),
     )
     .expect("write");
     dev.wait_for(mark, "restarts on the next change", 300);

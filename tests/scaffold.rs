@@ -208,6 +208,22 @@ fn generated_code_compiles_without_warnings() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "cargo check failed:\n{stderr}");
     assert!(!stderr.contains("warning"), "warnings:\n{stderr}");
+    // A startup error reads as a message with its causes, and the exit code says it failed.
+    let run = Command::new(env!("CARGO"))
+        .args(["run", "--offline", "-q"])
+        .env("CARGO_TARGET_DIR", common::scratch_target_dir())
+        .env("PORT", "not-a-port")
+        .env("INNGEST_DEV", "http://127.0.0.1:9")
+        .current_dir(&project)
+        .output()
+        .expect("cargo run runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: invalid digit found in string")
+            && !stderr.contains("ParseIntError"),
+        "not a readable startup error:\n{stderr}"
+    );
     // And it is formatted as rustfmt would.
     let fmt = Command::new(env!("CARGO"))
         .args(["fmt", "--check"])

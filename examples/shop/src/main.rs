@@ -7,7 +7,18 @@ mod inngest;
 mod workflows;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match serve().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The message and its causes, one after the other, rather than a `Debug` dump.
+            eprintln!("error: {}", inngest_runtime::error::chain(e.as_ref()));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let app = inngest::app(inngest::client())?;
     let router =
         axum::Router::new().route("/api/inngest", inngest_runtime::serve::axum::endpoint(app));
