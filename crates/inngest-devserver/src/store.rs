@@ -53,14 +53,29 @@ impl Store {
         Ok(Self { conn })
     }
 
-    fn all<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, StoreError> {
-        let mut stmt = self.conn.prepare(sql)?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    /// The JSON bodies a query selects, decoded.
+    fn all<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(args, |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for row in rows {
             out.push(serde_json::from_str(&row?)?);
         }
         Ok(out)
+    }
+
+    /// The JSON body a query selects, if any, decoded.
+    fn one<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Option<T>, StoreError> {
+        let body: Option<String> = self.conn.query_row(sql, args, |r| r.get(0)).optional()?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
     }
 
     fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
@@ -77,7 +92,7 @@ impl Store {
 
     /// Every saved app.
     pub fn apps<T: DeserializeOwned>(&self) -> Result<Vec<T>, StoreError> {
-        self.all("SELECT body FROM apps ORDER BY name")
+        self.all("SELECT body FROM apps ORDER BY name", [])
     }
 
     /// Saves a run.
@@ -97,46 +112,31 @@ impl Store {
 
     /// The runs still running (the engine keeps only these in memory).
     pub fn running_runs(&self) -> Result<Vec<Run>, StoreError> {
-        self.all("SELECT body FROM runs WHERE status = 'Running' ORDER BY id")
+        self.all(
+            "SELECT body FROM runs WHERE status = 'Running' ORDER BY id",
+            [],
+        )
     }
 
     /// A run by id.
     pub fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
-        let body: Option<String> = self
-            .conn
-            .query_row("SELECT body FROM runs WHERE id = ?1", params![id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+        self.one("SELECT body FROM runs WHERE id = ?1", params![id])
     }
 
     /// The runs an event started, in the order they started.
     pub fn runs_of_event(&self, event_id: &str) -> Result<Vec<Run>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT body FROM runs WHERE event_id = ?1 ORDER BY id")?;
-        let rows = stmt.query_map(params![event_id], |r| r.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(serde_json::from_str(&row?)?);
-        }
-        Ok(out)
+        self.all(
+            "SELECT body FROM runs WHERE event_id = ?1 ORDER BY id",
+            params![event_id],
+        )
     }
 
     /// The `n` latest runs, newest first.
     pub fn latest_runs(&self, n: usize) -> Result<Vec<Run>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT body FROM runs ORDER BY id DESC LIMIT ?1")?;
-        let rows = stmt.query_map(params![i64::try_from(n).unwrap_or(i64::MAX)], |r| {
-            r.get::<_, String>(0)
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(serde_json::from_str(&row?)?);
-        }
-        Ok(out)
+        self.all(
+            "SELECT body FROM runs ORDER BY id DESC LIMIT ?1",
+            params![i64::try_from(n).unwrap_or(i64::MAX)],
+        )
     }
 
     /// Saves a queue item.
@@ -165,7 +165,7 @@ impl Store {
 
     /// Every queue item.
     pub fn items(&self) -> Result<Vec<QueueItem>, StoreError> {
-        self.all("SELECT body FROM queue ORDER BY id")
+        self.all("SELECT body FROM queue ORDER BY id", [])
     }
 
     /// Saves an event the server made itself (a cron tick, a lifecycle event).
@@ -217,28 +217,15 @@ impl Store {
 
     /// An event by id, however old.
     pub fn event<T: DeserializeOwned>(&self, id: &str) -> Result<Option<T>, StoreError> {
-        let body: Option<String> = self
-            .conn
-            .query_row("SELECT body FROM events WHERE id = ?1", params![id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+        self.one("SELECT body FROM events WHERE id = ?1", params![id])
     }
 
     /// The last `n` saved events, oldest first.
     pub fn recent_events<T: DeserializeOwned>(&self, n: usize) -> Result<Vec<T>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.all(
             "SELECT body FROM (SELECT rowid, body FROM events ORDER BY rowid DESC LIMIT ?1) ORDER BY rowid",
-        )?;
-        let rows = stmt.query_map(params![i64::try_from(n).unwrap_or(i64::MAX)], |r| {
-            r.get::<_, String>(0)
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(serde_json::from_str(&row?)?);
-        }
-        Ok(out)
+            params![i64::try_from(n).unwrap_or(i64::MAX)],
+        )
     }
 
     /// Reads a setting.
