@@ -232,14 +232,21 @@ impl Workflow for Doomed {
     async fn on_failure(
         &self,
         ctx: inngest_runtime::FailureContext<Self>,
-    ) -> Result<Value, WorkflowError> {
-        Ok(json!({
+    ) -> Result<(), WorkflowError> {
+        let report = json!({
             "failed_run": ctx.failed_run_id,
+            "function_id": ctx.function_id,
             "message": ctx.error.message,
-            "reason": ctx.event.data.reason,
-        }))
+            "reason": ctx.event.as_ref().map(|e| e.data.reason.clone()),
+            "raw_name": ctx.raw_event["name"],
+        });
+        FAILURE_REPORTS.lock().expect("not poisoned").push(report);
+        Ok(())
     }
 }
+
+/// What `Doomed`'s failure handler was told, one report per run of it.
+static FAILURE_REPORTS: Mutex<Vec<Value>> = Mutex::new(Vec::new());
 
 #[derive(Debug, Serialize, Deserialize, garde::Validate)]
 struct Nap {
@@ -565,9 +572,17 @@ async fn a_failed_run_starts_its_failure_handler() {
     let done = s
         .status_of(handler_run["run_id"].as_str().expect("id"), "Completed")
         .await;
+    assert_eq!(done["output"], Value::Null, "a failure handler returns ()");
+    let reports = FAILURE_REPORTS.lock().expect("not poisoned").clone();
     assert_eq!(
-        done["output"],
-        json!({ "failed_run": run_id, "message": "no stock", "reason": "no stock" })
+        reports,
+        [json!({
+            "failed_run": run_id,
+            "function_id": "features-doomed",
+            "message": "no stock",
+            "reason": "no stock",
+            "raw_name": Doom::NAME,
+        })]
     );
 }
 

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use serde::Deserialize;
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::client::Inngest;
 use crate::error::{RegistrationError, WorkflowError};
@@ -282,33 +284,9 @@ impl AppBuilder {
                 Box::pin(async move {
                     let (attempt, _) = exec.attempts();
                     exec.drive(async move {
-                        // A failure event is rare: read it as a tree.
-                        let data: serde_json::Value = req.event.data.to_tree().map_err(|e| {
-                            WorkflowError::non_retriable(format!(
-                                "function.failed event is malformed: {e}"
-                            ))
-                        })?;
-                        let error: SerializedError = serde_json::from_value(data["error"].clone())
-                            .unwrap_or_else(|_| {
-                                SerializedError::new("Error", data["error"].to_string())
-                            });
-                        let original: crate::protocol::EventPayload =
-                            serde_json::from_value(data["event"].clone()).map_err(|e| {
-                                WorkflowError::non_retriable(format!(
-                                    "function.failed event without its original event: {e}"
-                                ))
-                            })?;
-                        let event = ReceivedEvent::<W::Event>::decode(&original)
-                            .map_err(|e| WorkflowError::non_retriable(crate::error::chain(&e)))?;
-                        let ctx = FailureContext {
-                            error,
-                            event,
-                            failed_run_id: data["run_id"].as_str().unwrap_or_default().to_string(),
-                            run_id: req.ctx.run_id.clone(),
-                            attempt,
-                            step,
-                        };
-                        w.on_failure(ctx).await
+                        let ctx = failure_context::<W>(&req, attempt, step);
+                        w.on_failure(ctx).await?;
+                        Ok(Value::Null)
                     })
                     .await
                 })
@@ -363,6 +341,51 @@ impl AppBuilder {
     }
 }
 
+/// The context of a failure handler, from its `inngest/function.failed` event. Nothing in the
+/// event can stop the handler from running: an error that is not an error object becomes its
+/// text, and an original event that does not decode as `W::Event` is `None` beside the raw one.
+fn failure_context<W: Workflow>(
+    req: &ExecutionRequest<RawJson>,
+    attempt: u32,
+    step: Step,
+) -> FailureContext<W> {
+    let mut data = match req.event.data.to_tree() {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let error = match data.remove("error") {
+        Some(e @ Value::Object(_)) => SerializedError::deserialize(&e)
+            .unwrap_or_else(|_| SerializedError::new("Error", e.to_string())),
+        Some(Value::String(message)) => SerializedError::new("Error", message),
+        Some(other) => SerializedError::new("Error", other.to_string()),
+        None => SerializedError::new("Error", "the failed run reported no error"),
+    };
+    let raw_event = data.remove("event").unwrap_or(Value::Null);
+    let event = EventPayload::<Value>::deserialize(&raw_event)
+        .ok()
+        .and_then(|original| match ReceivedEvent::<W::Event>::decode(&original) {
+            Ok(event) => Some(event),
+            Err(e) => {
+                tracing::debug!(error = %crate::error::chain(&e), "the failed run's event does not decode");
+                None
+            }
+        });
+    let text = |key: &str| match data.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    FailureContext {
+        error,
+        event,
+        raw_event,
+        failed_run_id: text("run_id"),
+        function_id: text("function_id"),
+        run_id: req.ctx.run_id.clone(),
+        attempt,
+        step,
+    }
+}
+
 /// Runs one execution request against a registered function.
 pub(crate) async fn execute(
     app: &App,
@@ -370,7 +393,16 @@ pub(crate) async fn execute(
     mut req: ExecutionRequest<RawJson>,
     target: Option<String>,
 ) -> Outcome {
+    // Everything the handler logs, its steps' too, carries the run's fields.
+    let span = tracing::info_span!(
+        "run",
+        run_id = %req.ctx.run_id,
+        function_id = %f.fn_id,
+        attempt = req.ctx.attempt,
+    );
     let exec = Execution::new(&mut req, target, f.max_attempts(), &app.client);
     let step = Step::new(exec.run(), app.services.clone());
-    (f.handler)(Arc::new(req), exec, step).await
+    (f.handler)(Arc::new(req), exec, step)
+        .instrument(span)
+        .await
 }

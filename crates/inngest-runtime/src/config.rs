@@ -138,6 +138,39 @@ impl Config {
             })
     }
 
+    /// In cloud mode, what is missing to reach Inngest, as one line; `None` in dev mode or
+    /// when both keys are set. A serve endpoint logs it (`warn`) when it is built, so that an
+    /// app started without `INNGEST_DEV` and without keys says so at once rather than on its
+    /// first `send`.
+    ///
+    /// ```
+    /// use inngest_runtime::config::Config;
+    /// let bare = Config::from_vars(Vec::<(String, String)>::new());
+    /// let line = bare.cloud_mode_gap().expect("keys are missing");
+    /// assert!(line.contains("INNGEST_SIGNING_KEY") && line.contains("INNGEST_EVENT_KEY"));
+    /// assert!(line.contains("INNGEST_DEV=1"));
+    /// assert_eq!(Config::dev("http://127.0.0.1:8288").cloud_mode_gap(), None);
+    /// ```
+    pub fn cloud_mode_gap(&self) -> Option<String> {
+        if self.mode == Mode::Dev {
+            return None;
+        }
+        let missing: Vec<&str> = [
+            ("INNGEST_SIGNING_KEY", self.signing_key.is_none()),
+            ("INNGEST_EVENT_KEY", self.event_key.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "cloud mode (INNGEST_DEV is not set) without {}: requests from Inngest will be refused and events cannot be sent; set INNGEST_DEV=1 to use a local dev server, or set the keys of your Inngest environment",
+            missing.join(" and ")
+        ))
+    }
+
     /// The Bearer token for the API, if a signing key is set.
     pub fn signing_key_bearer(&self) -> Option<String> {
         self.signing_key

@@ -183,3 +183,51 @@ pub struct ScheduledTimer {
 impl Event for ScheduledTimer {
     const NAME: &'static str = crate::protocol::event::names::SCHEDULED_TIMER;
 }
+
+/// The payload of `inngest/function.failed`, which the server sends when a run fails for good.
+/// [`crate::Workflow::on_failure`] is the usual way to react to one workflow's failures; a
+/// workflow triggered by this event sees the failures of every function (or, with
+/// [`crate::Trigger::when`], of some), and may return an output of its own.
+///
+/// ```
+/// use inngest_runtime::event::FunctionFailed;
+/// use inngest_runtime::{Context, Trigger, Workflow, WorkflowError, WorkflowOptions};
+///
+/// /// Counts every failure of the app.
+/// struct FailureLog;
+/// impl Workflow for FailureLog {
+///     type Event = FunctionFailed;
+///     type Output = String;
+///     fn options() -> WorkflowOptions { WorkflowOptions::new("failure-log") }
+///     fn triggers() -> Vec<Trigger> {
+///         vec![Trigger::event::<FunctionFailed>().when("event.data.function_id != 'shop-failure-log'")]
+///     }
+///     async fn handler(&self, ctx: Context<Self>) -> Result<String, WorkflowError> {
+///         let failed = &ctx.event.data;
+///         Ok(format!("{} failed: {}", failed.function_id, failed.error.message))
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "validate", derive(garde::Validate))]
+pub struct FunctionFailed {
+    /// The failed function's composite id (`<app>-<workflow id>`).
+    #[cfg_attr(feature = "validate", garde(skip))]
+    #[serde(default)]
+    pub function_id: String,
+    /// The failed run's id.
+    #[cfg_attr(feature = "validate", garde(skip))]
+    #[serde(default)]
+    pub run_id: String,
+    /// The error the run ended with.
+    #[cfg_attr(feature = "validate", garde(skip))]
+    pub error: crate::protocol::SerializedError,
+    /// The event that started the failed run, as it was received.
+    #[cfg_attr(feature = "validate", garde(skip))]
+    #[serde(default)]
+    pub event: Value,
+}
+
+impl Event for FunctionFailed {
+    const NAME: &'static str = crate::protocol::event::names::FUNCTION_FAILED;
+}

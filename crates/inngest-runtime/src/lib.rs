@@ -71,3 +71,8 @@ pub use error::{ErrorKind, WorkflowError};
 pub use event::{Event, ReceivedEvent};
 pub use options::{Concurrency, Trigger, WorkflowOptions};
 pub use workflow::{Context, FailureContext, Workflow};
+
+/// The JSON crate the runtime speaks, for [`Value`] outputs and `json!` without a dependency
+/// of your own.
+pub use serde_json;
+pub use serde_json::{Value, json};

@@ -57,13 +57,39 @@ pub trait Workflow: Send + Sync + Sized + 'static {
         ctx: Context<Self>,
     ) -> impl Future<Output = Result<Self::Output, WorkflowError>> + Send;
 
-    /// Handles the final failure of a run. Implement it and the app registers
-    /// `<id>-failure`, triggered by `inngest/function.failed` for this workflow; there is no
-    /// flag to set (see [`has_failure_handler`]).
+    /// Handles the final failure of a run: log it, alert, compensate. Implement it and the
+    /// app registers `<id>-failure`, triggered by `inngest/function.failed` for this workflow;
+    /// there is no flag to set (see [`has_failure_handler`]).
+    ///
+    /// It runs for every failure, including a trigger event that does not decode or validate
+    /// (then [`FailureContext::event`] is `None` and [`FailureContext::raw_event`] holds what
+    /// was sent). It returns `()`: to give the failure run an output, write a workflow on
+    /// [`crate::event::FunctionFailed`] instead. Its steps are durable as in
+    /// [`Workflow::handler`], and an error is retried once.
+    ///
+    /// ```
+    /// # use inngest_runtime::{Context, Event, FailureContext, Workflow, WorkflowError, WorkflowOptions};
+    /// # #[derive(serde::Serialize, serde::Deserialize, garde::Validate)]
+    /// # struct Ping { #[garde(skip)] n: u32 }
+    /// # impl Event for Ping { const NAME: &'static str = "app/ping"; }
+    /// struct Careful;
+    /// impl Workflow for Careful {
+    ///     type Event = Ping;
+    ///     type Output = u32;
+    ///     fn options() -> WorkflowOptions { WorkflowOptions::new("careful") }
+    ///     async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> {
+    ///         Ok(ctx.event.data.n)
+    ///     }
+    ///     async fn on_failure(&self, ctx: FailureContext<Self>) -> Result<(), WorkflowError> {
+    ///         tracing::error!(run = %ctx.failed_run_id, error = %ctx.error, "careful failed");
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     fn on_failure(
         &self,
         ctx: FailureContext<Self>,
-    ) -> impl Future<Output = Result<Value, WorkflowError>> + Send {
+    ) -> impl Future<Output = Result<(), WorkflowError>> + Send {
         let _ = ctx;
         NoFailureHandler
     }
@@ -82,12 +108,12 @@ impl<W: Workflow> Invocable for W {
 struct NoFailureHandler;
 
 impl Future for NoFailureHandler {
-    type Output = Result<Value, WorkflowError>;
+    type Output = Result<(), WorkflowError>;
     fn poll(
         self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        std::task::Poll::Ready(Ok(Value::Null))
+        std::task::Poll::Ready(Ok(()))
     }
 }
 
@@ -114,8 +140,9 @@ impl Future for NoFailureHandler {
 ///     type Output = u32;
 ///     fn options() -> WorkflowOptions { WorkflowOptions::new("careful") }
 ///     async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> { Ok(ctx.event.data.n) }
-///     async fn on_failure(&self, ctx: FailureContext<Self>) -> Result<serde_json::Value, WorkflowError> {
-///         Ok(serde_json::json!({ "failed": ctx.failed_run_id }))
+///     async fn on_failure(&self, ctx: FailureContext<Self>) -> Result<(), WorkflowError> {
+///         eprintln!("{} failed: {}", ctx.failed_run_id, ctx.error);
+///         Ok(())
 ///     }
 /// }
 /// assert!(!has_failure_handler::<Quiet>());
@@ -146,14 +173,23 @@ pub struct Context<W: Workflow> {
     pub step: Step,
 }
 
-/// What `on_failure` gets: the error, the original event and the step tools.
+/// What [`Workflow::on_failure`] gets: the error, the event that started the failed run (raw,
+/// and typed when it decodes), the run ids and the step tools.
 pub struct FailureContext<W: Workflow> {
-    /// The error the failed run ended with.
+    /// The error the failed run ended with: its `name` (`Error`, `NonRetriableError`, …), its
+    /// `message`, and its `cause` and `stack` when the SDK that ran it sent them.
     pub error: SerializedError,
-    /// The event that started the failed run.
-    pub event: ReceivedEvent<W::Event>,
+    /// The event that started the failed run, typed and validated; `None` when it does not
+    /// decode or validate as `W::Event`, which is often why the run failed (its `error` then
+    /// says so).
+    pub event: Option<ReceivedEvent<W::Event>>,
+    /// The event that started the failed run, as it was received (`{"name", "data", "id",
+    /// "ts", …}`): always there, whatever its data holds.
+    pub raw_event: Value,
     /// The failed run's id.
     pub failed_run_id: String,
+    /// The failed function's composite id (`<app>-<workflow id>`).
+    pub function_id: String,
     /// This (failure handler) run's id.
     pub run_id: String,
     /// The zero-based attempt of the failure handler.

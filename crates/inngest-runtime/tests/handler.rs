@@ -512,9 +512,31 @@ impl Workflow for ChargeWithFailureHandler {
     async fn on_failure(
         &self,
         ctx: inngest_runtime::FailureContext<Self>,
-    ) -> Result<Value, WorkflowError> {
-        Ok(json!({ "logged": ctx.error.message }))
+    ) -> Result<(), WorkflowError> {
+        FAILURES.lock().expect("not poisoned").push(json!({
+            "failed_run": ctx.failed_run_id,
+            "function_id": ctx.function_id,
+            "error": ctx.error,
+            "typed_email": ctx.event.as_ref().map(|e| e.data.email.clone()),
+            "raw": ctx.raw_event,
+            "attempt": ctx.attempt,
+            "run_id": ctx.run_id,
+        }));
+        Ok(())
     }
+}
+
+/// What `ChargeWithFailureHandler::on_failure` was given, one entry per call.
+static FAILURES: Mutex<Vec<Value>> = Mutex::new(Vec::new());
+
+fn failures_of(failed_run: &str) -> Vec<Value> {
+    FAILURES
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .filter(|f| f["failed_run"] == failed_run)
+        .cloned()
+        .collect()
 }
 
 #[tokio::test]
@@ -558,7 +580,72 @@ async fn an_implemented_failure_handler_is_registered_and_runs_without_a_flag() 
     body["events"] = json!([failed]);
     let answer = call(&handler, "charge-failure", &body).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
-    assert_eq!(answer.body, json!({ "logged": "card declined" }));
+    assert_eq!(answer.body, Value::Null, "a failure handler returns ()");
+    let seen = failures_of("01JFAILEDRUN");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["function_id"], "shop-charge");
+    assert_eq!(seen[0]["error"]["name"], "NonRetriableError");
+    assert_eq!(seen[0]["error"]["message"], "card declined");
+    assert_eq!(seen[0]["typed_email"], "ada@example.com");
+    assert_eq!(seen[0]["raw"]["id"], "01JEVT");
+    assert_eq!(seen[0]["attempt"], 0);
+}
+
+/// The failure handler runs even when the failed run's event does not decode (here: an e-mail
+/// that does not validate, which is what failed the run), and when the error is not an object.
+#[tokio::test]
+async fn the_failure_handler_runs_for_an_event_that_does_not_decode() {
+    let app = App::builder(Inngest::with_config(
+        "shop",
+        Config::dev("http://127.0.0.1:9"),
+    ))
+    .register(ChargeWithFailureHandler)
+    .build()
+    .expect("the app builds");
+    let handler = ServeHandler::new(app);
+
+    // The run itself fails on its event.
+    let mut body = request("o_1", json!({}), 0);
+    body["event"]["data"]["email"] = json!("not-an-email");
+    body["events"] = json!([body["event"].clone()]);
+    let answer = call(&handler, "charge", &body).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{:?}", answer.body);
+    let run_error = answer.body.clone();
+    assert_eq!(run_error["name"], "NonRetriableError");
+
+    // The failure handler gets that error and the raw event, and no typed one.
+    for (failed_run, error) in [
+        ("01JUNDECODABLE", run_error.clone()),
+        ("01JSTRINGERROR", json!("plain text")),
+    ] {
+        let failed = json!({
+            "name": "inngest/function.failed",
+            "data": {
+                "function_id": "shop-charge",
+                "run_id": failed_run,
+                "error": error,
+                "event": body["event"].clone(),
+            },
+            "id": format!("{failed_run}-EVT"),
+            "ts": 2,
+        });
+        let mut req = request("o_1", json!({}), 0);
+        req["event"] = failed.clone();
+        req["events"] = json!([failed]);
+        let answer = call(&handler, "charge-failure", &req).await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        let seen = failures_of(failed_run);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0]["typed_email"], Value::Null);
+        assert_eq!(seen[0]["raw"]["data"]["email"], "not-an-email");
+        if error.is_object() {
+            assert_eq!(seen[0]["error"]["name"], "NonRetriableError");
+            assert_eq!(seen[0]["error"]["message"], run_error["message"]);
+        } else {
+            assert_eq!(seen[0]["error"]["name"], "Error");
+            assert_eq!(seen[0]["error"]["message"], "plain text");
+        }
+    }
 }
 
 /// Sends raw body bytes (which a `Value` could not carry: escaped keys, duplicates, deep nesting).

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 pub mod kit;
 
-use inngest_runtime::event::ScheduledTimer;
+use inngest_runtime::event::{FunctionFailed, ScheduledTimer};
 use inngest_runtime::step::WaitForEvent;
 use inngest_runtime::{
-    App, Context, Event, FailureContext, Inngest, Trigger, Workflow, WorkflowError, WorkflowOptions,
+    App, Context, Event, Inngest, Trigger, Workflow, WorkflowError, WorkflowOptions,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -135,8 +135,9 @@ pub struct WelcomeOutput {
     pub emails_sent: u32,
 }
 
-/// welcome-user: a step, a three-day sleep, a step; with a failure handler. Step outputs are
-/// typed, as a Rust workflow's would be; on the wire they are the contract's objects.
+/// welcome-user: a step, a three-day sleep, a step. Step outputs are typed, as a Rust
+/// workflow's would be; on the wire they are the contract's objects. The steps borrow the
+/// event.
 pub struct WelcomeUser;
 impl Workflow for WelcomeUser {
     type Event = UserCreated;
@@ -146,29 +147,53 @@ impl Workflow for WelcomeUser {
     }
     async fn handler(&self, ctx: Context<Self>) -> Result<WelcomeOutput, WorkflowError> {
         let email = &ctx.event.data.email;
-        let to = email.clone();
         let first: WelcomeSent = ctx
             .step
-            .run("send-welcome-email", move || async move {
-                Ok(WelcomeSent { sent: true, to })
+            .run("send-welcome-email", async {
+                Ok(WelcomeSent {
+                    sent: true,
+                    to: email.clone(),
+                })
             })
             .await?;
         ctx.step.sleep("wait-3-days", "3d").await?;
-        let (to, prev) = (email.clone(), first.sent);
         let _second: FollowupSent = ctx
             .step
-            .run("send-followup-email", move || async move {
+            .run("send-followup-email", async {
                 Ok(FollowupSent {
                     sent: true,
-                    to,
-                    prev,
+                    to: email.clone(),
+                    prev: first.sent,
                 })
             })
             .await?;
         Ok(WelcomeOutput { emails_sent: 2 })
     }
-    async fn on_failure(&self, ctx: FailureContext<Self>) -> Result<Value, WorkflowError> {
-        Ok(json!({ "handled": true, "original": ctx.event.name, "message": ctx.error.message }))
+}
+
+/// welcome-user's failure handler. The contract's handler returns a report, and a Rust
+/// `on_failure` returns `()`, so this one is a workflow of its own on `inngest/function.failed`,
+/// registered as `on_failure` would be (same id, name, trigger and retries).
+pub struct WelcomeUserFailure;
+impl Workflow for WelcomeUserFailure {
+    type Event = FunctionFailed;
+    type Output = Value;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("welcome-user-failure")
+            .name("welcome-user (failure)")
+            .retries(1)
+    }
+    fn triggers() -> Vec<Trigger> {
+        vec![
+            Trigger::event::<FunctionFailed>()
+                .when(format!("event.data.function_id == '{APP_ID}-welcome-user'")),
+        ]
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<Value, WorkflowError> {
+        let failed = &ctx.event.data;
+        Ok(
+            json!({ "handled": true, "original": failed.event["name"], "message": failed.error.message }),
+        )
     }
 }
 
@@ -378,6 +403,7 @@ impl Workflow for RetryAfter {
 pub fn app(client: Inngest) -> Result<App, inngest_runtime::error::RegistrationError> {
     App::builder(client)
         .register(WelcomeUser)
+        .register(WelcomeUserFailure)
         .register(DailyDigest)
         .register(WaitForPayment)
         .register(ChildFn)

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use super::output::{Memo, StepOutput};
 use super::state::{FoundStep, SharedRun};
@@ -139,6 +140,11 @@ pub(crate) async fn suspend(
     std::future::pending().await
 }
 
+/// The id a step was written with, for logs.
+fn prepared_id(op: &GeneratorOp) -> &str {
+    op.display_name.as_deref().unwrap_or(&op.id)
+}
+
 /// Runs a `run`-type step once the executor allows it, or returns its memoized result.
 pub(crate) async fn runnable(
     run: SharedRun,
@@ -156,13 +162,15 @@ pub(crate) async fn runnable(
         runnable: true,
     });
     run.granted(&hashed).await;
+    let (attempt, _) = run.lock().attempts();
 
+    let span = tracing::info_span!("step", step = %prepared_id(&op), attempt);
     let started = now_nanos();
-    let result = body.await;
+    let result = body.instrument(span).await;
     op.timing = Some(json!({ "a": started, "b": now_nanos().saturating_sub(started) }));
-    let ((attempt, max_attempts), checkpoint) = {
+    let (max_attempts, checkpoint) = {
         let st = run.lock();
-        (st.attempts(), st.checkpoint())
+        (st.attempts().1, st.checkpoint())
     };
     match result {
         Ok(data) => {

@@ -100,8 +100,12 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 impl ServeHandler {
-    /// A handler for `app`.
+    /// A handler for `app`. In cloud mode without keys it logs, once, what is missing (see
+    /// [`Config::cloud_mode_gap`](crate::config::Config::cloud_mode_gap)).
     pub fn new(app: App) -> Self {
+        if let Some(gap) = app.client().config().cloud_mode_gap() {
+            tracing::warn!("{gap}");
+        }
         Self {
             app: std::sync::Arc::new(app),
             framework: "rust",

@@ -13,6 +13,7 @@
 //! new each time, so it runs again. Renaming a step in a deployed workflow has the same effect
 //! for runs already under way.
 
+mod body;
 mod wait_for_event;
 
 use std::future::Future;
@@ -30,6 +31,7 @@ use crate::execution::{SharedRun, StepOutput};
 use crate::options::IntoSleep;
 use crate::protocol::Opcode;
 
+pub use body::{AsyncBlock, Closure, StepBody};
 pub use wait_for_event::WaitForEvent;
 
 /// What steps need from the app while running.
@@ -69,46 +71,54 @@ impl Step {
         Self { run, services }
     }
 
-    /// Runs `f` once, durably: its output is memoized under `id`, and replays return it
-    /// without running `f` again. The id must stay the same on every replay (see the
+    /// Runs `body` once, durably: its output is memoized under `id`, and replays return it
+    /// without running `body` again. The id must stay the same on every replay (see the
     /// [module docs](self#step-ids-must-stay-stable-across-replays)).
     ///
-    /// Joining several step futures (`tokio::join!`, `futures::join_all`) runs them in
-    /// parallel: the executor is told of each one and calls back for each.
+    /// The body is an `async` block or a closure returning one ([`StepBody`]). It may borrow
+    /// whatever the handler can: `&self`, `ctx.event`, locals. It runs inside the handler's
+    /// future, so nothing has to be cloned or moved into it.
+    ///
+    /// Joining several step futures (`tokio::join!`, `futures::future::join_all`) runs them
+    /// in parallel: the executor is told of each one and calls back for each.
     ///
     /// ```no_run
     /// # use inngest_runtime::{step::Step, WorkflowError};
-    /// # async fn send_mail(to: &str) -> Result<String, WorkflowError> { Ok(to.into()) }
-    /// # async fn f(step: Step) -> Result<(), WorkflowError> {
+    /// # struct Mailer;
+    /// # impl Mailer { async fn send(&self, to: &str) -> Result<String, WorkflowError> { Ok(to.into()) } }
+    /// # async fn f(step: Step, mailer: Mailer, to: String) -> Result<(), WorkflowError> {
     /// let receipt: String = step
-    ///     .run("send-welcome-email", || async { send_mail("ada@example.com").await })
+    ///     .run("send-welcome-email", async { mailer.send(&to).await })
     ///     .await?;
+    /// let (a, b) = tokio::join!(
+    ///     step.run("count-a", async { Ok(to.len()) }),
+    ///     step.run("count-b", async { Ok(receipt.len()) }),
+    /// );
+    /// # let _ = (a?, b?);
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
     ///
-    /// An error from `f` ends this request with `StepError` and the executor retries the step
-    /// (`WorkflowError::non_retriable` and the last attempt end it for good). Once the step has
-    /// failed for good, this returns `Err` of kind [`crate::ErrorKind::StepFailed`], which the
-    /// handler may catch and handle; returned from the handler, it fails the run. A memoized
-    /// value that does not decode as `T` is a non-retriable error.
-    pub fn run<T, F, Fut>(
-        &self,
+    /// An error from `body` ends this request with `StepError` and the executor retries the
+    /// step (`WorkflowError::non_retriable` and the last attempt end it for good). Once the
+    /// step has failed for good, this returns `Err` of kind [`crate::ErrorKind::StepFailed`],
+    /// which the handler may catch and handle; returned from the handler, it fails the run. A
+    /// memoized value that does not decode as `T` is a non-retriable error.
+    pub fn run<'a, T, Form, B>(
+        &'a self,
         id: &str,
-        f: F,
-    ) -> impl Future<Output = Result<T, WorkflowError>> + Send + 'static
+        body: B,
+    ) -> impl Future<Output = Result<T, WorkflowError>> + Send + use<'a, T, Form, B>
     where
         T: Serialize + DeserializeOwned + Send + 'static,
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<T, WorkflowError>> + Send + 'static,
+        B: StepBody<T, Form> + 'a,
     {
         let op = ops::run_op(&self.run, id, Opcode::StepRun, None);
-        let run = self.run.clone();
         let id = id.to_string();
         async move {
-            let value = ops::runnable(run, op, async move {
-                let out = f().await?;
+            let value = ops::runnable(self.run.clone(), op, async move {
+                let out = body.into_step_future().await?;
                 serde_json::to_value(out).map_err(|e| {
                     WorkflowError::non_retriable(format!("step output is not JSON: {e}"))
                 })
