@@ -231,12 +231,20 @@ pub async fn server_with_app(
         inngest_runtime::Inngest,
     ) -> Result<inngest_runtime::App, inngest_runtime::error::RegistrationError>,
 ) -> (DevServer, RustApp) {
-    let server = DevServer::start(inngest_devserver::DevServerConfig {
-        port: 0,
-        ..inngest_devserver::DevServerConfig::default()
-    })
-    .await
-    .expect("the dev server starts");
+    server_with_app_config(app_id, inngest_devserver::DevServerConfig::default(), build).await
+}
+
+/// [`server_with_app`] with a server configuration (its port is replaced by a free one).
+pub async fn server_with_app_config(
+    app_id: &str,
+    config: inngest_devserver::DevServerConfig,
+    build: impl FnOnce(
+        inngest_runtime::Inngest,
+    ) -> Result<inngest_runtime::App, inngest_runtime::error::RegistrationError>,
+) -> (DevServer, RustApp) {
+    let server = DevServer::start(inngest_devserver::DevServerConfig { port: 0, ..config })
+        .await
+        .expect("the dev server starts");
     let listener = bind_free().await;
     let origin = format!("http://{}", listener.local_addr().expect("bound"));
     let app = RustApp::serve(app_id, server.url(), &origin, listener, build).await;
