@@ -122,13 +122,21 @@ fn dependencies(runtime: &Choice, with_server: bool) -> Vec<Dependency> {
         Dependency::new("garde", "0.23", &["derive"]),
         dep,
         Dependency::new("serde", "1", &["derive"]),
+        // Workflows log with `tracing`; the runtime's spans tag each line with its run.
+        Dependency::new("tracing", "0.1", &[]),
     ];
     if with_server {
         deps.push(Dependency::new("axum", "0.8", &[]));
+        deps.push(Dependency::new("dotenvy", "0.15", &[]));
         deps.push(Dependency::new(
             "tokio",
             "1",
             &["macros", "rt-multi-thread", "net"],
+        ));
+        deps.push(Dependency::new(
+            "tracing-subscriber",
+            "0.3",
+            &["env-filter"],
         ));
     }
     deps
@@ -148,8 +156,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .is_some_and(|t| t.replace("\r\n", "\n") == HELLO_WORLD)
         && !project.has_lib();
     let app_id = project.app_id();
+    let crate_name = project.name.replace('-', "_");
     let values = [
         ("package", project.name.as_str()),
+        ("crate_name", crate_name.as_str()),
         ("app_id", app_id.as_str()),
     ];
 

@@ -7,6 +7,8 @@
 use inngest_runtime::error::RegistrationError;
 use inngest_runtime::{App, Inngest};
 
+use crate::mailer::Mailer;
+
 /// This app's id in Inngest: function ids are `shop-<workflow id>`.
 pub const APP_ID: &str = "shop";
 
@@ -16,10 +18,19 @@ pub fn client() -> Inngest {
 }
 
 /// Every workflow this app serves, built with its dependencies.
-pub fn app(client: Inngest) -> Result<App, RegistrationError> {
+pub fn app(client: Inngest, mailer: &Mailer) -> Result<App, RegistrationError> {
     App::builder(client)
         .register(crate::workflows::HelloWorkflow::default())
-        .register(crate::workflows::PlaceOrderWorkflow::default())
+        .register(crate::workflows::WelcomeUser {
+            mailer: mailer.clone(),
+        })
+        .register(crate::workflows::SendEmail {
+            mailer: mailer.clone(),
+        })
+        .register(crate::workflows::ProcessOrder::default())
+        .register(crate::workflows::DailyReport {
+            mailer: mailer.clone(),
+        })
         // `cargo inngest make workflow` registers new workflows above this line.
         .build()
 }

@@ -8,5 +8,11 @@
 pub mod hello_requested;
 pub use hello_requested::HelloRequested;
 
+pub mod user_created;
+pub use user_created::UserCreated;
+
 pub mod order_placed;
 pub use order_placed::OrderPlaced;
+
+pub mod email_requested;
+pub use email_requested::EmailRequested;

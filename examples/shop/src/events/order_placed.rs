@@ -3,12 +3,18 @@
 use inngest_runtime::Event;
 use serde::{Deserialize, Serialize};
 
-/// The payload of `shop/order.placed`, validated when sent and when received.
+/// An order to fulfil.
 #[derive(Debug, Clone, Serialize, Deserialize, garde::Validate)]
 pub struct OrderPlaced {
-    /// Who or what the event is about.
-    #[garde(length(min = 1))]
-    pub id: String,
+    /// The order id.
+    #[garde(length(min = 1, max = 64))]
+    pub order_id: String,
+    /// Who gets the receipt.
+    #[garde(email)]
+    pub email: String,
+    /// What to charge, in cents.
+    #[garde(range(min = 1))]
+    pub total_cents: u64,
 }
 
 impl Event for OrderPlaced {

@@ -18,11 +18,13 @@ impl Workflow for HelloWorkflow {
     }
 
     async fn handler(&self, ctx: Context<Self>) -> Result<String, WorkflowError> {
-        let name = ctx.event.data.id.clone();
+        // A step body borrows what it needs: the event, `self`, earlier results.
+        let name = &ctx.event.data.id;
         let greeting = ctx
             .step
-            .run("greet", move || async move {
-                Ok::<_, WorkflowError>(format!("Hello, {name}!"))
+            .run("greet", async {
+                tracing::info!(%name, "greeting");
+                Ok(format!("Hello, {name}!"))
             })
             .await?;
         ctx.step.sleep("pause", "1s").await?;

@@ -4,5 +4,14 @@
 pub mod hello_workflow;
 pub use hello_workflow::HelloWorkflow;
 
-pub mod place_order_workflow;
-pub use place_order_workflow::PlaceOrderWorkflow;
+pub mod welcome_user;
+pub use welcome_user::WelcomeUser;
+
+pub mod send_email;
+pub use send_email::SendEmail;
+
+pub mod process_order;
+pub use process_order::ProcessOrder;
+
+pub mod daily_report;
+pub use daily_report::DailyReport;
