@@ -117,24 +117,45 @@ fn pid_alive(pid: &str) -> bool {
         && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
 
-/// Sends an event and waits for the run of `function` it starts to complete; returns the run.
-fn run_to_completion(server: &str, event: Value, function: &str) -> Value {
-    let rt = tokio::runtime::Builder::new_current_thread()
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("rt");
-    rt.block_on(async {
-        let http = reqwest::Client::new();
-        let sent: Value = http
-            .post(format!("{server}/e/test"))
-            .json(&event)
+        .expect("rt")
+        .block_on(f)
+}
+
+/// Posts `body` to the dev server at `path`; the JSON answer.
+fn post(server: &str, path: &str, body: &Value) -> Value {
+    block_on(async {
+        reqwest::Client::new()
+            .post(format!("{server}{path}"))
+            .json(body)
             .send()
             .await
             .expect("sent")
             .json()
             .await
-            .expect("json");
-        let id = sent["ids"][0].as_str().expect("an id").to_string();
+            .expect("json")
+    })
+}
+
+/// Sends an event; its id.
+fn send_event(server: &str, event: &Value) -> String {
+    let sent = post(server, "/e/test", event);
+    sent["ids"][0].as_str().expect("an id").to_string()
+}
+
+/// Sends an event and waits for the run of `function` it starts to complete; returns the run.
+fn run_to_completion(dev: &Dev, server: &str, event: Value, function: &str) -> Value {
+    let id = send_event(server, &event);
+    finished_run(dev, server, &id, function)
+}
+
+/// Waits for the run of `function` that event `id` started to finish; returns the run.
+fn finished_run(dev: &Dev, server: &str, id: &str, function: &str) -> Value {
+    block_on(async {
+        let http = reqwest::Client::new();
         for _ in 0..400 {
             let runs: Value = http
                 .get(format!("{server}/v1/events/{id}/runs"))
@@ -152,7 +173,10 @@ fn run_to_completion(server: &str, event: Value, function: &str) -> Value {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("no finished run of {function} for event {id}");
+        panic!(
+            "no finished run of {function} for event {id}; dev said:\n{}",
+            dev.output()
+        );
     })
 }
 
@@ -171,23 +195,56 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
         .trim_end_matches(')')
         .to_string();
 
+    // The first start follows no change, and says how to skip a sleep.
+    let ready = dev.wait_for(0, "serving shop: ready", 60);
+    assert!(ready.contains("ms after start"), "{ready}");
+    dev.wait_for(0, "/dev/time/advance", 5);
+    assert!(
+        !dev.output().contains("after the change"),
+        "{}",
+        dev.output()
+    );
+
     let user = json!({ "name": "user/user.created", "data": { "id": "u_1" } });
-    let run = run_to_completion(&server, user.clone(), "shop-welcome-user");
+    let run = run_to_completion(&dev, &server, user.clone(), "shop-welcome-user");
     assert_eq!(run["status"], "Completed", "{run}");
     assert_eq!(run["output"], json!({ "first_step": "handled u_1" }));
 
-    // Add a step: the new build serves and the next run takes it.
+    // Add a step that fails on its first attempt: the new build serves, the failed attempt is
+    // printed with its retry, and the retry (the clock moved past it) completes the run.
     let wf = project.join("src/workflows/welcome_user_workflow.rs");
     let text = std::fs::read_to_string(&wf).expect("read");
     let edited = text.replace(
         "        Ok(WelcomeUserOutput { first_step })",
-        "        let first_step = ctx\n            .step\n            .run(\"second-step\", move || async move {\n                Ok::<_, WorkflowError>(format!(\"{first_step} twice\"))\n            })\n            .await?;\n        Ok(WelcomeUserOutput { first_step })",
+        "        let attempt = ctx.attempt;\n        let first_step = ctx\n            .step\n            .run(\"second-step\", async {\n                if attempt == 0 && ctx.event.data.id == \"u_flaky\" {\n                    return Err(WorkflowError::new(\"flaky on purpose\"));\n                }\n                Ok(format!(\"{first_step} twice\"))\n            })\n            .await?;\n        Ok(WelcomeUserOutput { first_step })",
     );
     assert_ne!(edited, text);
     let mark = dev.seen();
     std::fs::write(&wf, edited).expect("write");
     dev.wait_for(mark, "serving the new build", 300);
-    let run = run_to_completion(&server, user.clone(), "shop-welcome-user");
+    let mark = dev.seen();
+    let flaky = json!({ "name": "user/user.created", "data": { "id": "u_flaky" } });
+    let event_id = send_event(&server, &flaky);
+    let failed = dev.wait_for(mark, "step \"second-step\" failed", 60);
+    assert!(
+        failed.contains("(attempt 1 of 5): Error: flaky on purpose; next try at "),
+        "{failed}"
+    );
+    post(&server, "/dev/time/advance", &json!({ "duration": "1h" }));
+    let run = finished_run(&dev, &server, &event_id, "shop-welcome-user");
+    assert_eq!(
+        run["output"],
+        json!({ "first_step": "handled u_flaky twice" }),
+        "{run}"
+    );
+    let retried = run["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|st| st["op"] == "StepError")
+        .expect("the failed attempt is on the run");
+    assert_eq!(retried["error"]["message"], "flaky on purpose", "{run}");
+    let run = run_to_completion(&dev, &server, user.clone(), "shop-welcome-user");
     assert_eq!(
         run["output"],
         json!({ "first_step": "handled u_1 twice" }),
@@ -205,11 +262,17 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
         "the first build's process is still running"
     );
 
-    // A new workflow file, made by the CLI: registered by the next build.
+    // A new workflow file, made by the CLI: registered by the next build, and only one build
+    // for the several files it writes.
     let mark = dev.seen();
     cargo_inngest(&project, &["make", "workflow", "Refund"]);
     dev.wait_for(mark, "shop-refund", 300);
+    dev.settle();
+    let after: Vec<String> = dev.lines.all().into_iter().skip(mark).collect();
+    let builds = after.iter().filter(|l| l.contains("built in ")).count();
+    assert_eq!(builds, 1, "one build for one make:\n{}", after.join("\n"));
     let run = run_to_completion(
+        &dev,
         &server,
         json!({ "name": "shop/refund.requested", "data": { "id": "o_9" } }),
         "shop-refund",
@@ -231,7 +294,7 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
         failed_output.contains("src/inngest.rs"),
         "the error names the file:\n{failed_output}"
     );
-    let run = run_to_completion(&server, user, "shop-welcome-user");
+    let run = run_to_completion(&dev, &server, user, "shop-welcome-user");
     assert_eq!(
         run["status"], "Completed",
         "the old build no longer serves: {run}"
@@ -325,7 +388,8 @@ fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails
     let mut dev = Dev::start(&project, &["--server", "official"], Some(&bin));
     dev.wait_for(0, "official dev server on", 120);
     let server = dev.server();
-    dev.wait_for(0, "serving the new build", 1200);
+    dev.wait_for(0, "has no clock API", 60);
+    dev.wait_for(0, "serving shop: ready", 1200);
     let args = std::fs::read_to_string(works.join("args.txt")).expect("the stand-in ran");
     let app_url_line = dev.wait_for(0, "app: http://", 1);
     let app_url = app_url_line
@@ -341,6 +405,7 @@ fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails
         )
     );
     let run = run_to_completion(
+        &dev,
         &server,
         json!({ "name": "user/user.created", "data": { "id": "u_2" } }),
         "shop-welcome-user",
@@ -353,11 +418,23 @@ fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails
     let broken = tmp.path().join("broken");
     let bin = stand_in(&broken, true);
     let mut dev = Dev::start(&project, &["--server", "auto"], Some(&bin));
-    let line = dev.wait_for(0, "using the embedded one", 60);
+    let line = dev.wait_for(0, "the official dev server is unavailable", 60);
     assert!(line.contains("exited"), "{line}");
+    // Its own last words are repeated with the reason.
+    let said = dev.wait_for(0, "its last lines:", 5);
+    assert!(said.contains("exited"), "{said}");
+    dev.wait_for(0, "using the embedded one", 5);
+    let output = dev.output();
+    let reason_at = output
+        .find("its last lines:")
+        .expect("the reason is printed");
+    assert!(
+        output[reason_at..].contains("stand-in inngest: cannot start"),
+        "{output}"
+    );
     let line = dev.wait_for(0, "embedded dev server on", 10);
     url_after(&line, " dev server on ");
-    dev.wait_for(0, "serving the new build", 300);
+    dev.wait_for(0, "serving shop: ready", 300);
     assert!(dev.terminate().success());
     drop(dev);
 

@@ -51,8 +51,8 @@ use serde_json::Value;
 
 pub use clock::{Clock, ClockError};
 pub use engine::{
-    AdvanceError, AppView, CheckpointError, EngineHandle, EventError, FunctionView, InvalidEvent,
-    RunView, Stopped,
+    AdvanceError, AppView, CheckpointError, EngineHandle, EventError, FailedAttempt, FunctionView,
+    InvalidEvent, RunView, Stopped,
 };
 pub use expr::ExprError;
 pub use registry::{ConfigError, RegisterError};

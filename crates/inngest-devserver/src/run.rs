@@ -70,6 +70,15 @@ pub struct StepRecord {
     pub op: String,
     /// When, in ms.
     pub at_ms: i64,
+    /// The zero-based attempt of the call that reported it.
+    #[serde(default)]
+    pub attempt: u32,
+    /// For `StepError` and `StepFailed`: the error as the SDK serialized it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    /// For a `StepError` that is retried: when the next attempt is due (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
 }
 
 impl StepRecord {
@@ -90,6 +99,9 @@ impl StepRecord {
                 .unwrap_or_default(),
             op: label.map_or_else(|| format!("{:?}", op.op), str::to_string),
             at_ms,
+            attempt: 0,
+            error: op.error.as_ref().and_then(|e| serde_json::to_value(e).ok()),
+            retry_at: None,
         }
     }
 }

@@ -137,6 +137,37 @@ impl Workflow for Strict {
     }
 }
 
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct FlakyRequested {
+    #[garde(skip)]
+    failures: u32,
+}
+impl Event for FlakyRequested {
+    const NAME: &'static str = "test/flaky.requested";
+}
+
+/// A step that fails on its first `failures` attempts.
+struct Flaky;
+impl Workflow for Flaky {
+    type Event = FlakyRequested;
+    type Output = u32;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("flaky").retries(2)
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> {
+        let attempt = ctx.attempt;
+        let failures = ctx.event.data.failures;
+        ctx.step
+            .run("call-partner", async {
+                if attempt < failures {
+                    return Err(WorkflowError::new(format!("partner down ({attempt})")));
+                }
+                Ok(attempt)
+            })
+            .await
+    }
+}
+
 struct Setup {
     server: DevServer,
     _app: support::RustApp,
@@ -159,6 +190,7 @@ impl Setup {
                 App::builder(client)
                     .register(WelcomeUser { mailer: m })
                     .register(Strict { reports: r })
+                    .register(Flaky)
                     .build()
             },
         )
@@ -278,4 +310,97 @@ async fn the_failure_handler_runs_for_an_event_that_does_not_validate() {
         .map(|r| r.function_id.clone())
         .collect();
     assert_eq!(failures, ["api-strict"]);
+}
+
+/// Waits for the next failed attempt, moving the clock past its retry.
+async fn next_failure(
+    server: &DevServer,
+    failed: &mut tokio::sync::broadcast::Receiver<inngest_devserver::FailedAttempt>,
+) -> inngest_devserver::FailedAttempt {
+    let attempt = tokio::time::timeout(Duration::from_secs(20), failed.recv())
+        .await
+        .expect("a failed attempt within 20 s")
+        .expect("the server runs");
+    if let Some(ms) = attempt.retry_in_ms {
+        server
+            .advance(Duration::from_millis(ms + 1))
+            .await
+            .expect("the clock moves");
+    }
+    attempt
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_attempts_are_announced_and_kept_on_the_steps() {
+    let s = Setup::new(true).await;
+    let mut failed = s.server.engine().subscribe_failed_attempts();
+
+    // Two failures, then a success on the third and last attempt.
+    let event = s.send(FlakyRequested::NAME, json!({ "failures": 2 })).await;
+    for n in 0..2u32 {
+        let a = next_failure(&s.server, &mut failed).await;
+        assert_eq!(a.function_id, "api-flaky");
+        assert_eq!(a.step.as_deref(), Some("call-partner"));
+        assert_eq!(a.error, format!("Error: partner down ({n})"));
+        assert_eq!((a.attempt, a.max_attempts), (n, 3));
+        assert!(a.retry_at.is_some() && a.retry_in_ms.is_some(), "{a:?}");
+    }
+    let run = s.finished(&event, "api-flaky").await;
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(run.output, Some(json!(2)));
+    let errors: Vec<(u32, Option<Value>, bool)> = run
+        .steps
+        .iter()
+        .filter(|st| st.op == "StepError")
+        .map(|st| {
+            (
+                st.attempt,
+                st.error.as_ref().map(|e| e["message"].clone()),
+                st.retry_at.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (0, Some(json!("partner down (0)")), true),
+            (1, Some(json!("partner down (1)")), true),
+        ]
+    );
+    let (code, api): (u16, Value) = {
+        let resp = reqwest::get(format!("{}/v1/runs/{}", s.server.url(), run.run_id))
+            .await
+            .expect("the API answers");
+        (resp.status().as_u16(), resp.json().await.expect("JSON"))
+    };
+    assert_eq!(code, 200);
+    assert_eq!(api["data"]["steps"][0]["attempt"], 0);
+    assert_eq!(
+        api["data"]["steps"][0]["error"]["message"],
+        "partner down (0)"
+    );
+    let page = reqwest::get(format!("{}/", s.server.url()))
+        .await
+        .expect("the page answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("Error: partner down (1)"), "{page}");
+    assert!(page.contains("attempt 2"), "{page}");
+
+    // Failing every attempt: the last failure says no retry follows.
+    let event = s.send(FlakyRequested::NAME, json!({ "failures": 9 })).await;
+    let mut last = None;
+    for _ in 0..3 {
+        last = Some(next_failure(&s.server, &mut failed).await);
+    }
+    let last = last.expect("three failures");
+    assert_eq!(
+        (last.attempt, last.retry_at.as_deref()),
+        (2, None),
+        "{last:?}"
+    );
+    assert_eq!(last.step.as_deref(), Some("call-partner"));
+    let run = s.finished(&event, "api-flaky").await;
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
 }

@@ -2,7 +2,9 @@
 //! group with its output prefixed on the console, stopped gracefully (SIGTERM to the group,
 //! then SIGKILL after a grace period), and watched for an exit of its own.
 
+use std::collections::VecDeque;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -60,6 +62,33 @@ pub struct Job {
     group: Pid,
     /// Whether the child has been waited for: its group id may then belong to someone else.
     reaped: bool,
+    /// Its last lines of output, stdout and stderr together.
+    tail: Tail,
+}
+
+/// How many lines of a job's output are kept for [`Job::last_lines`].
+const TAIL_LINES: usize = 12;
+
+/// The last [`TAIL_LINES`] lines a job printed.
+#[derive(Clone, Default)]
+struct Tail(Arc<Mutex<VecDeque<String>>>);
+
+impl Tail {
+    fn push(&self, line: &str) {
+        if let Ok(mut t) = self.0.lock() {
+            if t.len() == TAIL_LINES {
+                t.pop_front();
+            }
+            t.push_back(line.to_string());
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
+    }
 }
 
 impl Job {
@@ -74,30 +103,36 @@ impl Job {
         // Dropping the child on an error kills it (`kill_on_drop`), without any group signal.
         let group = process_group(child.id())?;
         let pid = group.as_raw().unsigned_abs();
-        if let Some(out) = child.stdout.take() {
+        let tail = Tail::default();
+        let copy = |stream: Box<dyn tokio::io::AsyncRead + Send + Unpin>| {
             let console = console.clone();
+            let tail = tail.clone();
             tokio::spawn(async move {
-                let mut lines = BufReader::new(out).lines();
+                let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(l)) = lines.next_line().await {
+                    tail.push(&l);
                     console.line(source, &l);
                 }
             });
+        };
+        if let Some(out) = child.stdout.take() {
+            copy(Box::new(out));
         }
         if let Some(err) = child.stderr.take() {
-            let console = console.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(err).lines();
-                while let Ok(Some(l)) = lines.next_line().await {
-                    console.line(source, &l);
-                }
-            });
+            copy(Box::new(err));
         }
         Ok(Self {
             child,
             pid,
             group,
             reaped: false,
+            tail,
         })
+    }
+
+    /// Its last lines of output (at most 12), oldest first, once they have been read.
+    pub fn last_lines(&self) -> Vec<String> {
+        self.tail.lines()
     }
 
     /// The process id (also its process group id).

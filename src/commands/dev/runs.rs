@@ -1,16 +1,63 @@
-//! The runs the embedded server finishes, one line each: id, function, status and output.
+//! What the embedded server's runs do, one line each: every failed attempt (step, error,
+//! attempt n of m, next try) and every run's end (status and output).
 
 use std::borrow::Cow;
 
-use inngest_devserver::DevServer;
+use inngest_devserver::{DevServer, FailedAttempt};
 
 use super::console::{Console, Source};
 
 /// How much of a run's output a line shows, in characters.
 const OUTPUT_CHARS: usize = 200;
 
-/// Prints every run `server` finishes, until it stops.
+/// Prints every failed attempt and every finished run of `server`, until it stops.
 pub fn report(server: &DevServer, console: &Console) {
+    report_failed_attempts(server, console);
+    report_finished(server, console);
+}
+
+/// One line per failed attempt, so that the wait for a retry is not silent.
+fn report_failed_attempts(server: &DevServer, console: &Console) {
+    let mut failed = server.engine().subscribe_failed_attempts();
+    let console = console.clone();
+    tokio::spawn(async move {
+        loop {
+            match failed.recv().await {
+                Ok(attempt) => console.line(Source::Server, &failed_attempt_line(&attempt)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => break,
+            }
+        }
+    });
+}
+
+/// `run <id> <function>: step "<step>" failed (attempt n of m): <error>; next try at <time>
+/// (in <s> s)`, or `…; no retry` for a final failure.
+fn failed_attempt_line(a: &FailedAttempt) -> String {
+    let what = match &a.step {
+        Some(step) => format!("step {step:?} failed"),
+        None => "failed".to_string(),
+    };
+    let next = match &a.retry_at {
+        Some(at) => match a.retry_in_ms {
+            Some(ms) => format!("next try at {at} (in {} s)", ms.div_ceil(1000)),
+            None => format!("next try at {at}"),
+        },
+        None if a.attempt.saturating_add(1) >= a.max_attempts => "no attempts left".to_string(),
+        None => "not retried".to_string(),
+    };
+    format!(
+        "run {} {}: {what} (attempt {} of {}): {}; {next}",
+        a.run_id,
+        a.function_id,
+        a.attempt.saturating_add(1),
+        a.max_attempts,
+        clip(&a.error, OUTPUT_CHARS)
+    )
+}
+
+/// One line per finished run.
+fn report_finished(server: &DevServer, console: &Console) {
     let mut finished = server.engine().subscribe_finished();
     let console = console.clone();
     tokio::spawn(async move {
@@ -46,7 +93,41 @@ fn clip(text: &str, max: usize) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::clip;
+    use super::{FailedAttempt, clip, failed_attempt_line};
+
+    fn attempt(step: Option<&str>, attempt: u32, retry_at: Option<&str>) -> FailedAttempt {
+        let retry_in_ms = retry_at.map(|_| 14_200);
+        FailedAttempt {
+            run_id: "01KRUN".into(),
+            function_id: "shop-welcome-user".into(),
+            step: step.map(str::to_string),
+            error: "Error: smtp down".into(),
+            attempt,
+            max_attempts: 4,
+            retry_at: retry_at.map(str::to_string),
+            retry_in_ms,
+        }
+    }
+
+    #[test]
+    fn a_failed_attempt_says_which_of_how_many_and_when_the_next_is() {
+        assert_eq!(
+            failed_attempt_line(&attempt(
+                Some("send-welcome-email"),
+                0,
+                Some("2026-01-01T00:00:15.000Z")
+            )),
+            "run 01KRUN shop-welcome-user: step \"send-welcome-email\" failed (attempt 1 of 4): Error: smtp down; next try at 2026-01-01T00:00:15.000Z (in 15 s)"
+        );
+        assert_eq!(
+            failed_attempt_line(&attempt(Some("send-welcome-email"), 3, None)),
+            "run 01KRUN shop-welcome-user: step \"send-welcome-email\" failed (attempt 4 of 4): Error: smtp down; no attempts left"
+        );
+        assert_eq!(
+            failed_attempt_line(&attempt(None, 1, None)),
+            "run 01KRUN shop-welcome-user: failed (attempt 2 of 4): Error: smtp down; not retried"
+        );
+    }
 
     #[test]
     fn long_output_is_cut_at_a_character_boundary() {

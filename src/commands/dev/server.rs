@@ -56,11 +56,34 @@ pub enum OfficialError {
     #[error("it could not be run")]
     Spawn(#[source] JobError),
     /// It exited before answering.
-    #[error("it exited with {0}")]
-    Exited(ExitStatus),
+    #[error("it exited with {status}{}", said(last))]
+    Exited {
+        /// How it exited.
+        status: ExitStatus,
+        /// Its last lines of output (npm's log, say).
+        last: Vec<String>,
+    },
     /// It did not answer `GET /dev` in time.
-    #[error("it did not answer within {0:?}")]
-    NoAnswer(Duration),
+    #[error("it did not answer within {after:?}{}", said(last))]
+    NoAnswer {
+        /// How long it was given.
+        after: Duration,
+        /// Its last lines of output.
+        last: Vec<String>,
+    },
+}
+
+/// `; it said:` and the lines, indented, or nothing when there are none.
+fn said(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("; its last lines:");
+    for l in lines {
+        out.push_str("\n    ");
+        out.push_str(l);
+    }
+    out
 }
 
 /// A running dev server.
@@ -116,10 +139,10 @@ impl Server {
                     Ok(server)
                 }
                 Err(why) => {
-                    console.line(
+                    console.lines(
                         Source::Dev,
                         &format!(
-                            "official dev server unavailable ({}); using the embedded one",
+                            "the official dev server is unavailable: {}\nusing the embedded one",
                             inngest_runtime::error::chain(&why)
                         ),
                     );
@@ -211,7 +234,12 @@ async fn official(settings: &Settings, console: &Console) -> Result<Server, Offi
     let deadline = Instant::now() + settings.official_timeout;
     loop {
         if let Some(status) = job.try_exited() {
-            return Err(OfficialError::Exited(status));
+            // Let the output readers catch up with what it printed before exiting.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return Err(OfficialError::Exited {
+                status,
+                last: job.last_lines(),
+            });
         }
         if http
             .get(format!("{url}/dev"))
@@ -227,8 +255,12 @@ async fn official(settings: &Settings, console: &Console) -> Result<Server, Offi
             });
         }
         if Instant::now() >= deadline {
+            let last = job.last_lines();
             job.stop(Duration::from_secs(2)).await;
-            return Err(OfficialError::NoAnswer(settings.official_timeout));
+            return Err(OfficialError::NoAnswer {
+                after: settings.official_timeout,
+                last,
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -4,7 +4,7 @@
 //! change. Ctrl-C or SIGTERM stops everything it started.
 
 use std::pin::pin;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -46,6 +46,11 @@ struct Dev {
     app_url: String,
     /// The `--send` events, until they are sent.
     events: Vec<Value>,
+    /// Whether a build has served yet (the first one follows no change).
+    served_once: bool,
+    /// When the last build started and ended: a file written before it started is in it, and
+    /// a `Cargo.lock` written while it ran is cargo's own write.
+    last_build: Option<(SystemTime, SystemTime)>,
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -88,7 +93,23 @@ impl Dev {
             console: Console::new(),
             app_url,
             events,
+            served_once: false,
+            last_build: None,
         }
+    }
+
+    /// Whether the last build has `path` as it is now: it was modified before that build
+    /// started (and after, cargo would see a newer file), or it is the `Cargo.lock` cargo
+    /// wrote while building. A file that is gone, or whose time cannot be read, counts as new.
+    fn built_already(&self, path: &std::path::Path) -> bool {
+        let Some((started, ended)) = self.last_build else {
+            return false;
+        };
+        let Ok(modified) = std::fs::metadata(path).and_then(|m| m.modified()) else {
+            return false;
+        };
+        let lockfile = path.file_name().is_some_and(|n| n == "Cargo.lock");
+        modified < started || (lockfile && modified <= ended)
     }
 
     async fn run(mut self) -> Result<(), DevError> {
@@ -111,8 +132,12 @@ impl Dev {
                 self.app_url
             ),
         );
-        if let Server::Embedded(s) = &server {
-            runs::report(s, &self.console);
+        match &server {
+            Server::Embedded(s) => runs::report(s, &self.console),
+            Server::Official { .. } => self.console.line(
+                Source::Dev,
+                "the official dev server has no clock API (/dev/time/advance): sleeps and timeouts take their real time, and failed attempts show on its page (`--server embedded` prints them and can skip sleeps)",
+            ),
         }
         let project = &self.options.project;
         let watcher = watch::watch(
@@ -151,6 +176,15 @@ impl Dev {
                     while let Ok(more) = watcher.changes.try_recv() {
                         paths.extend(more);
                     }
+                    paths.sort();
+                    paths.dedup();
+                    // One change of several files (`make workflow` writes four or five) can
+                    // straddle two debounce windows; the files of the second, written before
+                    // the build of the first started, are in that build already.
+                    paths.retain(|p| !self.built_already(p));
+                    if paths.is_empty() {
+                        continue;
+                    }
                     let dir = &self.options.project.dir;
                     let shown: Vec<String> = paths
                         .iter()
@@ -188,7 +222,9 @@ impl Dev {
     async fn rebuild(&mut self, app: &mut Option<Job>, server: &Server, since: Instant) {
         self.console
             .busy(&format!("building {}", self.options.project.name));
+        let started = SystemTime::now();
         let built = build::build(&self.spec).await;
+        self.last_build = Some((started, SystemTime::now()));
         self.console.done();
         let (executable, took) = match built {
             Ok(Built::Ok { executable, took }) => (executable, took),
@@ -252,16 +288,38 @@ impl Dev {
         }
         functions::print(server, &self.console).await;
         let total = since.elapsed();
-        self.console.line(
-            Source::Dev,
-            &format!(
-                "serving the new build: {} ms after the change (build {} ms, restart and sync {} ms, overhead {} ms)",
-                total.as_millis(),
-                took.as_millis(),
-                swap_started.elapsed().as_millis(),
-                total.saturating_sub(took).as_millis(),
-            ),
-        );
+        if self.served_once {
+            self.console.line(
+                Source::Dev,
+                &format!(
+                    "serving the new build: {} ms after the change (build {} ms, restart and sync {} ms, overhead {} ms)",
+                    total.as_millis(),
+                    took.as_millis(),
+                    swap_started.elapsed().as_millis(),
+                    total.saturating_sub(took).as_millis(),
+                ),
+            );
+        } else {
+            self.served_once = true;
+            self.console.line(
+                Source::Dev,
+                &format!(
+                    "serving {}: ready {} ms after start (build {} ms, start and sync {} ms)",
+                    self.options.project.name,
+                    total.as_millis(),
+                    took.as_millis(),
+                    swap_started.elapsed().as_millis(),
+                ),
+            );
+            if let Server::Embedded(_) = server {
+                self.console.line(
+                    Source::Dev,
+                    &format!(
+                        "a run sleeps or waits? move the clock: curl -X POST {url}/dev/time/advance -H 'content-type: application/json' -d '{{\"duration\":\"3d\"}}'"
+                    ),
+                );
+            }
+        }
         events::send_all(&self.console, &url, std::mem::take(&mut self.events)).await;
     }
 }

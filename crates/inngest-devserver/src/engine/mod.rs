@@ -29,7 +29,7 @@ use crate::registry::{RegisterError, Registry};
 use crate::run::{QueueItem, Run};
 use crate::store::{Store, StoreError};
 pub use intake::{EventError, InvalidEvent};
-pub use view::{AppView, FunctionView, RunView};
+pub use view::{AppView, FailedAttempt, FunctionView, RunView};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -113,6 +113,7 @@ pub struct Stopped;
 pub struct EngineHandle {
     tx: mpsc::Sender<Command>,
     finished: tokio::sync::broadcast::Sender<RunView>,
+    failed_attempts: tokio::sync::broadcast::Sender<FailedAttempt>,
 }
 
 impl EngineHandle {
@@ -183,6 +184,12 @@ impl EngineHandle {
         self.finished.subscribe()
     }
 
+    /// Every failed attempt from now on: retried or final, of a step or of the function (a
+    /// slow receiver may miss some: it gets `Lagged`).
+    pub fn subscribe_failed_attempts(&self) -> tokio::sync::broadcast::Receiver<FailedAttempt> {
+        self.failed_attempts.subscribe()
+    }
+
     /// Makes the engine panic (tests of what a bug does to the server).
     #[cfg(test)]
     pub(crate) async fn crash(&self) {
@@ -225,6 +232,7 @@ pub(crate) struct Engine {
     http: reqwest::Client,
     tx: mpsc::Sender<Command>,
     finished: tokio::sync::broadcast::Sender<RunView>,
+    failed_attempts: tokio::sync::broadcast::Sender<FailedAttempt>,
     options: EngineOptions,
 }
 
@@ -237,8 +245,10 @@ impl Engine {
     ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), StoreError> {
         let (tx, rx) = mpsc::channel(1024);
         let (finished, _) = tokio::sync::broadcast::channel(4096);
+        let (failed_attempts, _) = tokio::sync::broadcast::channel(1024);
         let mut engine = Engine {
             finished: finished.clone(),
+            failed_attempts: failed_attempts.clone(),
             clock,
             store,
             registry: Registry::default(),
@@ -264,7 +274,14 @@ impl Engine {
         };
         engine.load()?;
         let task = tokio::spawn(engine.run_loop(rx));
-        Ok((EngineHandle { tx, finished }, task))
+        Ok((
+            EngineHandle {
+                tx,
+                finished,
+                failed_attempts,
+            },
+            task,
+        ))
     }
 
     fn load(&mut self) -> Result<(), StoreError> {

@@ -24,6 +24,7 @@ use inngest_runtime::protocol::{GeneratorOp, Opcode};
 use serde_json::{Value, json};
 
 use super::Engine;
+use super::view::FailedAttempt;
 use crate::backoff;
 use crate::call::{CallOutcome, CallResult};
 use crate::error_object::step_failure_memo;
@@ -206,6 +207,33 @@ impl Engine {
         }
     }
 
+    /// Tells the subscribers of failed attempts (the `dev` console) that `attempt` of a run
+    /// failed, in `step` or outside any step; `retry_at` (ms) is when it is tried again, `None`
+    /// when it is not.
+    fn report_failed_attempt(
+        &self,
+        run_id: &str,
+        step: Option<String>,
+        error: &str,
+        attempt: u32,
+        retry_at: Option<i64>,
+    ) {
+        let Some(run) = self.runs.get(run_id) else {
+            return;
+        };
+        let _ = self.failed_attempts.send(FailedAttempt {
+            run_id: run_id.to_string(),
+            function_id: run.function_id.clone(),
+            step,
+            error: error.to_string(),
+            attempt,
+            max_attempts: run.max_attempts,
+            retry_at: retry_at.map(crate::clock::rfc3339),
+            retry_in_ms: retry_at
+                .map(|at| u64::try_from(at.saturating_sub(self.clock.now_ms())).unwrap_or(0)),
+        });
+    }
+
     /// When the retry of a failed `attempt` is due: the SDK's `Retry-After`, else the backoff.
     fn retry_due(&self, attempt: u32, retry_at: Option<i64>) -> i64 {
         retry_at.unwrap_or_else(|| {
@@ -219,6 +247,8 @@ impl Engine {
     fn fail_or_retry(&mut self, run_id: &str, call: &CallJob, failure: Failure) {
         let max_attempts = self.runs.get(run_id).map_or(1, |r| r.max_attempts);
         if failure.final_error || call.attempt.saturating_add(1) >= max_attempts {
+            let text = FailedAttempt::describe_output(&failure.output, &failure.reason);
+            self.report_failed_attempt(run_id, None, &text, call.attempt, None);
             self.finish(
                 run_id,
                 RunStatus::Failed,
@@ -228,6 +258,8 @@ impl Engine {
             return;
         }
         let at = self.retry_due(call.attempt, failure.retry_at);
+        let text = FailedAttempt::describe_output(&failure.output, &failure.reason);
+        self.report_failed_attempt(run_id, None, &text, call.attempt, Some(at));
         tracing::info!(run = %run_id, attempt = call.attempt, reason = %failure.reason, "retrying after an error");
         self.save_run(run_id);
         self.enqueue(run_id, at, Job::Execute(call.retry()));
@@ -270,6 +302,8 @@ impl Engine {
             return;
         }
         let mut retry = false;
+        // (step name, error, retried) of the steps that failed in this answer.
+        let mut failed_steps: Vec<(String, Option<Value>, bool)> = Vec::new();
         let mut complete: Option<Value> = None;
         let mut unsupported = false;
         let mut completed: Option<String> = None;
@@ -303,7 +337,13 @@ impl Engine {
                 continue;
             }
             if is_step {
-                run.steps.push(StepRecord::of(&op, None, now));
+                let mut record = StepRecord::of(&op, None, now);
+                record.attempt = call.attempt;
+                if matches!(op.op, Opcode::StepError | Opcode::StepFailed) {
+                    let retried = op.op == Opcode::StepError && !(no_retry || last_attempt);
+                    failed_steps.push((record.name.clone(), record.error.clone(), retried));
+                }
+                run.steps.push(record);
             }
             match op.op {
                 Opcode::StepRun => {
@@ -388,8 +428,21 @@ impl Engine {
             self.finish(run_id, RunStatus::Completed, Some(output), None);
             return;
         }
-        if retry {
-            let at = self.retry_due(call.attempt, retry_at);
+        let retry_due = retry.then(|| self.retry_due(call.attempt, retry_at));
+        for (step, error, retried) in failed_steps {
+            let text = FailedAttempt::describe(error.as_ref());
+            let at = retry_due.filter(|_| retried);
+            self.report_failed_attempt(run_id, Some(step), &text, call.attempt, at);
+        }
+        if let Some(at) = retry_due {
+            if let Some(record) = self
+                .runs
+                .get_mut(run_id)
+                .and_then(|r| r.steps.iter_mut().rev().find(|st| st.op == "StepError"))
+            {
+                record.retry_at = Some(crate::clock::rfc3339(at));
+            }
+            self.save_run(run_id);
             self.enqueue(run_id, at, Job::Execute(call.retry()));
             return;
         }

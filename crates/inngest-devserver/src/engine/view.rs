@@ -111,3 +111,51 @@ pub(super) fn apps(registry: &Registry) -> Vec<AppView> {
         })
         .collect()
 }
+
+/// An attempt of a run that failed: a step's error the executor retries or gives up on, or an
+/// error of the function itself. `cargo inngest dev` prints one line for each.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedAttempt {
+    /// The run id.
+    pub run_id: String,
+    /// The function's composite id.
+    pub function_id: String,
+    /// The step as the user named it; `None` for an error outside any step.
+    pub step: Option<String>,
+    /// `name: message` of the error.
+    pub error: String,
+    /// The zero-based attempt that failed.
+    pub attempt: u32,
+    /// The attempts allowed.
+    pub max_attempts: u32,
+    /// When the next attempt is due (RFC 3339); `None` when this failure is final.
+    pub retry_at: Option<String>,
+    /// How long until then, in ms of the server's clock.
+    pub retry_in_ms: Option<u64>,
+}
+
+impl FailedAttempt {
+    /// `name: message` of a serialized error, or its text when it is not an object.
+    pub(crate) fn describe(error: Option<&Value>) -> String {
+        let Some(error) = error else {
+            return "an error without a message".into();
+        };
+        let name = error.get("name").and_then(Value::as_str).unwrap_or("Error");
+        match error.get("message").and_then(Value::as_str) {
+            Some(message) => format!("{name}: {message}"),
+            None => error.to_string(),
+        }
+    }
+
+    /// What a failed call's output says of its error: the SDK's error object, or the one the
+    /// executor wraps in `{"error": …}`; else `reason`.
+    pub(crate) fn describe_output(output: &Value, reason: &str) -> String {
+        if output.get("message").is_some() {
+            return Self::describe(Some(output));
+        }
+        match output.get("error") {
+            Some(inner) if inner.get("message").is_some() => Self::describe(Some(inner)),
+            _ => reason.to_string(),
+        }
+    }
+}

@@ -58,7 +58,23 @@ pub(super) async fn index(State(s): State<Shared>) -> Result<Html<String>, ApiEr
         let steps: Vec<String> = r
             .steps
             .iter()
-            .map(|st| format!("{} {}", esc(&st.op), esc(&st.name)))
+            .map(|st| {
+                let mut line = format!("{} {}", esc(&st.op), esc(&st.name));
+                if st.attempt > 0 {
+                    let _ = write!(line, " · attempt {}", st.attempt.saturating_add(1));
+                }
+                if let Some(e) = &st.error {
+                    let _ = write!(
+                        line,
+                        " · <span class=\"error\">{}</span>",
+                        esc(&crate::engine::FailedAttempt::describe(Some(e)))
+                    );
+                }
+                if let Some(at) = &st.retry_at {
+                    let _ = write!(line, " · retry at {}", esc(at));
+                }
+                line
+            })
             .collect();
         let output = r.output.as_ref().map(|o| o.to_string()).unwrap_or_default();
         let _ = write!(
