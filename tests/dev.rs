@@ -32,11 +32,21 @@ struct Dev {
 
 impl Dev {
     fn start(project: &Path, extra: &[&str], path_prefix: Option<&Path>) -> Self {
+        Self::start_with_target(project, extra, path_prefix, &common::scratch_target_dir())
+    }
+
+    /// [`Dev::start`] building into `target`.
+    fn start_with_target(
+        project: &Path,
+        extra: &[&str],
+        path_prefix: Option<&Path>,
+        target: &Path,
+    ) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"));
         cmd.args(["inngest", "dev", "--port", "0", "--app-port", "0"])
             .args(extra)
             .current_dir(project)
-            .env("CARGO_TARGET_DIR", common::scratch_target_dir())
+            .env("CARGO_TARGET_DIR", target)
             .env("CARGO_NET_OFFLINE", "true")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -150,6 +160,35 @@ fn send_event(server: &str, event: &Value) -> String {
 fn run_to_completion(dev: &Dev, server: &str, event: Value, function: &str) -> Value {
     let id = send_event(server, &event);
     finished_run(dev, server, &id, function)
+}
+
+/// Waits until the run event `id` started has reported step `step` (a sleep it now waits in).
+fn wait_for_step(server: &str, id: &str, step: &str) {
+    block_on(async {
+        let http = reqwest::Client::new();
+        for _ in 0..400 {
+            let runs: Value = http
+                .get(format!("{server}/v1/events/{id}/runs"))
+                .send()
+                .await
+                .expect("runs")
+                .json()
+                .await
+                .expect("json");
+            let reported = runs["data"].as_array().is_some_and(|a| {
+                a.iter().any(|r| {
+                    r["steps"]
+                        .as_array()
+                        .is_some_and(|s| s.iter().any(|st| st["name"] == step))
+                })
+            });
+            if reported {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the run of event {id} never reported {step}");
+    })
 }
 
 /// Waits for the run of `function` that event `id` started to finish; returns the run.
@@ -483,4 +522,110 @@ fn a_taken_port_is_refused_saying_the_os_error_once() {
         "{os_error:?} once in:\n{err}"
     );
     drop(taken);
+}
+
+/// `examples/shop` as the README runs it, under `dev` with the embedded server: `POST /users`
+/// starts `welcome-user` (its 3-day sleep skipped by moving the clock), `process-order`
+/// invokes `send-email`, and `daily-report` runs on its cron tick.
+#[test]
+fn the_shop_example_runs_its_workflows_under_dev() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The workspace's own target directory: the example is a member, built already.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let mut dev = Dev::start_with_target(
+        &root.join("examples/shop"),
+        &["--server", "embedded"],
+        None,
+        &target,
+    );
+    dev.wait_for(0, "serving shop: ready", 1200);
+    let server = dev.server();
+    let app_line = dev.wait_for(0, "app: http://", 1);
+    let app = app_line
+        .rsplit("app: ")
+        .next()
+        .expect("an app url")
+        .trim()
+        .trim_end_matches("/api/inngest")
+        .to_string();
+
+    // POST /users: a bad address is refused before anything is sent; a good one starts a run.
+    let (status, body) = block_on(async {
+        let resp = reqwest::Client::new()
+            .post(format!("{app}/users"))
+            .json(&json!({ "email": "not-an-address" }))
+            .send()
+            .await
+            .expect("the app answers");
+        (
+            resp.status().as_u16(),
+            resp.json::<Value>().await.expect("json"),
+        )
+    });
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("email")),
+        "{body}"
+    );
+    let (status, body) = block_on(async {
+        let resp = reqwest::Client::new()
+            .post(format!("{app}/users"))
+            .json(&json!({ "email": "ada@example.com" }))
+            .send()
+            .await
+            .expect("the app answers");
+        (
+            resp.status().as_u16(),
+            resp.json::<Value>().await.expect("json"),
+        )
+    });
+    assert_eq!(status, 201, "{body}");
+    let event_id = body["event_id"].as_str().expect("an event id").to_string();
+    assert_eq!(
+        body["id"].as_str().map(str::len),
+        Some(36),
+        "a UUID: {body}"
+    );
+    wait_for_step(&server, &event_id, "wait-3-days");
+
+    // Three days later, the follow-up.
+    post(&server, "/dev/time/advance", &json!({ "duration": "3d" }));
+    let run = finished_run(&dev, &server, &event_id, "shop-welcome-user");
+    assert_eq!(run["status"], "Completed", "{run}");
+    let steps: Vec<&str> = run["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    for step in ["send-welcome-email", "wait-3-days", "send-followup-email"] {
+        assert!(steps.contains(&step), "{step} in {run}");
+    }
+
+    // An order: charged in parallel with the stock, and the receipt sent by `send-email`.
+    let order = json!({
+        "name": "shop/order.placed",
+        "data": { "order_id": "o_1", "email": "ada@example.com", "total_cents": 1999 },
+    });
+    let run = run_to_completion(&dev, &server, order, "shop-process-order");
+    assert_eq!(run["status"], "Completed", "{run}");
+    assert_eq!(run["output"]["charge_id"], "ch_o_1", "{run}");
+    assert!(
+        run["output"]["receipt"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("msg-")),
+        "{run}"
+    );
+    dev.wait_for(0, "shop-send-email Completed", 30);
+
+    // The next 09:00 UTC: the report.
+    post(&server, "/dev/time/advance", &json!({ "duration": "1d" }));
+    let report = dev.wait_for(0, "shop-daily-report Completed", 30);
+    assert!(report.contains("e-mails sent"), "{report}");
+
+    assert!(dev.terminate().success(), "{}", dev.output());
 }
