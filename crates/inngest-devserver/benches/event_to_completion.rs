@@ -32,20 +32,9 @@ impl Workflow for ThreeSteps {
     }
     async fn handler(&self, ctx: Context<Self>) -> Result<u64, WorkflowError> {
         let n = ctx.event.data.n;
-        let a = ctx
-            .step
-            .run("one", move || async move { Ok::<_, WorkflowError>(n + 1) })
-            .await?;
-        let b = ctx
-            .step
-            .run("two", move || async move { Ok::<_, WorkflowError>(a + 1) })
-            .await?;
-        ctx.step
-            .run(
-                "three",
-                move || async move { Ok::<_, WorkflowError>(b + 1) },
-            )
-            .await
+        let a = ctx.step.run("one", async move { Ok(n + 1) }).await?;
+        let b = ctx.step.run("two", async move { Ok(a + 1) }).await?;
+        ctx.step.run("three", async move { Ok(b + 1) }).await
     }
 }
 

@@ -42,7 +42,7 @@ impl Workflow for Slow {
                 MAX_IN_FLIGHT.fetch_max(now, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-                Ok::<_, WorkflowError>(n)
+                Ok(n)
             })
             .await
     }
@@ -121,7 +121,7 @@ impl Workflow for PerUser {
         ctx.step
             .run("work", move || async move {
                 PER_USER.hold(&user).await;
-                Ok::<_, WorkflowError>(user)
+                Ok(user)
             })
             .await
     }
@@ -154,7 +154,7 @@ async fn account_work(
     ctx.step
         .run("work", move || async move {
             PER_ACCOUNT.hold(&account).await;
-            Ok::<_, WorkflowError>(account)
+            Ok(account)
         })
         .await
 }

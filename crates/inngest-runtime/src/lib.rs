@@ -33,8 +33,8 @@
 //!         WorkflowOptions::new("welcome-user")
 //!     }
 //!     async fn handler(&self, ctx: Context<Self>) -> Result<String, WorkflowError> {
-//!         let email = ctx.event.data.email.clone();
-//!         ctx.step.run("send-welcome-email", move || async move { Ok(format!("sent to {email}")) }).await
+//!         let email = &ctx.event.data.email;
+//!         ctx.step.run("send-welcome-email", async { Ok(format!("sent to {email}")) }).await
 //!     }
 //! }
 //!

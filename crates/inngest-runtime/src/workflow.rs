@@ -29,8 +29,8 @@ use crate::step::{Invocable, Step};
 ///     type Output = u32;
 ///     fn options() -> WorkflowOptions { WorkflowOptions::new("welcome-user").retries(3) }
 ///     async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> {
-///         let to = ctx.event.data.email.clone();
-///         ctx.step.run("send-welcome-email", || async move { Ok(format!("sent to {to}")) }).await?;
+///         let to = &ctx.event.data.email;
+///         ctx.step.run("send-welcome-email", async { Ok(format!("{} sent to {to}", self.sender)) }).await?;
 ///         ctx.step.sleep("wait-3-days", "3d").await?;
 ///         Ok(1)
 ///     }

@@ -45,10 +45,7 @@ impl Workflow for CatchingCharge {
         WorkflowOptions::new("catching-charge")
     }
     async fn handler(&self, ctx: Context<Self>) -> Result<Value, WorkflowError> {
-        let charged = ctx
-            .step
-            .run("charge-card", || async { Ok::<_, WorkflowError>(true) })
-            .await;
+        let charged = ctx.step.run("charge-card", || async { Ok(true) }).await;
         match charged {
             Ok(_) => Ok(json!({ "charged": true })),
             Err(e) if e.kind() == &ErrorKind::StepFailed => {
@@ -68,9 +65,7 @@ impl Workflow for Charge {
         WorkflowOptions::new("charge")
     }
     async fn handler(&self, ctx: Context<Self>) -> Result<Value, WorkflowError> {
-        ctx.step
-            .run("charge-card", || async { Ok::<_, WorkflowError>(true) })
-            .await?;
+        ctx.step.run("charge-card", || async { Ok(true) }).await?;
         Ok(json!({ "charged": true }))
     }
 }

@@ -27,9 +27,7 @@ impl Workflow for HundredSteps {
         for i in 0..100u64 {
             sum += ctx
                 .step
-                .run(&format!("step-{i}"), move || async move {
-                    Ok::<_, WorkflowError>(i)
-                })
+                .run(&format!("step-{i}"), async move { Ok(i) })
                 .await?;
         }
         Ok(json!({ "steps": 100, "sum": sum }))
