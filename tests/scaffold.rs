@@ -224,6 +224,49 @@ fn generated_code_compiles_without_warnings() {
             && !stderr.contains("ParseIntError"),
         "not a readable startup error:\n{stderr}"
     );
+    // It reads `.env`; the environment wins over it. Without keys and without INNGEST_DEV it
+    // says at once that it is in cloud mode and what is missing.
+    std::fs::write(project.join(".env"), "PORT=also-not-a-port\n").expect("write .env");
+    let run = Command::new(env!("CARGO"))
+        .args(["run", "--offline", "-q"])
+        .env("CARGO_TARGET_DIR", common::scratch_target_dir())
+        .env_remove("PORT")
+        .env_remove("INNGEST_DEV")
+        .env_remove("INNGEST_SIGNING_KEY")
+        .env_remove("INNGEST_EVENT_KEY")
+        .current_dir(&project)
+        .output()
+        .expect("cargo run runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "PORT from .env:\n{stderr}");
+    assert!(
+        stderr.contains("error: invalid digit found in string"),
+        "{stderr}"
+    );
+    std::fs::write(project.join(".env"), "PORT=0\n").expect("write .env");
+    // The binary itself, not `cargo run`, so that killing it leaves nothing behind.
+    let mut app = Command::new(common::scratch_target_dir().join("debug/shop"))
+        .env_remove("PORT")
+        .env_remove("INNGEST_DEV")
+        .env_remove("INNGEST_SIGNING_KEY")
+        .env_remove("INNGEST_EVENT_KEY")
+        .current_dir(&project)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cargo run starts");
+    let lines = common::Lines::of(&mut app);
+    let warning = lines.wait_for(0, "cloud mode", 60);
+    assert!(
+        warning.contains("WARN")
+            && warning.contains("INNGEST_SIGNING_KEY and INNGEST_EVENT_KEY")
+            && warning.contains("INNGEST_DEV=1"),
+        "{warning}"
+    );
+    lines.wait_for(0, "serving Inngest workflows on http://127.0.0.1:", 10);
+    let _ = app.kill();
+    let _ = app.wait();
+    std::fs::remove_file(project.join(".env")).expect("remove .env");
     // And it is formatted as rustfmt would.
     let fmt = Command::new(env!("CARGO"))
         .args(["fmt", "--check"])
