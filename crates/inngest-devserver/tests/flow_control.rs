@@ -108,7 +108,7 @@ impl Workflow for Summer {
         WorkflowOptions::new("summer").batch_events(3, "1m")
     }
     async fn handler(&self, ctx: Context<Self>) -> Result<Value, WorkflowError> {
-        let ns: Vec<u32> = ctx.events.iter().map(|e| e.data.n).collect();
+        let ns: Vec<u32> = ctx.events()?.iter().map(|e| e.data.n).collect();
         Ok(json!({ "count": ns.len(), "sum": ns.iter().sum::<u32>() }))
     }
 }

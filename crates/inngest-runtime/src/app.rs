@@ -238,27 +238,14 @@ impl AppBuilder {
                 // steps got past it.
                 let validate = exec.is_first_request();
                 exec.drive(async move {
-                    let decode = |e: &EventPayload<RawJson>| {
-                        let decoded = if validate {
-                            ReceivedEvent::<W::Event>::decode(e)
-                        } else {
-                            ReceivedEvent::<W::Event>::decode_unvalidated(e)
-                        };
-                        decoded.map_err(|e| WorkflowError::non_retriable(crate::error::chain(&e)))
-                    };
-                    let event = decode(&req.event)?;
-                    let events = req
-                        .events
-                        .iter()
-                        .map(decode)
-                        .collect::<Result<Vec<_>, _>>()?;
+                    let event = crate::workflow::decode_trigger::<W::Event>(&req.event, validate)?;
                     let ctx = Context {
                         event,
-                        events,
                         run_id: req.ctx.run_id.clone(),
                         attempt,
                         max_attempts,
                         step,
+                        batch: crate::workflow::Batch::new(req.clone(), validate),
                     };
                     let out = w.handler(ctx).await?;
                     serde_json::to_value(out).map_err(|e| {

@@ -10,17 +10,48 @@ use sha1::{Digest, Sha1};
 /// assert_eq!(inngest_runtime::step_id::hash("my-step-id"), "e7d8a2f140845095749d60246ff1110c9d01d76a");
 /// ```
 pub fn hash(id: &str) -> String {
-    hex(&Sha1::digest(id.as_bytes()).into())
+    HashedId::of(&Sha1::digest(id.as_bytes()).into()).to_string()
 }
 
-fn hex(digest: &[u8; 20]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(40);
-    for &byte in digest {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+/// A hashed step id, 40 lowercase hex digits, held inline: looking a step up in the memo
+/// needs no allocation, and only a new step's op copies it into a `String`.
+///
+/// ```
+/// use inngest_runtime::step_id::StepIdCounter;
+/// let (hashed, _) = StepIdCounter::default().next_hashed("my-step-id");
+/// assert_eq!(hashed.as_str(), "e7d8a2f140845095749d60246ff1110c9d01d76a");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HashedId([u8; 40]);
+
+impl HashedId {
+    fn of(digest: &[u8; 20]) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 40];
+        for (i, &byte) in digest.iter().enumerate() {
+            out[2 * i] = DIGITS[usize::from(byte >> 4)];
+            out[2 * i + 1] = DIGITS[usize::from(byte & 0xf)];
+        }
+        Self(out)
     }
-    out
+
+    /// The hex digits.
+    pub fn as_str(&self) -> &str {
+        // Every byte is an ASCII hex digit, written by `of`.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for HashedId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for HashedId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashedId({})", self.as_str())
+    }
 }
 
 /// A step id resolved for one use: the id as written, its repeat index and its hash.
@@ -102,12 +133,12 @@ impl StepIdCounter {
         ResolvedStepId {
             id: id.to_string(),
             index,
-            hashed,
+            hashed: hashed.to_string(),
         }
     }
 
     /// [`StepIdCounter::next`] without copying `id`: the hash and the repeat index.
-    pub fn next_hashed(&mut self, id: &str) -> (String, Option<u32>) {
+    pub fn next_hashed(&mut self, id: &str) -> (HashedId, Option<u32>) {
         let base: Digest20 = Sha1::digest(id.as_bytes()).into();
         // Only repeats are counted: a second use finds its first hash taken and moves on, which
         // gives the same id as counting from one would.
@@ -123,7 +154,7 @@ impl StepIdCounter {
                 if count > 1 {
                     self.seen.insert(base, count);
                 }
-                return (hex(&digest), index);
+                return (HashedId::of(&digest), index);
             }
         }
     }

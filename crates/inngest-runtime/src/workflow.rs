@@ -161,8 +161,6 @@ pub fn has_failure_handler<W: Workflow>() -> bool {
 pub struct Context<W: Workflow> {
     /// The triggering event, typed and validated.
     pub event: ReceivedEvent<W::Event>,
-    /// All triggering events (one unless the workflow batches).
-    pub events: Vec<ReceivedEvent<W::Event>>,
     /// The run id.
     pub run_id: String,
     /// The zero-based attempt.
@@ -171,6 +169,58 @@ pub struct Context<W: Workflow> {
     pub max_attempts: u32,
     /// The step tools.
     pub step: Step,
+    /// The request's events, decoded when [`Context::events`] asks.
+    pub(crate) batch: Batch,
+}
+
+impl<W: Workflow> Context<W> {
+    /// Every triggering event, typed: one (the same as [`Context::event`]) unless the
+    /// workflow batches events (`WorkflowOptions::batch_events`). They are decoded (and, on
+    /// the run's first request, validated) when asked for, so a workflow that does not batch
+    /// pays nothing for them.
+    ///
+    /// # Errors
+    ///
+    /// A non-retriable error naming the first event that does not decode or validate; returned
+    /// from the handler with `?`, it fails the run as a bad trigger event does.
+    pub fn events(&self) -> Result<Vec<ReceivedEvent<W::Event>>, WorkflowError> {
+        self.batch
+            .request
+            .events
+            .iter()
+            .map(|e| decode_trigger(e, self.batch.validate))
+            .collect()
+    }
+}
+
+/// The raw events of a request, for [`Context::events`].
+#[derive(Clone)]
+pub(crate) struct Batch {
+    request: std::sync::Arc<crate::protocol::ExecutionRequest<crate::protocol::RawJson>>,
+    validate: bool,
+}
+
+impl Batch {
+    pub(crate) fn new(
+        request: std::sync::Arc<crate::protocol::ExecutionRequest<crate::protocol::RawJson>>,
+        validate: bool,
+    ) -> Self {
+        Self { request, validate }
+    }
+}
+
+/// Decodes a triggering event as `E`, validating it when `validate` (the run's first request;
+/// a run with memoized steps got past it).
+pub(crate) fn decode_trigger<E: Event>(
+    payload: &crate::protocol::EventPayload<crate::protocol::RawJson>,
+    validate: bool,
+) -> Result<ReceivedEvent<E>, WorkflowError> {
+    let decoded = if validate {
+        ReceivedEvent::<E>::decode(payload)
+    } else {
+        ReceivedEvent::<E>::decode_unvalidated(payload)
+    };
+    decoded.map_err(|e| WorkflowError::non_retriable(crate::error::chain(&e)))
 }
 
 /// What [`Workflow::on_failure`] gets: the error, the event that started the failed run (raw,

@@ -13,14 +13,21 @@ use super::output::{Memo, StepOutput};
 use super::state::{FoundStep, SharedRun};
 use crate::error::WorkflowError;
 use crate::protocol::{GeneratorOp, MemoValue, Opcode, SerializedError, Userland};
-use crate::step_id::ResolvedStepId;
+use crate::step_id::HashedId;
+
+/// A step id resolved for one use, its hash kept inline (see [`HashedId`]).
+struct Resolved {
+    id: String,
+    index: Option<u32>,
+    hashed: HashedId,
+}
 
 /// A step resolved against the run at call time: its memo if any, and what its op is made of.
 /// The op itself is built only when the step is new: a replayed step needs none.
 pub(crate) struct PreparedOp {
     memo: Option<Memo>,
-    /// The id as written, its repeat index and its hash.
-    resolved: ResolvedStepId,
+    /// The id as written (empty for a replayed step), its repeat index and its hash.
+    resolved: Resolved,
     kind: Opcode,
     name: Option<String>,
     opts: Map<String, Value>,
@@ -30,7 +37,7 @@ pub(crate) struct PreparedOp {
 
 impl PreparedOp {
     fn into_op(self) -> GeneratorOp {
-        let mut g = GeneratorOp::new(self.kind, self.resolved.hashed);
+        let mut g = GeneratorOp::new(self.kind, self.resolved.hashed.to_string());
         g.display_name = Some(self.resolved.id.clone());
         g.userland = Some(Userland {
             id: self.resolved.id,
@@ -77,7 +84,7 @@ fn now_nanos() -> u128 {
 fn base_op(run: &SharedRun, id: &str, kind: Opcode) -> PreparedOp {
     let (hashed, index, memo) = run.lock().next_step(id);
     let mut prepared = PreparedOp {
-        resolved: ResolvedStepId {
+        resolved: Resolved {
             id: String::new(),
             index,
             hashed,
@@ -107,20 +114,23 @@ pub(crate) fn run_op(run: &SharedRun, id: &str, op: Opcode, name: Option<&str>) 
     p
 }
 
-/// An async step (sleep, wait, invoke).
+/// An async step (sleep, wait, invoke). `op_parts` gives its op's name and options; it is
+/// called only for a new step (a replayed one builds no op).
 pub(crate) fn async_op(
     run: &SharedRun,
     id: &str,
     op: Opcode,
-    name: Option<String>,
-    opts: Value,
+    op_parts: impl FnOnce() -> (Option<String>, Value),
 ) -> PreparedOp {
     let mut p = base_op(run, id, op);
-    p.name = name;
-    if let Value::Object(m) = opts {
-        p.opts = m;
+    if !p.is_replayed() {
+        let (name, opts) = op_parts();
+        p.name = name;
+        if let Value::Object(m) = opts {
+            p.opts = m;
+        }
+        p.null_data = true;
     }
-    p.null_data = true;
     p
 }
 

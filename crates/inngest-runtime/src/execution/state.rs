@@ -14,7 +14,7 @@ use super::checkpoint::Checkpointer;
 use crate::error::WorkflowError;
 use crate::protocol::GeneratorOp;
 use crate::protocol::{RawJson, Steps};
-use crate::step_id::StepIdCounter;
+use crate::step_id::{HashedId, StepIdCounter};
 
 /// A step found in this execution that has no memoized result.
 pub(crate) struct FoundStep {
@@ -92,9 +92,9 @@ impl RunState {
 
     /// Resolves the next use of `id` and takes its memo: each hashed id is handed out once per
     /// request, so its memo is read once. Returns the hash, the repeat index and the memo.
-    pub(super) fn next_step(&mut self, id: &str) -> (String, Option<u32>, Option<RawJson>) {
+    pub(super) fn next_step(&mut self, id: &str) -> (HashedId, Option<u32>, Option<RawJson>) {
         let (hashed, index) = self.ids.next_hashed(id);
-        let memo = self.memo.remove(&hashed);
+        let memo = self.memo.remove(hashed.as_str());
         (hashed, index, memo)
     }
 

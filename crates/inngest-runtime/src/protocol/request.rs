@@ -177,9 +177,13 @@ impl<V: JsonRepr> ExecutionRequest<V> {
     /// ```
     pub fn parse(body: &[u8]) -> Result<Self, RequestParseError> {
         // The common case: a well-formed request decodes straight into its type.
-        if let Ok(req) = serde_json::from_slice::<ExecutionRequest<V>>(body) {
-            if req.version != 0 {
-                return Ok(req.normalized());
+        // UTF-8 is checked once for the whole body, so that strings and raw values are not
+        // checked again one by one.
+        if let Ok(text) = std::str::from_utf8(body) {
+            if let Ok(req) = serde_json::from_str::<ExecutionRequest<V>>(text) {
+                if req.version != 0 {
+                    return Ok(req.normalized());
+                }
             }
         }
         Self::parse_checked(body)

@@ -150,7 +150,11 @@ impl Step {
     ) -> impl Future<Output = Result<(), WorkflowError>> + Send + 'static {
         let prepared = duration
             .into_sleep()
-            .map(|(wire, _)| ops::async_op(&self.run, id, Opcode::Sleep, Some(wire), json!({})))
+            .map(|(wire, _)| {
+                ops::async_op(&self.run, id, Opcode::Sleep, move || {
+                    (Some(wire), json!({}))
+                })
+            })
             .map_err(|e| WorkflowError::non_retriable(crate::error::chain(&e)));
         let run = self.run.clone();
         async move { ops::suspend(run, prepared?).await.map(|_| ()) }
@@ -175,8 +179,10 @@ impl Step {
         id: &str,
         until: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), WorkflowError>> + Send + 'static {
-        let wire = until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let op = ops::async_op(&self.run, id, Opcode::Sleep, Some(wire), json!({}));
+        let op = ops::async_op(&self.run, id, Opcode::Sleep, || {
+            let wire = until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            (Some(wire), json!({}))
+        });
         let run = self.run.clone();
         async move { ops::suspend(run, op).await.map(|_| ()) }
     }
@@ -207,13 +213,9 @@ impl Step {
     ) -> impl Future<Output = Result<Option<ReceivedEvent<E>>, WorkflowError>> + Send + 'static
     {
         let prepared = wait.opts().map(|opts| {
-            ops::async_op(
-                &self.run,
-                id,
-                Opcode::WaitForEvent,
-                Some(E::NAME.to_string()),
-                opts,
-            )
+            ops::async_op(&self.run, id, Opcode::WaitForEvent, move || {
+                (Some(E::NAME.to_string()), opts)
+            })
         });
         let run = self.run.clone();
         async move {
@@ -316,8 +318,7 @@ impl Step {
                 &self.run,
                 id,
                 Opcode::InvokeFunction,
-                None,
-                opts,
+                move || (None, opts),
             ))
         })();
         let run = self.run.clone();
