@@ -14,6 +14,8 @@
 //!
 //! Nothing here does I/O.
 
+#[cfg(feature = "connect")]
+pub mod connect;
 pub mod error;
 pub mod event;
 pub mod headers;
