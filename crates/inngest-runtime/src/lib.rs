@@ -52,6 +52,8 @@ pub mod app;
 pub mod canonical_json;
 pub mod client;
 pub mod config;
+#[cfg(feature = "connect")]
+pub mod connect;
 pub mod cron;
 pub mod duration;
 pub mod error;

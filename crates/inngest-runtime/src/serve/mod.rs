@@ -213,6 +213,26 @@ impl ServeHandler {
         reply.into_response(self, server_kind.as_deref(), verified)
     }
 
+    /// Runs an execution request that came over a connect socket: the socket is the proof of
+    /// where it came from, so nothing is signed, and the answer is the one serve mode would
+    /// give (its status and headers say how it ended).
+    #[cfg(feature = "connect")]
+    pub(crate) async fn execute_unsigned(
+        &self,
+        fn_id: &str,
+        step_id: Option<&str>,
+        body: &[u8],
+    ) -> Response<Bytes> {
+        let query = Query {
+            fn_id: Some(fn_id.to_string()),
+            step_id: step_id.map(str::to_string),
+            ..Query::default()
+        };
+        self.post(&HeaderMap::new(), query, body)
+            .await
+            .into_response(self, None, None)
+    }
+
     async fn post(&self, h: &HeaderMap, query: Query, body: &[u8]) -> Reply {
         if let Some(probe) = query.probe {
             return if probe == "trust" {

@@ -1,0 +1,208 @@
+//! Connect mode: the app dials out to Inngest over a WebSocket and runs its workflows there,
+//! with no public HTTP endpoint (feature `connect`).
+//!
+//! A [`Worker`] asks the start API (`POST {api}/v0/connect/start`) for a gateway, opens the
+//! socket with subprotocol `v0.connect.inngest.com`, goes through the handshake (`GATEWAY_HELLO`,
+//! `WORKER_CONNECT`, `GATEWAY_CONNECTION_READY`, `WORKER_READY`), then acknowledges each
+//! executor request, runs it on the same engine as serve mode, extends its lease while it runs,
+//! and sends the reply until the gateway acknowledges it. It heartbeats at the interval the
+//! gateway gives, reconnects with capped backoff when the connection is lost, moves to a new
+//! gateway on `GATEWAY_CLOSING`, and on shutdown sends `WORKER_PAUSE` and finishes what is in
+//! flight before it closes.
+//!
+//! ```no_run
+//! # use inngest_runtime::{App, Inngest};
+//! # async fn run(app: App) -> Result<(), inngest_runtime::connect::ConnectError> {
+//! let worker = inngest_runtime::connect::Worker::new(app);
+//! let state = worker.state(); // connecting, active, paused, reconnecting, closed
+//! worker.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+
+mod session;
+mod start;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::serve::ServeHandler;
+
+pub use start::StartError;
+
+/// Where a worker stands; [`Worker::state`] follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WorkerState {
+    /// Asking for a gateway, or in the handshake.
+    Connecting,
+    /// Connected and taking requests.
+    Active,
+    /// Shutting down: taking no new requests, finishing those in flight.
+    Paused,
+    /// The connection was lost; waiting before the next attempt.
+    Reconnecting,
+    /// Stopped.
+    Closed,
+}
+
+/// Why a worker stopped other than by its shutdown future.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The app has no functions to serve.
+    #[error("the app has no functions to serve over connect")]
+    NoFunctions,
+}
+
+/// The backoff between connection attempts, as the official SDKs space them.
+const BACKOFF: [Duration; 9] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+    Duration::from_secs(10),
+    Duration::from_secs(20),
+    Duration::from_secs(30),
+    Duration::from_secs(60),
+    Duration::from_secs(120),
+    Duration::from_secs(300),
+];
+
+/// The wait before attempt `n` (0-based) after a failure: the table, with up to 20% jitter
+/// taken off so that many workers do not retry in step.
+fn backoff(n: usize) -> Duration {
+    let base = BACKOFF[n.min(BACKOFF.len() - 1)];
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    base.mul_f64(1.0 - f64::from(nanos % 200) / 1000.0)
+}
+
+/// A connect worker for one app.
+pub struct Worker {
+    handler: ServeHandler,
+    instance_id: String,
+    max_concurrency: Option<u32>,
+    gateway_url: Option<String>,
+    state: watch::Sender<WorkerState>,
+}
+
+/// The host name, the official SDKs' default instance id.
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "inngest-runtime-worker".to_string())
+}
+
+impl Worker {
+    /// A worker serving `app`. `INNGEST_CONNECT_INSTANCE_ID`, `INNGEST_CONNECT_MAX_WORKER_CONCURRENCY`
+    /// and `INNGEST_CONNECT_GATEWAY_URL` are read as the official SDKs read them.
+    pub fn new(app: App) -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            handler: ServeHandler::new(app).framework("connect"),
+            instance_id: var("INNGEST_CONNECT_INSTANCE_ID").unwrap_or_else(host_name),
+            max_concurrency: var("INNGEST_CONNECT_MAX_WORKER_CONCURRENCY")
+                .and_then(|v| v.trim().parse().ok()),
+            gateway_url: var("INNGEST_CONNECT_GATEWAY_URL"),
+            state: watch::channel(WorkerState::Connecting).0,
+        }
+    }
+
+    /// This worker's stable id (default: the host name).
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance_id = id.into();
+        self
+    }
+
+    /// At most `n` requests at once (the gateway sends no more).
+    pub fn max_concurrency(mut self, n: u32) -> Self {
+        self.max_concurrency = Some(n);
+        self
+    }
+
+    /// The worker's state, to log or to serve as a health check.
+    pub fn state(&self) -> watch::Receiver<WorkerState> {
+        self.state.subscribe()
+    }
+
+    /// Runs until `shutdown` resolves: then it sends `WORKER_PAUSE`, finishes the requests in
+    /// flight, and closes. A lost connection is retried forever, with backoff.
+    ///
+    /// # Errors
+    ///
+    /// Only when the app cannot be served at all ([`ConnectError`]); connection problems are
+    /// logged and retried.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), ConnectError> {
+        if self.handler.app().function_ids().is_empty() {
+            return Err(ConnectError::NoFunctions);
+        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let run = self.run(stop_rx);
+        tokio::pin!(run);
+        tokio::select! {
+            () = &mut run => {}
+            () = shutdown => {
+                let _ = stop_tx.send(true);
+                run.await;
+            }
+        }
+        self.state.send_replace(WorkerState::Closed);
+        Ok(())
+    }
+
+    async fn run(&self, mut stop: watch::Receiver<bool>) {
+        let mut exclude: Vec<String> = Vec::new();
+        let mut failures = 0usize;
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            self.state.send_replace(WorkerState::Connecting);
+            let end = match start::start(self.handler.app().client(), &exclude).await {
+                Ok(mut gateway) => {
+                    if let Some(url) = &self.gateway_url {
+                        gateway.gateway_endpoint = url.clone();
+                    }
+                    let group = gateway.gateway_group.clone();
+                    let end = session::run(self, gateway, &mut stop).await;
+                    // A gateway that failed, broke or is closing is not asked for again.
+                    exclude = match &end {
+                        session::End::Shutdown => Vec::new(),
+                        _ => vec![group],
+                    };
+                    end
+                }
+                Err(e) => session::End::Failed(crate::error::chain(&e)),
+            };
+            match end {
+                session::End::Shutdown => return,
+                session::End::Draining => {
+                    tracing::info!("the gateway is closing; connecting to another one");
+                    failures = 0;
+                    continue;
+                }
+                session::End::Lost(why) => {
+                    tracing::warn!(reason = %why, "the connect connection was lost");
+                    failures = 0;
+                }
+                session::End::Failed(why) => {
+                    tracing::error!(reason = %why, "cannot connect to Inngest");
+                }
+            }
+            self.state.send_replace(WorkerState::Reconnecting);
+            let wait = backoff(failures);
+            failures = failures.saturating_add(1);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}

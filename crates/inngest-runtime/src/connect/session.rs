@@ -1,0 +1,457 @@
+//! One connection to a gateway: the handshake, then requests, heartbeats and leases until the
+//! connection ends, the gateway closes, or the worker shuts down.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use prost::Message as _;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use super::{Worker, WorkerState};
+use crate::protocol::connect::*;
+use crate::protocol::headers;
+
+/// How a connection ended.
+pub(super) enum End {
+    /// The worker was asked to stop, and has.
+    Shutdown,
+    /// The gateway sent `GATEWAY_CLOSING`; the work in flight was finished.
+    Draining,
+    /// The connection broke after the handshake.
+    Lost(String),
+    /// The handshake (or the start before it) failed.
+    Failed(String),
+}
+
+/// The handshake's limit, as the JS SDK's.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+/// How long a reply waits for `WORKER_REPLY_ACK` before it is sent again.
+const REPLY_RESEND: Duration = Duration::from_secs(5);
+/// The largest frame read.
+const MAX_FRAME: usize = 10 * 1024 * 1024;
+/// Heartbeats without an answer that make the connection lost.
+const MISSED_HEARTBEATS: u32 = 2;
+
+/// What the session tells a request's task.
+enum ToRequest {
+    LeaseAck(Option<String>),
+    ReplyAck,
+}
+
+/// Parses a Go duration as the gateway sends it (`"10s"`, `"500ms"`); `None` for `0s`.
+fn go_duration(text: &str) -> Option<Duration> {
+    crate::duration::parse(text)
+        .ok()
+        .or_else(|| {
+            text.strip_suffix("ms")?
+                .parse()
+                .ok()
+                .map(Duration::from_millis)
+        })
+        .filter(|d| !d.is_zero())
+}
+
+fn connect_payload(worker: &Worker, gateway: &StartResponse) -> WorkerConnectRequestData {
+    let app = worker.handler.app();
+    let functions = app.function_configs("wss://connect/", "ws");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    WorkerConnectRequestData {
+        connection_id: gateway.connection_id.clone(),
+        instance_id: worker.instance_id.clone(),
+        auth_data: Some(AuthData {
+            session_token: gateway.session_token.clone(),
+            sync_token: gateway.sync_token.clone(),
+        }),
+        capabilities: br#"{"trust_probe":"v1","connect":"v1"}"#.to_vec(),
+        apps: vec![AppConfiguration {
+            app_name: app.client().app_id().to_string(),
+            app_version: None,
+            functions: serde_json::to_vec(&functions).unwrap_or_else(|_| b"[]".to_vec()),
+            feature_observations: None,
+        }],
+        worker_manual_readiness_ack: true,
+        system_attributes: Some(SystemAttributes {
+            cpu_cores: std::thread::available_parallelism()
+                .map(|n| i32::try_from(n.get()).unwrap_or(i32::MAX))
+                .unwrap_or(1),
+            mem_bytes: 0,
+            os: std::env::consts::OS.to_string(),
+        }),
+        environment: app.client().config().env.clone(),
+        framework: "connect".into(),
+        platform: None,
+        sdk_version: format!("v{}", headers::SDK_VERSION),
+        sdk_language: headers::SDK_LANGUAGE.into(),
+        started_at: Some(Timestamp {
+            seconds: i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
+            nanos: i32::try_from(now.subsec_nanos()).unwrap_or(0),
+        }),
+        max_worker_concurrency: worker.max_concurrency.map(i64::from),
+    }
+}
+
+fn encode(kind: GatewayMessageType, payload: Option<&dyn DynMessage>) -> Frame {
+    let msg = ConnectMessage {
+        kind: kind as i32,
+        payload: payload.map(|p| p.bytes()).unwrap_or_default(),
+    };
+    Frame::Binary(msg.encode_to_vec().into())
+}
+
+/// A payload message, boxed for [`encode`].
+trait DynMessage {
+    fn bytes(&self) -> Vec<u8>;
+}
+
+impl<M: prost::Message> DynMessage for M {
+    fn bytes(&self) -> Vec<u8> {
+        self.encode_to_vec()
+    }
+}
+
+/// Reads the next connect message, skipping pings and text.
+async fn next_message<S>(stream: &mut S) -> Result<ConnectMessage, String>
+where
+    S: futures::Stream<Item = Result<Frame, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match stream.next().await {
+            Some(Ok(Frame::Binary(bytes))) => {
+                return ConnectMessage::decode(bytes.as_ref())
+                    .map_err(|e| format!("a frame is not a ConnectMessage: {e}"));
+            }
+            Some(Ok(Frame::Close(c))) => {
+                return Err(format!(
+                    "the gateway closed the connection{}",
+                    c.map(|c| format!(" ({}: {})", c.code, c.reason))
+                        .unwrap_or_default()
+                ));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(format!("the connection failed: {e}")),
+            None => return Err("the connection ended".into()),
+        }
+    }
+}
+
+pub(super) async fn run(
+    worker: &Worker,
+    gateway: StartResponse,
+    stop: &mut watch::Receiver<bool>,
+) -> End {
+    let mut request = match gateway.gateway_endpoint.as_str().into_client_request() {
+        Ok(r) => r,
+        Err(e) => {
+            return End::Failed(format!(
+                "bad gateway URL {:?}: {e}",
+                gateway.gateway_endpoint
+            ));
+        }
+    };
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME));
+    let endpoint = gateway.gateway_endpoint.clone();
+    let opened = async {
+        let dial = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+        let socket = match tokio::time::timeout(HANDSHAKE, dial).await {
+            Ok(Ok((socket, _))) => socket,
+            Ok(Err(e)) => return Err(format!("cannot open {endpoint}: {e}")),
+            Err(_) => return Err(format!("{endpoint} did not answer within {HANDSHAKE:?}")),
+        };
+        let (mut sink, mut stream) = socket.split();
+        // The handshake, in its strict order.
+        let handshake = async {
+            let hello = next_message(&mut stream).await?;
+            if hello.kind() != GatewayMessageType::GatewayHello {
+                return Err(format!(
+                    "the gateway began with {} instead of GATEWAY_HELLO",
+                    hello.kind().name()
+                ));
+            }
+            let payload = connect_payload(worker, &gateway);
+            sink.send(encode(GatewayMessageType::WorkerConnect, Some(&payload)))
+                .await
+                .map_err(|e| format!("cannot send WORKER_CONNECT: {e}"))?;
+            let ready = next_message(&mut stream).await?;
+            match ready.kind() {
+                GatewayMessageType::GatewayConnectionReady => ready
+                    .payload_as::<GatewayConnectionReadyData>()
+                    .map_err(|e| format!("GATEWAY_CONNECTION_READY is malformed: {e}")),
+                GatewayMessageType::SyncFailed => {
+                    let why = ready.payload_as::<SystemError>().unwrap_or_default();
+                    Err(format!(
+                        "the gateway could not sync the app: {} ({})",
+                        why.message, why.code
+                    ))
+                }
+                other => Err(format!(
+                    "the gateway sent {} instead of GATEWAY_CONNECTION_READY",
+                    other.name()
+                )),
+            }
+        };
+        match tokio::time::timeout(HANDSHAKE, handshake).await {
+            Ok(Ok(ready)) => Ok((sink, stream, ready)),
+            Ok(Err(why)) => Err(why),
+            Err(_) => Err(format!("the handshake took more than {HANDSHAKE:?}")),
+        }
+    };
+    // A shutdown during the dial or the handshake ends it at once: nothing is in flight yet.
+    let (mut sink, mut stream, ready) = tokio::select! {
+        opened = opened => match opened {
+            Ok(parts) => parts,
+            Err(why) => return End::Failed(why),
+        },
+        _ = stop.changed() => return End::Shutdown,
+    };
+    if *stop.borrow() {
+        let _ = sink
+            .send(encode(GatewayMessageType::WorkerPause, None))
+            .await;
+        return End::Shutdown;
+    }
+    if let Err(e) = sink
+        .send(encode(GatewayMessageType::WorkerReady, None))
+        .await
+    {
+        return End::Failed(format!("cannot send WORKER_READY: {e}"));
+    }
+    worker.state.send_replace(WorkerState::Active);
+    tracing::info!(gateway = %gateway.gateway_endpoint, "connected to Inngest");
+
+    let heartbeat_every = go_duration(&ready.heartbeat_interval).unwrap_or(Duration::from_secs(10));
+    let lease_every = go_duration(&ready.extend_lease_interval).unwrap_or(Duration::from_secs(5));
+
+    // Every frame goes through one writer.
+    let (out_tx, mut out_rx) = mpsc::channel::<Frame>(256);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = out_rx.recv().await {
+            let closing = matches!(frame, Frame::Close(_));
+            if sink.send(frame).await.is_err() || closing {
+                break;
+            }
+        }
+    });
+
+    let mut in_flight: HashMap<String, mpsc::Sender<ToRequest>> = HashMap::new();
+    let (done_tx, mut done_rx) = mpsc::channel::<String>(256);
+    let mut heartbeat = tokio::time::interval_at(
+        tokio::time::Instant::now() + heartbeat_every,
+        heartbeat_every,
+    );
+    let mut unanswered = 0u32;
+    let mut pausing = false;
+    let mut draining = false;
+    let end = loop {
+        if (pausing || draining) && in_flight.is_empty() {
+            break if pausing {
+                End::Shutdown
+            } else {
+                End::Draining
+            };
+        }
+        tokio::select! {
+            message = next_message(&mut stream) => {
+                let message = match message {
+                    Ok(m) => m,
+                    Err(why) => break End::Lost(why),
+                };
+                match message.kind() {
+                    GatewayMessageType::GatewayExecutorRequest => {
+                        let Ok(req) = message.payload_as::<GatewayExecutorRequestData>() else {
+                            tracing::warn!("a malformed executor request was ignored");
+                            continue;
+                        };
+                        if pausing || draining || req.app_name != worker.handler.app().client().app_id() {
+                            continue;
+                        }
+                        let (tx, rx) = mpsc::channel(8);
+                        in_flight.insert(req.request_id.clone(), tx);
+                        let task = RequestTask { out: out_tx.clone(), events: rx, done: done_tx.clone(), lease_every };
+                        let handler = worker.handler.clone();
+                        tokio::spawn(task.run(handler, req));
+                    }
+                    GatewayMessageType::WorkerReplyAck => {
+                        if let Ok(ack) = message.payload_as::<WorkerReplyAckData>() {
+                            if let Some(tx) = in_flight.get(&ack.request_id) {
+                                let _ = tx.try_send(ToRequest::ReplyAck);
+                            }
+                        }
+                    }
+                    GatewayMessageType::WorkerRequestExtendLeaseAck => {
+                        if let Ok(ack) = message.payload_as::<WorkerRequestExtendLeaseAckData>() {
+                            if let Some(tx) = in_flight.get(&ack.request_id) {
+                                let _ = tx.try_send(ToRequest::LeaseAck(ack.new_lease_id));
+                            }
+                        }
+                    }
+                    GatewayMessageType::GatewayHeartbeat => unanswered = 0,
+                    GatewayMessageType::GatewayClosing => draining = true,
+                    other => tracing::debug!(kind = other.name(), "ignored a frame"),
+                }
+            }
+            Some(id) = done_rx.recv() => {
+                in_flight.remove(&id);
+            }
+            _ = heartbeat.tick() => {
+                if unanswered >= MISSED_HEARTBEATS {
+                    break End::Lost(format!("{unanswered} heartbeats went unanswered"));
+                }
+                unanswered += 1;
+                let _ = out_tx.send(encode(GatewayMessageType::WorkerHeartbeat, None)).await;
+            }
+            _ = stop.changed(), if !pausing => {
+                pausing = true;
+                worker.state.send_replace(WorkerState::Paused);
+                let _ = out_tx.send(encode(GatewayMessageType::WorkerPause, None)).await;
+            }
+        }
+    };
+    if let End::Shutdown | End::Draining = end {
+        let close = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+            reason: "WORKER_SHUTDOWN".into(),
+        };
+        let _ = out_tx.send(Frame::Close(Some(close))).await;
+    }
+    drop(out_tx);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    end
+}
+
+/// One executor request: acknowledged, run, its lease extended meanwhile, and its reply sent
+/// until acknowledged.
+struct RequestTask {
+    out: mpsc::Sender<Frame>,
+    events: mpsc::Receiver<ToRequest>,
+    done: mpsc::Sender<String>,
+    lease_every: Duration,
+}
+
+impl RequestTask {
+    async fn run(mut self, handler: crate::serve::ServeHandler, req: GatewayExecutorRequestData) {
+        let ack = WorkerRequestAckData {
+            request_id: req.request_id.clone(),
+            account_id: req.account_id.clone(),
+            env_id: req.env_id.clone(),
+            app_id: req.app_id.clone(),
+            function_slug: req.function_slug.clone(),
+            step_id: req.step_id.clone(),
+            system_trace_ctx: req.system_trace_ctx.clone(),
+            user_trace_ctx: req.user_trace_ctx.clone(),
+            run_id: req.run_id.clone(),
+        };
+        let _ = self
+            .out
+            .send(encode(GatewayMessageType::WorkerRequestAck, Some(&ack)))
+            .await;
+
+        let execution = handler.execute_unsigned(
+            &req.function_slug,
+            req.step_id.as_deref(),
+            &req.request_payload,
+        );
+        tokio::pin!(execution);
+        let mut lease = Some(req.lease_id.clone());
+        let mut extend = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.lease_every,
+            self.lease_every,
+        );
+        let response = loop {
+            tokio::select! {
+                response = &mut execution => break response,
+                _ = extend.tick(), if lease.is_some() => {
+                    let msg = WorkerRequestExtendLeaseData {
+                        request_id: ack.request_id.clone(),
+                        account_id: ack.account_id.clone(),
+                        env_id: ack.env_id.clone(),
+                        app_id: ack.app_id.clone(),
+                        function_slug: ack.function_slug.clone(),
+                        step_id: ack.step_id.clone(),
+                        system_trace_ctx: ack.system_trace_ctx.clone(),
+                        user_trace_ctx: ack.user_trace_ctx.clone(),
+                        run_id: ack.run_id.clone(),
+                        lease_id: lease.clone().unwrap_or_default(),
+                    };
+                    let _ = self.out.send(encode(GatewayMessageType::WorkerRequestExtendLease, Some(&msg))).await;
+                }
+                Some(event) = self.events.recv() => {
+                    if let ToRequest::LeaseAck(new) = event {
+                        if new.is_none() {
+                            tracing::warn!(request = %ack.request_id, "the lease was lost; the gateway may give the request to another worker");
+                        }
+                        lease = new;
+                    }
+                }
+            }
+        };
+        let reply = sdk_response(&req, &response);
+        loop {
+            if self
+                .out
+                .send(encode(GatewayMessageType::WorkerReply, Some(&reply)))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            match tokio::time::timeout(REPLY_RESEND, async {
+                loop {
+                    match self.events.recv().await {
+                        Some(ToRequest::ReplyAck) | None => return,
+                        Some(ToRequest::LeaseAck(_)) => {}
+                    }
+                }
+            })
+            .await
+            {
+                Ok(()) => break,
+                Err(_) => {
+                    tracing::debug!(request = %reply.request_id, "no WORKER_REPLY_ACK yet; sending the reply again")
+                }
+            }
+        }
+        let _ = self.done.send(req.request_id).await;
+    }
+}
+
+/// The reply for serve mode's answer.
+fn sdk_response(
+    req: &GatewayExecutorRequestData,
+    resp: &http::Response<bytes::Bytes>,
+) -> SdkResponse {
+    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok());
+    let status = match resp.status().as_u16() {
+        200 => SdkResponseStatus::Done,
+        206 => SdkResponseStatus::NotCompleted,
+        _ => SdkResponseStatus::Error,
+    };
+    SdkResponse {
+        request_id: req.request_id.clone(),
+        account_id: req.account_id.clone(),
+        env_id: req.env_id.clone(),
+        app_id: req.app_id.clone(),
+        status: status as i32,
+        body: resp.body().to_vec(),
+        no_retry: header(headers::NO_RETRY) == Some("true"),
+        retry_after: header(headers::RETRY_AFTER).map(str::to_string),
+        sdk_version: headers::sdk_header_value(),
+        request_version: header(headers::REQ_VERSION)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2),
+        system_trace_ctx: req.system_trace_ctx.clone(),
+        user_trace_ctx: req.user_trace_ctx.clone(),
+        run_id: req.run_id.clone(),
+    }
+}

@@ -1,0 +1,470 @@
+//! The connect worker against a scripted gateway: a start API and a WebSocket endpoint in this
+//! test that play the gateway's part as the recorded transcripts show it
+//! (`tests/conformance/connect/`). The dev server's own gateway (issue 13) does not exist yet;
+//! when it does, the same checks run against it. What is checked: the start request, the
+//! handshake in its order and the `WORKER_CONNECT` fields, ACK before work, lease extension
+//! while a step runs (with the new lease id used), the reply re-sent until acknowledged,
+//! heartbeats at the gateway's interval, and on shutdown `WORKER_PAUSE` then a normal close.
+
+#![cfg(feature = "connect")]
+// tungstenite's handshake callback returns its own (large) error response type.
+#![allow(clippy::result_large_err)]
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use inngest_runtime::config::Config;
+use inngest_runtime::connect::{Worker, WorkerState};
+use inngest_runtime::protocol::connect::*;
+use inngest_runtime::step_id::hash;
+use inngest_runtime::{App, Context, Event, Inngest, Workflow, WorkflowError, WorkflowOptions};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct Job {
+    #[garde(skip)]
+    ms: u64,
+}
+impl Event for Job {
+    const NAME: &'static str = "test/job";
+}
+
+/// One step that takes `ms`.
+struct Slow;
+impl Workflow for Slow {
+    type Event = Job;
+    type Output = u32;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("slow")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> {
+        let ms = ctx.event.data.ms;
+        ctx.step
+            .run("work", async {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(42)
+            })
+            .await
+    }
+}
+
+fn execution_request(ms: u64, steps: Value) -> Vec<u8> {
+    let event = json!({ "name": Job::NAME, "data": { "ms": ms }, "id": "01EVT", "ts": 1 });
+    serde_json::to_vec(&json!({
+        "event": event, "events": [event], "steps": steps,
+        "ctx": { "run_id": "01RUN", "attempt": 0, "max_attempts": 4,
+                 "disable_immediate_execution": false, "use_api": false,
+                 "stack": { "stack": [], "current": 0 } },
+        "version": 2, "use_api": false,
+    }))
+    .expect("json")
+}
+
+fn executor_request(id: &str, body: Vec<u8>) -> GatewayExecutorRequestData {
+    GatewayExecutorRequestData {
+        request_id: id.into(),
+        account_id: "acct".into(),
+        env_id: "env".into(),
+        app_id: "app-uuid".into(),
+        app_name: "wk".into(),
+        function_id: "fn-uuid".into(),
+        function_slug: "wk-slow".into(),
+        step_id: Some("step".into()),
+        request_payload: body,
+        run_id: "01RUN".into(),
+        lease_id: format!("lease-{id}"),
+        job_id: "job".into(),
+        ..GatewayExecutorRequestData::default()
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+async fn send(ws: &mut Socket, kind: GatewayMessageType, payload: &impl Message) {
+    let frame = ConnectMessage::of(kind, payload).encode_to_vec();
+    ws.send(Frame::Binary(frame.into())).await.expect("sent");
+}
+
+/// The next frame other than a heartbeat (each heartbeat is answered and counted).
+async fn next(ws: &mut Socket, heartbeats: &mut u32) -> Option<ConnectMessage> {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("the worker says something within 15 s")?
+            .ok()?;
+        match frame {
+            Frame::Binary(b) => {
+                let m = ConnectMessage::decode(b.as_ref()).expect("a ConnectMessage");
+                if m.kind() == GatewayMessageType::WorkerHeartbeat {
+                    *heartbeats += 1;
+                    send(
+                        ws,
+                        GatewayMessageType::GatewayHeartbeat,
+                        &WorkerReplyAckData::default(),
+                    )
+                    .await;
+                    continue;
+                }
+                return Some(m);
+            }
+            Frame::Close(c) => {
+                let reason = c.map(|c| c.reason.to_string()).unwrap_or_default();
+                return Some(ConnectMessage {
+                    kind: -1,
+                    payload: reason.into_bytes(),
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_connects_acks_extends_replies_heartbeats_and_pauses() {
+    // The start API.
+    let ws_listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
+    let ws_url = format!(
+        "ws://{}/v0/connect",
+        ws_listener.local_addr().expect("addr")
+    );
+    let (start_tx, mut start_rx) = tokio::sync::mpsc::channel::<(Option<String>, Vec<u8>)>(4);
+    let start_answer = StartResponse {
+        connection_id: "01JCONN00000000000000000001".into(),
+        gateway_endpoint: ws_url,
+        gateway_group: "test-group".into(),
+        session_token: "session".into(),
+        sync_token: "sync".into(),
+    };
+    let api = axum::Router::new().route(
+        "/v0/connect/start",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let start_tx = start_tx.clone();
+                let answer = start_answer.encode_to_vec();
+                async move {
+                    let ct = headers
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    let _ = start_tx.send((ct, body.to_vec())).await;
+                    answer
+                }
+            },
+        ),
+    );
+    let api_listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
+    let api_url = format!("http://{}", api_listener.local_addr().expect("addr"));
+    let api_task = tokio::spawn(async move {
+        let _ = axum::serve(api_listener, api).await;
+    });
+
+    // The worker.
+    let app = App::builder(Inngest::with_config("wk", Config::dev(api_url)))
+        .register(Slow)
+        .build()
+        .expect("the app builds");
+    let worker = Worker::new(app).instance_id("test-instance");
+    let mut state = worker.state();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker_task = tokio::spawn(worker.run_until(async {
+        let _ = stop_rx.await;
+    }));
+
+    // Start: protobuf, no gateways excluded.
+    let (ct, body) = start_rx.recv().await.expect("a start request");
+    assert_eq!(ct.as_deref(), Some("application/protobuf"));
+    assert!(
+        StartRequest::decode(body.as_slice())
+            .expect("decodes")
+            .exclude_gateways
+            .is_empty()
+    );
+
+    // The handshake.
+    let (tcp, _) = ws_listener.accept().await.expect("the worker dials");
+    let mut ws = tokio_tungstenite::accept_hdr_async(tcp, |req: &Request, mut resp: Response| {
+        assert_eq!(
+            req.headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some(SUBPROTOCOL)
+        );
+        resp.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static(SUBPROTOCOL),
+        );
+        Ok(resp)
+    })
+    .await
+    .expect("the upgrade");
+    let mut heartbeats = 0;
+    ws.send(Frame::Binary(
+        ConnectMessage::bare(GatewayMessageType::GatewayHello)
+            .encode_to_vec()
+            .into(),
+    ))
+    .await
+    .expect("hello");
+    let connect = next(&mut ws, &mut heartbeats)
+        .await
+        .expect("WORKER_CONNECT");
+    assert_eq!(connect.kind(), GatewayMessageType::WorkerConnect);
+    let c: WorkerConnectRequestData = connect.payload_as().expect("decodes");
+    assert_eq!(c.connection_id, "01JCONN00000000000000000001");
+    assert_eq!(c.instance_id, "test-instance");
+    assert_eq!(c.auth_data.expect("auth").session_token, "session");
+    let caps: Value = serde_json::from_slice(&c.capabilities).expect("JSON");
+    assert_eq!(caps["connect"], "v1");
+    assert!(c.worker_manual_readiness_ack);
+    assert_eq!(
+        (c.framework.as_str(), c.sdk_language.as_str()),
+        ("connect", "rust")
+    );
+    assert_eq!(c.apps[0].app_name, "wk");
+    let functions: Value = serde_json::from_slice(&c.apps[0].functions).expect("JSON");
+    assert_eq!(functions[0]["id"], "wk-slow");
+    assert_eq!(functions[0]["steps"]["step"]["runtime"]["type"], "ws");
+    assert!(c.started_at.is_some());
+    send(
+        &mut ws,
+        GatewayMessageType::GatewayConnectionReady,
+        &GatewayConnectionReadyData {
+            heartbeat_interval: "1s".into(),
+            extend_lease_interval: "1s".into(),
+            status_interval: "0s".into(),
+        },
+    )
+    .await;
+    assert_eq!(
+        next(&mut ws, &mut heartbeats).await.expect("ready").kind(),
+        GatewayMessageType::WorkerReady
+    );
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        state.wait_for(|s| *s == WorkerState::Active),
+    )
+    .await
+    .expect("active in time")
+    .expect("state");
+
+    // A request whose step takes 2.5 s: ACK first, leases meanwhile, then the reply.
+    send(
+        &mut ws,
+        GatewayMessageType::GatewayExecutorRequest,
+        &executor_request("r1", execution_request(2500, json!({}))),
+    )
+    .await;
+    let ack = next(&mut ws, &mut heartbeats).await.expect("an ack");
+    assert_eq!(ack.kind(), GatewayMessageType::WorkerRequestAck);
+    let ack: WorkerRequestAckData = ack.payload_as().expect("decodes");
+    assert_eq!(
+        (
+            ack.request_id.as_str(),
+            ack.function_slug.as_str(),
+            ack.run_id.as_str()
+        ),
+        ("r1", "wk-slow", "01RUN")
+    );
+    let extend = next(&mut ws, &mut heartbeats)
+        .await
+        .expect("a lease extension");
+    assert_eq!(extend.kind(), GatewayMessageType::WorkerRequestExtendLease);
+    let extend: WorkerRequestExtendLeaseData = extend.payload_as().expect("decodes");
+    assert_eq!(extend.lease_id, "lease-r1");
+    send(
+        &mut ws,
+        GatewayMessageType::WorkerRequestExtendLeaseAck,
+        &WorkerRequestExtendLeaseAckData {
+            request_id: "r1".into(),
+            new_lease_id: Some("lease-r1-2".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let extend = next(&mut ws, &mut heartbeats)
+        .await
+        .expect("a second extension");
+    assert_eq!(extend.kind(), GatewayMessageType::WorkerRequestExtendLease);
+    let extend: WorkerRequestExtendLeaseData = extend.payload_as().expect("decodes");
+    assert_eq!(
+        extend.lease_id, "lease-r1-2",
+        "the new lease is the one extended"
+    );
+    let reply = loop {
+        let m = next(&mut ws, &mut heartbeats).await.expect("the reply");
+        if m.kind() != GatewayMessageType::WorkerRequestExtendLease {
+            break m;
+        }
+    };
+    assert_eq!(reply.kind(), GatewayMessageType::WorkerReply);
+    let reply: SdkResponse = reply.payload_as().expect("decodes");
+    assert_eq!(reply.status(), SdkResponseStatus::NotCompleted);
+    let ops: Value = serde_json::from_slice(&reply.body).expect("JSON");
+    assert_eq!(ops[0]["op"], "StepRun");
+    assert_eq!(ops[0]["data"], 42);
+    assert_eq!(reply.request_version, 2);
+
+    // Not acknowledged: sent again.
+    let again = next(&mut ws, &mut heartbeats)
+        .await
+        .expect("the reply again");
+    assert_eq!(again.kind(), GatewayMessageType::WorkerReply);
+    assert_eq!(
+        again
+            .payload_as::<SdkResponse>()
+            .expect("decodes")
+            .request_id,
+        "r1"
+    );
+    send(
+        &mut ws,
+        GatewayMessageType::WorkerReplyAck,
+        &WorkerReplyAckData {
+            request_id: "r1".into(),
+        },
+    )
+    .await;
+
+    // The final request: DONE with the output.
+    send(
+        &mut ws,
+        GatewayMessageType::GatewayExecutorRequest,
+        &executor_request(
+            "r2",
+            execution_request(0, json!({ hash("work"): { "data": 42 } })),
+        ),
+    )
+    .await;
+    assert_eq!(
+        next(&mut ws, &mut heartbeats).await.expect("ack").kind(),
+        GatewayMessageType::WorkerRequestAck
+    );
+    let done = next(&mut ws, &mut heartbeats).await.expect("reply");
+    let done: SdkResponse = done.payload_as().expect("decodes");
+    assert_eq!(done.status(), SdkResponseStatus::Done);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&done.body).expect("JSON"),
+        json!(42)
+    );
+    send(
+        &mut ws,
+        GatewayMessageType::WorkerReplyAck,
+        &WorkerReplyAckData {
+            request_id: "r2".into(),
+        },
+    )
+    .await;
+    assert!(heartbeats >= 2, "a heartbeat a second: {heartbeats}");
+
+    // Shutdown: PAUSE, then a normal close.
+    let _ = stop_tx.send(());
+    assert_eq!(
+        next(&mut ws, &mut heartbeats).await.expect("pause").kind(),
+        GatewayMessageType::WorkerPause
+    );
+    let close = next(&mut ws, &mut heartbeats).await.expect("close");
+    assert_eq!(close.kind, -1);
+    assert_eq!(String::from_utf8_lossy(&close.payload), "WORKER_SHUTDOWN");
+    let result = tokio::time::timeout(Duration::from_secs(10), worker_task)
+        .await
+        .expect("the worker stops")
+        .expect("no panic");
+    assert!(result.is_ok());
+    assert_eq!(*state.borrow(), WorkerState::Closed);
+    api_task.abort();
+}
+
+/// A gateway that drops the socket in the handshake: the worker backs off, asks the start API
+/// again without that gateway, and stops when told to even while it is reconnecting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_gateway_is_excluded_on_the_next_start() {
+    let ws_listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
+    let ws_url = format!(
+        "ws://{}/v0/connect",
+        ws_listener.local_addr().expect("addr")
+    );
+    let (start_tx, mut start_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+    let answer = StartResponse {
+        connection_id: "01JCONN00000000000000000002".into(),
+        gateway_endpoint: ws_url,
+        gateway_group: "flaky-group".into(),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let api = axum::Router::new().route(
+        "/v0/connect/start",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let start_tx = start_tx.clone();
+            let answer = answer.clone();
+            async move {
+                let _ = start_tx.send(body.to_vec()).await;
+                answer
+            }
+        }),
+    );
+    let api_listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
+    let api_url = format!("http://{}", api_listener.local_addr().expect("addr"));
+    let api_task = tokio::spawn(async move {
+        let _ = axum::serve(api_listener, api).await;
+    });
+    let app = App::builder(Inngest::with_config("wk", Config::dev(api_url)))
+        .register(Slow)
+        .build()
+        .expect("the app builds");
+    let worker = Worker::new(app).instance_id("test-instance");
+    let mut state = worker.state();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker_task = tokio::spawn(worker.run_until(async {
+        let _ = stop_rx.await;
+    }));
+
+    let first = start_rx.recv().await.expect("a first start");
+    assert!(
+        StartRequest::decode(first.as_slice())
+            .expect("decodes")
+            .exclude_gateways
+            .is_empty()
+    );
+    // Accept the upgrade, then drop the socket before GATEWAY_HELLO.
+    let (tcp, _) = ws_listener.accept().await.expect("the worker dials");
+    let ws = tokio_tungstenite::accept_hdr_async(tcp, |_: &Request, mut resp: Response| {
+        resp.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static(SUBPROTOCOL),
+        );
+        Ok(resp)
+    })
+    .await
+    .expect("the upgrade");
+    drop(ws);
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        state.wait_for(|s| *s == WorkerState::Reconnecting),
+    )
+    .await
+    .expect("reconnecting in time")
+    .expect("state");
+    let second = tokio::time::timeout(Duration::from_secs(5), start_rx.recv())
+        .await
+        .expect("a second start after the backoff")
+        .expect("a body");
+    assert_eq!(
+        StartRequest::decode(second.as_slice())
+            .expect("decodes")
+            .exclude_gateways,
+        ["flaky-group"]
+    );
+    let _ = stop_tx.send(());
+    let result = tokio::time::timeout(Duration::from_secs(15), worker_task)
+        .await
+        .expect("the worker stops while reconnecting")
+        .expect("no panic");
+    assert!(result.is_ok());
+    api_task.abort();
+}
