@@ -129,7 +129,7 @@ pub enum CallOutcome {
         reason: String,
     },
     /// The app could not be reached (refused, reset, timeout): nothing ran.
-    Unreachable(reqwest::Error),
+    Unreachable(String),
 }
 
 /// An SDK answer, classified, with what the response said about itself.
@@ -169,7 +169,7 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
         // Nothing ran: the app is not there (yet).
         Err(e) if e.is_connect() => {
             return CallResult {
-                outcome: CallOutcome::Unreachable(e),
+                outcome: CallOutcome::Unreachable(crate::error_chain(&e)),
                 version: 0,
                 status: None,
             };
@@ -243,6 +243,38 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
         outcome: classify(status, &answer, &text),
         version,
         status: Some(status),
+    }
+}
+
+/// A connect worker's reply, read as the HTTP answer it stands for: `DONE` is a 200,
+/// `NOT_COMPLETED` a 206 and `ERROR` a 500, with the reply's no-retry, retry-after and version.
+pub(crate) fn from_connect(reply: &inngest_runtime::protocol::connect::SdkResponse) -> CallResult {
+    use inngest_runtime::protocol::connect::SdkResponseStatus;
+    let status = match reply.status() {
+        SdkResponseStatus::Done => 200,
+        SdkResponseStatus::NotCompleted => 206,
+        _ => 500,
+    };
+    let answer = AnswerHeaders {
+        from_sdk: true,
+        no_retry: reply.no_retry,
+        retry_after: reply.retry_after.clone(),
+        content_type: Some("application/json".into()),
+    };
+    let text = String::from_utf8_lossy(&reply.body);
+    CallResult {
+        outcome: classify(status, &answer, &text),
+        version: i64::from(reply.request_version),
+        status: Some(status),
+    }
+}
+
+/// A failed attempt of the executor's own (no answer to read).
+pub(crate) fn failed_attempt(reason: String) -> CallResult {
+    CallResult {
+        outcome: driver_error(reason),
+        version: 0,
+        status: None,
     }
 }
 

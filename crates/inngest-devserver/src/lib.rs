@@ -37,6 +37,7 @@ mod clock;
 mod engine;
 mod error_object;
 mod expr;
+mod gateway;
 mod http;
 mod registry;
 mod run;
@@ -236,7 +237,9 @@ impl DevServer {
             max_in_flight_per_app: 32,
             call_timeout: config.call_timeout,
         };
-        let (engine, engine_task) = engine::Engine::spawn(clock.clone(), store, options)?;
+        let gateway = gateway::Gateway::default();
+        let (engine, engine_task) =
+            engine::Engine::spawn(clock.clone(), store, options, gateway.clone())?;
         let url = format!("http://{local}");
         let syncer = AppSyncer::new();
         let router = http::router(http::Shared {
@@ -244,6 +247,8 @@ impl DevServer {
             clock: clock.clone(),
             syncer: syncer.clone(),
             allowed_hosts: config.allowed_hosts.clone(),
+            gateway,
+            url: url.clone(),
         });
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         // The engine owns every run: if it dies (a panic), nothing can progress, so the HTTP

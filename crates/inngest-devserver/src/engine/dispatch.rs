@@ -144,8 +144,41 @@ impl Engine {
         tracing::debug!(run = %run.id, step = %call.step_id, attempt = call.attempt, "calling the app");
         let http = self.http.clone();
         let tx = self.tx.clone();
+        // A function synced over connect runs on a worker of its app, through the gateway.
+        let over_connect = (f.url.starts_with("ws://") || f.url.starts_with("wss://")).then(|| {
+            let request = inngest_runtime::protocol::connect::GatewayExecutorRequestData {
+                request_id: ulid::Ulid::new().to_string(),
+                account_id: "dev".into(),
+                env_id: "dev".into(),
+                app_id: f.app_id.clone(),
+                app_name: f.app_id.clone(),
+                function_id: f.uuid.clone(),
+                function_slug: f.config.id.clone(),
+                step_id: Some(call.step_id.clone()),
+                request_payload: serde_json::to_vec(&req.body).unwrap_or_default(),
+                run_id: run.id.clone(),
+                lease_id: ulid::Ulid::new().to_string(),
+                job_id: item.id.clone(),
+                ..Default::default()
+            };
+            (self.gateway.clone(), f.app_id.clone(), request)
+        });
+        let call_timeout = self.options.call_timeout;
         tokio::spawn(async move {
-            let result = call::send(&http, &req).await;
+            let result = match over_connect {
+                None => call::send(&http, &req).await,
+                Some((gateway, app, request)) => {
+                    match gateway.call(&app, request, call_timeout).await {
+                        Ok(reply) => call::from_connect(&reply),
+                        Err(e @ crate::gateway::GatewayError::NoWorker(_)) => call::CallResult {
+                            outcome: call::CallOutcome::Unreachable(e.to_string()),
+                            version: 0,
+                            status: None,
+                        },
+                        Err(e) => call::failed_attempt(e.to_string()),
+                    }
+                }
+            };
             let _ = tx
                 .send(Command::Called {
                     item: Box::new(item),

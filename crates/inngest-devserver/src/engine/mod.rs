@@ -233,6 +233,8 @@ pub(crate) struct Engine {
     tx: mpsc::Sender<Command>,
     finished: tokio::sync::broadcast::Sender<RunView>,
     failed_attempts: tokio::sync::broadcast::Sender<FailedAttempt>,
+    /// Where calls to connect apps go.
+    gateway: crate::gateway::Gateway,
     options: EngineOptions,
 }
 
@@ -242,6 +244,7 @@ impl Engine {
         clock: Clock,
         store: Store,
         options: EngineOptions,
+        gateway: crate::gateway::Gateway,
     ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), StoreError> {
         let (tx, rx) = mpsc::channel(1024);
         let (finished, _) = tokio::sync::broadcast::channel(4096);
@@ -249,6 +252,7 @@ impl Engine {
         let mut engine = Engine {
             finished: finished.clone(),
             failed_attempts: failed_attempts.clone(),
+            gateway,
             clock,
             store,
             registry: Registry::default(),

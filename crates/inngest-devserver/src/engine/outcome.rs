@@ -196,10 +196,9 @@ impl Engine {
                 };
                 self.fail_or_retry(&run_id, &call, failure);
             }
-            CallOutcome::Unreachable(e) => {
+            CallOutcome::Unreachable(reason) => {
                 // Nothing ran, so no attempt is used up: the run waits for the app to return.
                 let delay = backoff::delay(0, self.options.retry_interval);
-                let reason = crate::error_chain(&e);
                 tracing::warn!(run = %run_id, %reason, ?delay, "the app is unreachable; will retry");
                 self.save_run(&run_id);
                 self.enqueue(&run_id, now.saturating_add(ms(delay)), Job::Execute(call));

@@ -60,9 +60,32 @@ pub(super) async fn event_runs(
     Ok(envelope(&s, runs))
 }
 
+/// The apps, each with its transport (`serve` or `connect`) and, for connect apps, the
+/// workers connected now.
 pub(super) async fn apps(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
     let apps = s.engine.apps().await?;
-    Ok(envelope(&s, apps))
+    let mut workers = s.gateway.workers();
+    let shown: Vec<Value> = apps
+        .into_iter()
+        .map(|app| {
+            let connected = workers.remove(&app.id).unwrap_or_default();
+            let transport = if app.url.starts_with("ws://connect/") {
+                "connect"
+            } else {
+                "serve"
+            };
+            let mut v = serde_json::to_value(&app).unwrap_or(Value::Null);
+            if let Value::Object(o) = &mut v {
+                o.insert("transport".into(), Value::from(transport));
+                o.insert(
+                    "workers".into(),
+                    serde_json::to_value(connected).unwrap_or(Value::Null),
+                );
+            }
+            v
+        })
+        .collect();
+    Ok(envelope(&s, shown))
 }
 
 pub(super) async fn app_functions(

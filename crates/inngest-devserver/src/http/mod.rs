@@ -3,6 +3,7 @@
 
 mod api;
 mod checkpoint;
+mod connect;
 mod dev;
 mod events;
 mod guard;
@@ -30,6 +31,10 @@ pub(crate) struct Shared {
     pub syncer: AppSyncer,
     /// Hosts allowed besides local and private names (see [`guard`]).
     pub allowed_hosts: Vec<String>,
+    /// Connect workers.
+    pub gateway: crate::gateway::Gateway,
+    /// This server's own URL (`http://host:port`).
+    pub url: String,
 }
 
 /// A JSON error answer.
@@ -221,6 +226,8 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route("/dev", get(dev::info))
         .route("/dev/time/advance", post(dev::advance))
         .route("/dev/sync", post(dev::sync))
+        .route("/v0/connect/start", post(connect::start))
+        .route("/v0/connect", get(connect::socket))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(

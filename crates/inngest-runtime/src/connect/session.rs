@@ -235,14 +235,17 @@ pub(super) async fn run(
 
     // Every frame goes through one writer.
     let (out_tx, mut out_rx) = mpsc::channel::<Frame>(256);
-    let writer = tokio::spawn(async move {
+    let mut writer = AbortOnDrop(tokio::spawn(async move {
         while let Some(frame) = out_rx.recv().await {
             let closing = matches!(frame, Frame::Close(_));
             if sink.send(frame).await.is_err() || closing {
                 break;
             }
         }
-    });
+    }));
+    // The requests in flight: aborted with the session if it is dropped (the worker's future
+    // cancelled), so that nothing of a dropped worker keeps its socket open.
+    let mut requests = tokio::task::JoinSet::new();
 
     let mut in_flight: HashMap<String, mpsc::Sender<ToRequest>> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::channel::<String>(256);
@@ -280,7 +283,7 @@ pub(super) async fn run(
                         in_flight.insert(req.request_id.clone(), tx);
                         let task = RequestTask { out: out_tx.clone(), events: rx, done: done_tx.clone(), lease_every };
                         let handler = worker.handler.clone();
-                        tokio::spawn(task.run(handler, req));
+                        requests.spawn(task.run(handler, req));
                     }
                     GatewayMessageType::WorkerReplyAck => {
                         if let Ok(ack) = message.payload_as::<WorkerReplyAckData>() {
@@ -303,6 +306,7 @@ pub(super) async fn run(
             }
             Some(id) = done_rx.recv() => {
                 in_flight.remove(&id);
+                while requests.try_join_next().is_some() {}
             }
             _ = heartbeat.tick() => {
                 if unanswered >= MISSED_HEARTBEATS {
@@ -326,8 +330,17 @@ pub(super) async fn run(
         let _ = out_tx.send(Frame::Close(Some(close))).await;
     }
     drop(out_tx);
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), &mut writer.0).await;
     end
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// One executor request: acknowledged, run, its lease extended meanwhile, and its reply sent

@@ -1,0 +1,176 @@
+//! The connect gateway: workers that dial in over a WebSocket (`GET /v0/connect`, after
+//! `POST /v0/connect/start`), their apps synced from `WORKER_CONNECT`, and executions routed to
+//! them instead of over HTTP.
+//!
+//! A call picks the app's next active worker in turn, sends `GATEWAY_EXECUTOR_REQUEST` and waits
+//! for the `WORKER_REPLY`, which is answered with `WORKER_REPLY_ACK`. When no worker is
+//! connected nothing runs and no attempt is used up; when the worker goes away mid-call, the
+//! attempt fails and is retried, on another worker if there is one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use inngest_runtime::protocol::connect::{
+    ConnectMessage, GatewayExecutorRequestData, GatewayMessageType, SdkResponse,
+};
+use tokio::sync::{mpsc, oneshot};
+
+/// Why a call did not reach a worker, or got no answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GatewayError {
+    /// No worker of the app is connected and active.
+    #[error("no connect worker of app {0:?} is connected")]
+    NoWorker(String),
+    /// The worker went away before it answered.
+    #[error("the connect worker went away before it answered")]
+    Lost,
+    /// It did not answer in time.
+    #[error("the connect worker did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// One connected worker.
+struct Worker {
+    connection_id: String,
+    instance_id: String,
+    tx: mpsc::Sender<ConnectMessage>,
+    /// Sent `WORKER_PAUSE`: no new requests.
+    paused: bool,
+}
+
+#[derive(Default)]
+struct State {
+    /// Workers by app id, in the order they connected.
+    workers: HashMap<String, Vec<Worker>>,
+    /// Calls waiting for their reply, by request id, with the connection they went to.
+    pending: HashMap<String, (String, oneshot::Sender<SdkResponse>)>,
+    /// Round-robin position per app.
+    next: HashMap<String, usize>,
+}
+
+/// A worker as the API shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ConnectedWorker {
+    /// The connection id.
+    pub connection_id: String,
+    /// The worker's instance id.
+    pub instance_id: String,
+    /// Whether it takes new requests.
+    pub active: bool,
+}
+
+/// The gateway's shared state. Cheap to clone.
+#[derive(Clone, Default)]
+pub(crate) struct Gateway(Arc<Mutex<State>>);
+
+impl Gateway {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A worker joins `app`; frames for it go to `tx`.
+    pub fn add(
+        &self,
+        app: &str,
+        connection_id: &str,
+        instance_id: &str,
+        tx: mpsc::Sender<ConnectMessage>,
+    ) {
+        self.lock()
+            .workers
+            .entry(app.to_string())
+            .or_default()
+            .push(Worker {
+                connection_id: connection_id.to_string(),
+                instance_id: instance_id.to_string(),
+                tx,
+                paused: false,
+            });
+    }
+
+    /// A worker asked for no more requests.
+    pub fn pause(&self, connection_id: &str) {
+        for w in self.lock().workers.values_mut().flatten() {
+            if w.connection_id == connection_id {
+                w.paused = true;
+            }
+        }
+    }
+
+    /// A worker is gone: its pending calls fail (their senders drop) and are retried.
+    pub fn remove(&self, connection_id: &str) {
+        let mut st = self.lock();
+        for list in st.workers.values_mut() {
+            list.retain(|w| w.connection_id != connection_id);
+        }
+        st.workers.retain(|_, list| !list.is_empty());
+        st.pending.retain(|_, (conn, _)| conn != connection_id);
+    }
+
+    /// The reply to a pending call.
+    pub fn reply(&self, reply: SdkResponse) {
+        if let Some((_, tx)) = self.lock().pending.remove(&reply.request_id) {
+            let _ = tx.send(reply);
+        }
+    }
+
+    /// The workers of each app.
+    pub fn workers(&self) -> HashMap<String, Vec<ConnectedWorker>> {
+        self.lock()
+            .workers
+            .iter()
+            .map(|(app, list)| {
+                let shown = list
+                    .iter()
+                    .map(|w| ConnectedWorker {
+                        connection_id: w.connection_id.clone(),
+                        instance_id: w.instance_id.clone(),
+                        active: !w.paused,
+                    })
+                    .collect();
+                (app.clone(), shown)
+            })
+            .collect()
+    }
+
+    /// Sends `request` to a worker of `app` and waits for its reply.
+    pub async fn call(
+        &self,
+        app: &str,
+        request: GatewayExecutorRequestData,
+        timeout: Duration,
+    ) -> Result<SdkResponse, GatewayError> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let tx = {
+            let mut st = self.lock();
+            let start = st.next.get(app).copied().unwrap_or(0);
+            let Some(list) = st.workers.get(app) else {
+                return Err(GatewayError::NoWorker(app.to_string()));
+            };
+            let n = list.len();
+            let Some(i) = (0..n).map(|k| (start + k) % n).find(|&i| !list[i].paused) else {
+                return Err(GatewayError::NoWorker(app.to_string()));
+            };
+            let (conn, tx) = (list[i].connection_id.clone(), list[i].tx.clone());
+            st.next.insert(app.to_string(), i + 1);
+            st.pending
+                .insert(request.request_id.clone(), (conn, reply_tx));
+            tx
+        };
+        let id = request.request_id.clone();
+        let frame = ConnectMessage::of(GatewayMessageType::GatewayExecutorRequest, &request);
+        if tx.send(frame).await.is_err() {
+            self.lock().pending.remove(&id);
+            return Err(GatewayError::Lost);
+        }
+        match tokio::time::timeout(timeout, reply_rx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(GatewayError::Lost),
+            Err(_) => {
+                self.lock().pending.remove(&id);
+                Err(GatewayError::Timeout(timeout))
+            }
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Connect mode's two endpoints, on the dev server's own port so that a worker finds them with
+//! nothing but `INNGEST_DEV`: `POST /v0/connect/start` hands out a connection id and tokens and
+//! names this server's WebSocket endpoint, `GET /v0/connect`, where the worker does its
+//! handshake, syncs its apps and takes executions.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{Message as Frame, WebSocket, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use inngest_runtime::protocol::connect::*;
+use inngest_runtime::protocol::sync::{FunctionConfig, RegisterRequest};
+use prost::Message as _;
+use tokio::sync::mpsc;
+
+use super::Shared;
+
+/// The largest frame taken.
+const MAX_FRAME: usize = 10 * 1024 * 1024;
+/// How long the worker has for `WORKER_CONNECT`.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+/// The intervals the gateway gives.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// A worker silent for this long (5 heartbeats) is dropped.
+const SILENCE: Duration = Duration::from_secs(50);
+/// At most this many apps per worker, as the official gateway allows.
+const MAX_APPS: usize = 100;
+
+/// `POST /v0/connect/start`.
+pub(super) async fn start(State(s): State<Shared>) -> Response {
+    let host = s.url.trim_start_matches("http://");
+    let answer = StartResponse {
+        connection_id: ulid::Ulid::new().to_string(),
+        gateway_endpoint: format!("ws://{host}/v0/connect"),
+        gateway_group: "dev-server".into(),
+        session_token: ulid::Ulid::new().to_string(),
+        sync_token: ulid::Ulid::new().to_string(),
+    };
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/protobuf")],
+        answer.encode_to_vec(),
+    )
+        .into_response()
+}
+
+/// `GET /v0/connect`: the WebSocket.
+pub(super) async fn socket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {
+    ws.protocols([SUBPROTOCOL])
+        .max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
+        .on_upgrade(move |socket| session(socket, s))
+}
+
+fn frame(kind: GatewayMessageType, payload: &impl prost::Message) -> Frame {
+    Frame::Binary(ConnectMessage::of(kind, payload).encode_to_vec().into())
+}
+
+fn bare(kind: GatewayMessageType) -> Frame {
+    Frame::Binary(ConnectMessage::bare(kind).encode_to_vec().into())
+}
+
+/// The next connect message, or why there is none.
+async fn next(socket: &mut WebSocket) -> Result<ConnectMessage, String> {
+    loop {
+        match socket.recv().await {
+            Some(Ok(Frame::Binary(b))) => {
+                return ConnectMessage::decode(b.as_ref())
+                    .map_err(|e| format!("not a ConnectMessage: {e}"));
+            }
+            Some(Ok(Frame::Close(_))) | None => return Err("the worker closed".into()),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(format!("the socket failed: {e}")),
+        }
+    }
+}
+
+/// The sync an app of `WORKER_CONNECT` stands for.
+fn sync_of(
+    connect: &WorkerConnectRequestData,
+    app: &AppConfiguration,
+) -> Result<RegisterRequest, String> {
+    let functions: Vec<FunctionConfig> = serde_json::from_slice(&app.functions)
+        .map_err(|e| format!("the functions of {:?} are not valid: {e}", app.app_name))?;
+    let capabilities = serde_json::from_slice(&connect.capabilities).unwrap_or_default();
+    Ok(RegisterRequest {
+        url: format!("ws://connect/{}", app.app_name),
+        deploy_type: "connect".into(),
+        framework: connect.framework.clone(),
+        app_name: app.app_name.clone(),
+        functions,
+        sdk: format!("{}:{}", connect.sdk_language, connect.sdk_version),
+        v: "0.1".into(),
+        capabilities,
+        app_version: app.app_version.clone(),
+    })
+}
+
+async fn refuse(socket: &mut WebSocket, code: &str, message: String) {
+    tracing::warn!(%message, "a connect worker was refused");
+    let err = SystemError {
+        code: code.into(),
+        data: None,
+        message,
+    };
+    let _ = socket
+        .send(frame(GatewayMessageType::SyncFailed, &err))
+        .await;
+    let _ = socket.send(Frame::Close(None)).await;
+}
+
+async fn session(mut socket: WebSocket, s: Shared) {
+    if socket
+        .send(bare(GatewayMessageType::GatewayHello))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let connect = match tokio::time::timeout(HANDSHAKE, next(&mut socket)).await {
+        Ok(Ok(m)) if m.kind() == GatewayMessageType::WorkerConnect => {
+            match m.payload_as::<WorkerConnectRequestData>() {
+                Ok(c) => c,
+                Err(e) => {
+                    return refuse(
+                        &mut socket,
+                        "malformed",
+                        format!("WORKER_CONNECT is malformed: {e}"),
+                    )
+                    .await;
+                }
+            }
+        }
+        Ok(Ok(m)) => {
+            return refuse(
+                &mut socket,
+                "handshake",
+                format!("expected WORKER_CONNECT, got {}", m.kind().name()),
+            )
+            .await;
+        }
+        Ok(Err(_)) | Err(_) => return,
+    };
+    if connect.connection_id.parse::<ulid::Ulid>().is_err() || connect.instance_id.trim().is_empty()
+    {
+        return refuse(
+            &mut socket,
+            "handshake",
+            "WORKER_CONNECT needs the connection id from start and an instance id".into(),
+        )
+        .await;
+    }
+    if connect.apps.is_empty() || connect.apps.len() > MAX_APPS {
+        return refuse(
+            &mut socket,
+            "handshake",
+            format!("a worker serves 1 to {MAX_APPS} apps"),
+        )
+        .await;
+    }
+    for app in &connect.apps {
+        let synced = match sync_of(&connect, app) {
+            Ok(sync) => s
+                .engine
+                .register(sync)
+                .await
+                .map_err(|e| crate::error_chain(&e)),
+            Err(why) => Err(why),
+        };
+        if let Err(why) = synced {
+            return refuse(&mut socket, "sync_failed", why).await;
+        }
+    }
+    let ready = GatewayConnectionReadyData {
+        heartbeat_interval: format!("{}s", HEARTBEAT.as_secs()),
+        extend_lease_interval: "5s".into(),
+        status_interval: "0s".into(),
+    };
+    if socket
+        .send(frame(GatewayMessageType::GatewayConnectionReady, &ready))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (tx, mut rx) = mpsc::channel::<ConnectMessage>(64);
+    let conn = connect.connection_id.clone();
+    for app in &connect.apps {
+        s.gateway
+            .add(&app.app_name, &conn, &connect.instance_id, tx.clone());
+    }
+    tracing::info!(instance = %connect.instance_id, apps = connect.apps.len(), "a connect worker joined");
+    loop {
+        tokio::select! {
+            incoming = tokio::time::timeout(SILENCE, next(&mut socket)) => {
+                let m = match incoming {
+                    Ok(Ok(m)) => m,
+                    Ok(Err(why)) => {
+                        tracing::info!(instance = %connect.instance_id, %why, "a connect worker left");
+                        break;
+                    }
+                    Err(_) => {
+                        tracing::warn!(instance = %connect.instance_id, "a connect worker missed its heartbeats; dropped");
+                        break;
+                    }
+                };
+                let answer = match m.kind() {
+                    GatewayMessageType::WorkerHeartbeat => Some(bare(GatewayMessageType::GatewayHeartbeat)),
+                    GatewayMessageType::WorkerPause => {
+                        s.gateway.pause(&conn);
+                        None
+                    }
+                    GatewayMessageType::WorkerRequestExtendLease => {
+                        m.payload_as::<WorkerRequestExtendLeaseData>().ok().map(|l| {
+                            frame(
+                                GatewayMessageType::WorkerRequestExtendLeaseAck,
+                                &WorkerRequestExtendLeaseAckData {
+                                    request_id: l.request_id,
+                                    account_id: l.account_id,
+                                    env_id: l.env_id,
+                                    app_id: l.app_id,
+                                    function_slug: l.function_slug,
+                                    new_lease_id: Some(ulid::Ulid::new().to_string()),
+                                },
+                            )
+                        })
+                    }
+                    GatewayMessageType::WorkerReply => match m.payload_as::<SdkResponse>() {
+                        Ok(reply) => {
+                            let ack = WorkerReplyAckData { request_id: reply.request_id.clone() };
+                            s.gateway.reply(reply);
+                            Some(frame(GatewayMessageType::WorkerReplyAck, &ack))
+                        }
+                        Err(_) => None,
+                    },
+                    _ => None,
+                };
+                if let Some(answer) = answer {
+                    if socket.send(answer).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            Some(out) = rx.recv() => {
+                if socket.send(Frame::Binary(out.encode_to_vec().into())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    s.gateway.remove(&conn);
+}

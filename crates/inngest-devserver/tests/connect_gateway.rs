@@ -1,0 +1,262 @@
+//! Our connect worker (`inngest_runtime::connect`) against the dev server's gateway: the
+//! worker finds it with nothing but the dev server's URL, its app is synced from
+//! `WORKER_CONNECT`, runs complete over the socket in classic and checkpoint mode, two workers
+//! share the work, and a run whose worker is killed mid-step completes on a worker started
+//! afterwards.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use inngest_devserver::{DevServer, DevServerConfig, RunStatus};
+use inngest_runtime::config::Config;
+use inngest_runtime::connect::Worker;
+use inngest_runtime::{App, Context, Event, Inngest, Workflow, WorkflowError, WorkflowOptions};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct Job {
+    #[garde(skip)]
+    n: u64,
+    /// How long the first step takes on the first attempt, in ms.
+    #[garde(skip)]
+    #[serde(default)]
+    slow_ms: u64,
+}
+impl Event for Job {
+    const NAME: &'static str = "test/job";
+}
+
+/// Two steps and a sleep; counts the steps it ran and the requests it answered.
+struct Steps {
+    ran: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+}
+impl Workflow for Steps {
+    type Event = Job;
+    type Output = u64;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("steps")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<u64, WorkflowError> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        let job = &ctx.event.data;
+        let attempt = ctx.attempt;
+        let a = ctx
+            .step
+            .run("one", async {
+                if attempt == 0 && job.slow_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(job.slow_ms)).await;
+                }
+                self.ran.fetch_add(1, Ordering::SeqCst);
+                Ok(job.n + 1)
+            })
+            .await?;
+        ctx.step.sleep("nap", "1s").await?;
+        ctx.step
+            .run("two", async {
+                self.ran.fetch_add(1, Ordering::SeqCst);
+                Ok(a * 10)
+            })
+            .await
+    }
+}
+
+async fn server(checkpointing: bool) -> DevServer {
+    DevServer::start(DevServerConfig {
+        port: 0,
+        checkpointing,
+        retry_interval: Some(Duration::from_secs(1)),
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts")
+}
+
+/// What a test worker counted: steps run, requests answered.
+struct Counts {
+    ran: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+}
+
+/// A worker of app `cx` against `server`; its counters, its stop and its task.
+fn worker(
+    server: &DevServer,
+    instance: &str,
+) -> (
+    Counts,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let counts = Counts {
+        ran: Arc::new(AtomicUsize::new(0)),
+        requests: Arc::new(AtomicUsize::new(0)),
+    };
+    let app = App::builder(Inngest::with_config("cx", Config::dev(server.url())))
+        .register(Steps {
+            ran: counts.ran.clone(),
+            requests: counts.requests.clone(),
+        })
+        .build()
+        .expect("the app builds");
+    let worker = Worker::new(app).instance_id(instance);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = worker
+            .run_until(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (counts, stop, task)
+}
+
+async fn apps(server: &DevServer) -> Value {
+    reqwest::get(format!("{}/v1/apps", server.url()))
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+/// Waits until app `cx` has `n` active workers.
+async fn workers(server: &DevServer, n: usize) {
+    for _ in 0..200 {
+        let apps = apps(server).await;
+        let active = apps["data"]
+            .as_array()
+            .and_then(|a| a.iter().find(|app| app["id"] == "cx"))
+            .and_then(|app| app["workers"].as_array())
+            .map_or(0, |w| w.iter().filter(|w| w["active"] == true).count());
+        if active == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("app cx never had {n} workers: {}", apps(server).await);
+}
+
+async fn run_one(server: &DevServer, data: Value) -> inngest_devserver::RunView {
+    let ids = server
+        .send(vec![json!({ "name": Job::NAME, "data": data })])
+        .await
+        .expect("sent");
+    // The sleep of a second is moved past as soon as the run waits in it.
+    for _ in 0..400 {
+        if let Some(run) = server
+            .finished_run(&ids[0], "cx-steps", Duration::from_millis(50))
+            .await
+            .expect("the server runs")
+        {
+            return run;
+        }
+        server
+            .advance(Duration::from_secs(2))
+            .await
+            .expect("the clock moves");
+    }
+    panic!("the run did not finish");
+}
+
+async fn completes_over_connect(checkpointing: bool) {
+    let server = server(checkpointing).await;
+    let (counts, stop, task) = worker(&server, "w1");
+    workers(&server, 1).await;
+    let apps = apps(&server).await;
+    let app = apps["data"]
+        .as_array()
+        .and_then(|a| a.iter().find(|app| app["id"] == "cx"))
+        .expect("app cx is synced")
+        .clone();
+    assert_eq!(app["transport"], "connect", "{app}");
+    assert_eq!(app["workers"][0]["instance_id"], "w1", "{app}");
+    let run = run_one(&server, json!({ "n": 4 })).await;
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(run.output, Some(json!(50)));
+    assert_eq!(counts.ran.load(Ordering::SeqCst), 2, "each step ran once");
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the worker stops")
+        .expect("no panic");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_completes_over_connect_in_classic_mode() {
+    completes_over_connect(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_completes_over_connect_in_checkpoint_mode() {
+    completes_over_connect(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_share_the_work() {
+    let server = server(false).await;
+    let (a_counts, stop_a, _a) = worker(&server, "wa");
+    let (b_counts, stop_b, _b) = worker(&server, "wb");
+    workers(&server, 2).await;
+    for n in 0..4 {
+        let run = run_one(&server, json!({ "n": n })).await;
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    }
+    let (a, b) = (
+        a_counts.ran.load(Ordering::SeqCst),
+        b_counts.ran.load(Ordering::SeqCst),
+    );
+    assert_eq!(a + b, 8, "every step ran once: {a} + {b}");
+    let (ra, rb) = (
+        a_counts.requests.load(Ordering::SeqCst),
+        b_counts.requests.load(Ordering::SeqCst),
+    );
+    assert!(ra > 0 && rb > 0, "both workers got requests: {ra} and {rb}");
+    let _ = (stop_a.send(()), stop_b.send(()));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_worker_is_killed_mid_step_completes_on_the_next_worker() {
+    let server = server(false).await;
+    let (_, _stop, task) = worker(&server, "doomed");
+    workers(&server, 1).await;
+    let ids = server
+        .send(vec![
+            json!({ "name": Job::NAME, "data": { "n": 1, "slow_ms": 60000 } }),
+        ])
+        .await
+        .expect("sent");
+    // The step is running on the doomed worker: kill it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    task.abort();
+    workers(&server, 0).await;
+    let (heir, _stop2, _task2) = worker(&server, "heir");
+    workers(&server, 1).await;
+    let mut done = None;
+    for _ in 0..400 {
+        if let Some(run) = server
+            .finished_run(&ids[0], "cx-steps", Duration::from_millis(50))
+            .await
+            .expect("the server runs")
+        {
+            done = Some(run);
+            break;
+        }
+        server
+            .advance(Duration::from_secs(2))
+            .await
+            .expect("the clock moves");
+    }
+    let run = done.expect("the run finished");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(run.output, Some(json!(20)));
+    assert_eq!(
+        heir.ran.load(Ordering::SeqCst),
+        2,
+        "the heir ran both steps"
+    );
+    server.stop().await;
+}
