@@ -8,11 +8,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 src="$root/tests/conformance/js"
-files=("$src/package.json" "$src/package-lock.json" "$src/functions.mjs" "$src/app.mjs" "$root/bench/serve/app.mjs")
+files=("$src/package.json" "$src/package-lock.json" "$src/functions.mjs" "$src/app.mjs" "$src/connect.mjs" "$root/bench/serve/app.mjs")
 key=$(cat "${files[@]}" | sha256sum | cut -c1-16)
 dir="${INNGEST_JS_APP_DIR:-/var/tmp/cargo-inngest-js-sdk-$key}"
 mkdir -p "$dir"
-for f in package.json package-lock.json functions.mjs app.mjs; do cp "$src/$f" "$dir/$f"; done
+for f in package.json package-lock.json functions.mjs app.mjs connect.mjs; do cp "$src/$f" "$dir/$f"; done
 cp "$root/bench/serve/app.mjs" "$dir/bench-app.mjs"
 if [ ! -f "$dir/node_modules/.installed-$key" ]; then
   (cd "$dir" && npm ci --no-audit --no-fund --silent >&2 && touch "node_modules/.installed-$key")

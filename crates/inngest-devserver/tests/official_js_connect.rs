@@ -1,0 +1,162 @@
+//! The official JS SDK's connect worker (`inngest/connect`, the pinned `inngest` on Node) against
+//! our gateway, found with nothing but `INNGEST_DEV`: the contract's scenarios reach the
+//! outcome recorded from the same SDK in serve mode, and the worker closes gracefully.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use inngest_devserver::{DevServer, DevServerConfig};
+use serde_json::Value;
+
+/// The JS worker, killed when dropped.
+struct JsWorker(Child);
+
+impl Drop for JsWorker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_js_worker(dev_server: &str) -> JsWorker {
+    let dir = PathBuf::from(std::env::var("INNGEST_JS_APP_DIR").expect(
+        "INNGEST_JS_APP_DIR names the installed JS app: `export INNGEST_JS_APP_DIR=$(bash .ci/js-sdk.sh)`",
+    ));
+    let mut child = Command::new("node")
+        // Node 20 has the WebSocket the SDK needs behind a flag.
+        .args(["--experimental-websocket", "connect.mjs"])
+        .current_dir(&dir)
+        .env("INNGEST_DEV", dev_server)
+        .env("INNGEST_CONNECT_INSTANCE_ID", "js-worker")
+        // The socket in the main thread: Node 20's worker threads do not get the flag's
+        // WebSocket.
+        .env("INNGEST_CONNECT_ISOLATE_EXECUTION", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs");
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("connected") => break,
+            Ok(_) => {}
+            Err(_) => panic!("the JS worker did not connect within 60 s"),
+        }
+    }
+    JsWorker(child)
+}
+
+/// Scenarios whose run starts from their event alone and ends on its own once the clock moves.
+const SCENARIOS: &[&str] = &[
+    "welcome-user",
+    "wait-for-payment-timeout",
+    "parent-fn",
+    "non-retriable",
+    "parallel-steps",
+    "repeated-ids",
+    "failing-step",
+    "send-event",
+    "plain-throw",
+    "retry-after",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_js_connect_worker_runs_the_contract_through_our_gateway_checkpointing() {
+    run_contract(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_js_connect_worker_runs_the_contract_through_our_gateway_classic() {
+    run_contract(false).await;
+}
+
+async fn run_contract(checkpointing: bool) {
+    let server = DevServer::start(DevServerConfig {
+        port: 0,
+        checkpointing,
+        retry_interval: Some(Duration::from_secs(1)),
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts");
+    let mut worker = start_js_worker(server.url());
+    let scenarios = support::scenarios();
+    let mut failures = Vec::new();
+    for name in SCENARIOS {
+        let scenario = &scenarios[*name];
+        let manifest = support::read_json(&support::corpus().join(name).join("manifest.json"));
+        let mut event = scenario["event"].clone();
+        if let Value::Object(o) = &mut event {
+            o.remove("id");
+            o.remove("ts");
+        }
+        let ids = server.send(vec![event]).await.expect("sent");
+        let function = scenario["fn"].as_str().expect("a function id");
+        let mut done = None;
+        for _ in 0..300 {
+            if let Some(run) = server
+                .finished_run(&ids[0], function, Duration::from_millis(100))
+                .await
+                .expect("the server runs")
+            {
+                done = Some(run);
+                break;
+            }
+            // Sleeps, wait timeouts and retries become due.
+            server
+                .advance(Duration::from_secs(3 * 86_400))
+                .await
+                .expect("the clock moves");
+        }
+        match done {
+            None => failures.push(format!("{name}: the run did not finish")),
+            Some(run) => {
+                if let Some(diff) = support::outcome_diff(&run, &manifest) {
+                    failures.push(format!("{name}: {diff}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // The apps API shows the worker; SIGTERM closes it gracefully.
+    let apps: Value = reqwest::get(format!("{}/v1/apps", server.url()))
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("JSON");
+    let app = apps["data"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["id"] == "probe-app"))
+        .expect("probe-app is synced")
+        .clone();
+    assert_eq!(app["transport"], "connect", "{app}");
+    assert_eq!(app["workers"][0]["instance_id"], "js-worker", "{app}");
+    let pid = worker.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = tokio::task::spawn_blocking(move || worker.0.wait())
+        .await
+        .expect("joined")
+        .expect("waited");
+    assert!(status.success(), "the JS worker exited with {status}");
+    server.stop().await;
+}
