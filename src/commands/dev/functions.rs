@@ -5,18 +5,35 @@ use serde_json::Value;
 use super::console::{Console, Source};
 use super::server::Server;
 
+/// How the server reaches a function, from its URL: a connect worker's functions are synced
+/// with `ws://` or `wss://` URLs.
+fn transport_of(url: &str) -> &'static str {
+    if url.starts_with("ws://") || url.starts_with("wss://") {
+        "connect (ws)"
+    } else {
+        "serve (http)"
+    }
+}
+
 /// Prints what `server` lists (best effort: a server that lists nothing says so).
 pub async fn print(server: &Server, console: &Console) {
-    let rows: Vec<(String, String)> = match server {
+    let rows: Vec<(String, String, &'static str)> = match server {
         Server::Embedded(s) => match s.engine().apps().await {
             Ok(apps) => apps
                 .into_iter()
                 .flat_map(|a| a.functions)
-                .map(|f| (f.id, f.triggers.join(", ")))
+                .map(|f| {
+                    let transport = transport_of(&f.url);
+                    (f.id, f.triggers.join(", "), transport)
+                })
                 .collect(),
             Err(_) => Vec::new(),
         },
-        Server::Official { url, .. } => official(url).await,
+        Server::Official { url, .. } => official(url)
+            .await
+            .into_iter()
+            .map(|(id, triggers)| (id, triggers, "serve (http)"))
+            .collect(),
     };
     if rows.is_empty() {
         console.line(Source::Dev, "synced (the server lists no functions)");
@@ -28,10 +45,10 @@ pub async fn print(server: &Server, console: &Console) {
         Source::Dev,
         &format!("{:<w$}  {:<t$}  transport", "function", "trigger"),
     );
-    for (id, trigger) in rows {
+    for (id, trigger, transport) in rows {
         console.line(
             Source::Dev,
-            &format!("{id:<w$}  {trigger:<t$}  serve (http)"),
+            &format!("{id:<w$}  {trigger:<t$}  {transport}"),
         );
     }
 }
@@ -78,8 +95,20 @@ fn rows(body: &Value) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
-    use super::rows;
+    use super::{rows, transport_of};
     use serde_json::json;
+
+    #[test]
+    fn a_connect_function_shows_its_transport() {
+        assert_eq!(
+            transport_of("wss://connect/?fnId=shop-hello&stepId=step"),
+            "connect (ws)"
+        );
+        assert_eq!(
+            transport_of("http://127.0.0.1:3000/api/inngest?fnId=shop-hello&stepId=step"),
+            "serve (http)"
+        );
+    }
 
     #[test]
     fn official_function_lists_are_read_at_either_place() {
