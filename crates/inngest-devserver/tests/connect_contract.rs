@@ -1,6 +1,7 @@
-//! The official JS SDK's connect worker (`inngest/connect`, the pinned `inngest` on Node) against
-//! our gateway, found with nothing but `INNGEST_DEV`: the contract's scenarios reach the
-//! outcome recorded from the same SDK in serve mode, and the worker closes gracefully.
+//! Connect workers against our gateway, found with nothing but the dev server's URL: the
+//! official JS SDK's (`inngest/connect`, the pinned `inngest` on Node) and ours (the
+//! conformance app served by `inngest_runtime::connect::Worker`). The contract's scenarios reach
+//! the outcome recorded from the official SDK in serve mode, and each worker closes gracefully.
 
 mod support;
 
@@ -74,15 +75,75 @@ const SCENARIOS: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_js_connect_worker_runs_the_contract_through_our_gateway_checkpointing() {
-    run_contract(true).await;
+    run_contract(true, Peer::Js).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_js_connect_worker_runs_the_contract_through_our_gateway_classic() {
-    run_contract(false).await;
+    run_contract(false, Peer::Js).await;
 }
 
-async fn run_contract(checkpointing: bool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_connect_worker_runs_the_contract_through_our_gateway_checkpointing() {
+    run_contract(true, Peer::Rust).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_connect_worker_runs_the_contract_through_our_gateway_classic() {
+    run_contract(false, Peer::Rust).await;
+}
+
+/// Which worker serves the contract.
+#[derive(Clone, Copy)]
+enum Peer {
+    Js,
+    Rust,
+}
+
+/// A running worker of either kind.
+enum Running {
+    Js(JsWorker),
+    Rust(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<(), inngest_runtime::connect::ConnectError>>,
+    ),
+}
+
+fn start_rust_worker(dev_server: &str) -> Running {
+    let client = inngest_runtime::Inngest::with_config(
+        conformance_app::APP_ID,
+        inngest_runtime::config::Config::dev(dev_server),
+    );
+    let app = conformance_app::app(client).expect("the conformance app builds");
+    let worker = inngest_runtime::connect::Worker::new(app).instance_id("rust-worker");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(worker.run_until(async {
+        let _ = stopped.await;
+    }));
+    Running::Rust(stop, task)
+}
+
+/// Waits until `instance` is connected for probe-app.
+async fn connected(server: &DevServer, instance: &str) -> Value {
+    for _ in 0..400 {
+        let apps: Value = reqwest::get(format!("{}/v1/apps", server.url()))
+            .await
+            .expect("the API answers")
+            .json()
+            .await
+            .expect("JSON");
+        if let Some(app) = apps["data"].as_array().and_then(|a| {
+            a.iter()
+                .find(|a| a["id"] == "probe-app" && a["workers"][0]["instance_id"] == instance)
+        }) {
+            return app.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{instance} never connected");
+}
+
+async fn run_contract(checkpointing: bool, peer: Peer) {
     let server = DevServer::start(DevServerConfig {
         port: 0,
         checkpointing,
@@ -91,7 +152,12 @@ async fn run_contract(checkpointing: bool) {
     })
     .await
     .expect("the dev server starts");
-    let mut worker = start_js_worker(server.url());
+    let (running, instance) = match peer {
+        Peer::Js => (Running::Js(start_js_worker(server.url())), "js-worker"),
+        Peer::Rust => (start_rust_worker(server.url()), "rust-worker"),
+    };
+    let app = connected(&server, instance).await;
+    assert_eq!(app["transport"], "connect", "{app}");
     let scenarios = support::scenarios();
     let mut failures = Vec::new();
     for name in SCENARIOS {
@@ -131,32 +197,31 @@ async fn run_contract(checkpointing: bool) {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
-    // The apps API shows the worker; SIGTERM closes it gracefully.
-    let apps: Value = reqwest::get(format!("{}/v1/apps", server.url()))
-        .await
-        .expect("the API answers")
-        .json()
-        .await
-        .expect("JSON");
-    let app = apps["data"]
-        .as_array()
-        .and_then(|a| a.iter().find(|a| a["id"] == "probe-app"))
-        .expect("probe-app is synced")
-        .clone();
-    assert_eq!(app["transport"], "connect", "{app}");
-    assert_eq!(app["workers"][0]["instance_id"], "js-worker", "{app}");
-    let pid = worker.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    let status = tokio::task::spawn_blocking(move || worker.0.wait())
-        .await
-        .expect("joined")
-        .expect("waited");
-    assert!(status.success(), "the JS worker exited with {status}");
+    // Each closes gracefully: SIGTERM for the JS worker, its shutdown future for ours.
+    match running {
+        Running::Js(mut worker) => {
+            let pid = worker.0.id().to_string();
+            assert!(
+                Command::new("kill")
+                    .args(["-TERM", &pid])
+                    .status()
+                    .expect("kill")
+                    .success()
+            );
+            let status = tokio::task::spawn_blocking(move || worker.0.wait())
+                .await
+                .expect("joined")
+                .expect("waited");
+            assert!(status.success(), "the JS worker exited with {status}");
+        }
+        Running::Rust(stop, task) => {
+            let _ = stop.send(());
+            let result = tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("our worker stops")
+                .expect("no panic");
+            assert!(result.is_ok());
+        }
+    }
     server.stop().await;
 }
