@@ -28,6 +28,18 @@ pub(crate) enum GatewayError {
     /// It did not answer in time.
     #[error("the connect worker did not answer within {0:?}")]
     Timeout(Duration),
+    /// Its lease ran out: it stopped extending it.
+    #[error("the connect worker's lease ran out")]
+    LeaseExpired,
+}
+
+/// A call waiting for its reply.
+struct Pending {
+    /// The connection it went to.
+    connection_id: String,
+    reply: oneshot::Sender<SdkResponse>,
+    /// When its lease runs out unless extended.
+    lease_until: tokio::time::Instant,
 }
 
 /// One connected worker.
@@ -43,8 +55,8 @@ struct Worker {
 struct State {
     /// Workers by app id, in the order they connected.
     workers: HashMap<String, Vec<Worker>>,
-    /// Calls waiting for their reply, by request id, with the connection they went to.
-    pending: HashMap<String, (String, oneshot::Sender<SdkResponse>)>,
+    /// Calls waiting for their reply, by request id.
+    pending: HashMap<String, Pending>,
     /// Round-robin position per app.
     next: HashMap<String, usize>,
 }
@@ -60,13 +72,50 @@ pub struct ConnectedWorker {
     pub active: bool,
 }
 
+/// How long a lease lasts unless extended, as the official gateway's.
+pub(crate) const LEASE: Duration = Duration::from_secs(20);
+
 /// The gateway's shared state. Cheap to clone.
-#[derive(Clone, Default)]
-pub(crate) struct Gateway(Arc<Mutex<State>>);
+#[derive(Clone)]
+pub(crate) struct Gateway {
+    state: Arc<Mutex<State>>,
+    lease: Duration,
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        Self::with_lease(LEASE)
+    }
+}
 
 impl Gateway {
+    /// A gateway whose leases last `lease`.
+    pub fn with_lease(lease: Duration) -> Self {
+        Self {
+            state: Arc::default(),
+            lease: lease.max(Duration::from_millis(100)),
+        }
+    }
+
+    /// How long a lease lasts.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// Extends the lease of `request_id` held by `connection_id`: the new lease id, or `None`
+    /// when the request is not that worker's any more (its lease ran out, or it was answered).
+    pub fn extend(&self, request_id: &str, connection_id: &str) -> Option<String> {
+        let mut st = self.lock();
+        let pending = st.pending.get_mut(request_id)?;
+        if pending.connection_id != connection_id {
+            return None;
+        }
+        pending.lease_until = tokio::time::Instant::now() + self.lease;
+        Some(ulid::Ulid::new().to_string())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A worker joins `app`; frames for it go to `tx`.
@@ -105,13 +154,13 @@ impl Gateway {
             list.retain(|w| w.connection_id != connection_id);
         }
         st.workers.retain(|_, list| !list.is_empty());
-        st.pending.retain(|_, (conn, _)| conn != connection_id);
+        st.pending.retain(|_, p| p.connection_id != connection_id);
     }
 
     /// The reply to a pending call.
     pub fn reply(&self, reply: SdkResponse) {
-        if let Some((_, tx)) = self.lock().pending.remove(&reply.request_id) {
-            let _ = tx.send(reply);
+        if let Some(p) = self.lock().pending.remove(&reply.request_id) {
+            let _ = p.reply.send(reply);
         }
     }
 
@@ -154,8 +203,14 @@ impl Gateway {
             };
             let (conn, tx) = (list[i].connection_id.clone(), list[i].tx.clone());
             st.next.insert(app.to_string(), i + 1);
-            st.pending
-                .insert(request.request_id.clone(), (conn, reply_tx));
+            st.pending.insert(
+                request.request_id.clone(),
+                Pending {
+                    connection_id: conn,
+                    reply: reply_tx,
+                    lease_until: tokio::time::Instant::now() + self.lease,
+                },
+            );
             tx
         };
         let id = request.request_id.clone();
@@ -164,12 +219,29 @@ impl Gateway {
             self.lock().pending.remove(&id);
             return Err(GatewayError::Lost);
         }
-        match tokio::time::timeout(timeout, reply_rx).await {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(_)) => Err(GatewayError::Lost),
-            Err(_) => {
-                self.lock().pending.remove(&id);
-                Err(GatewayError::Timeout(timeout))
+        let deadline = tokio::time::Instant::now() + timeout;
+        tokio::pin!(reply_rx);
+        loop {
+            // Wake when the lease would run out, then see whether it was extended meanwhile.
+            let lease_until = match self.lock().pending.get(&id) {
+                Some(p) => p.lease_until,
+                // Answered (or dropped with its worker) while we looked away.
+                None => tokio::time::Instant::now() + Duration::from_millis(10),
+            };
+            tokio::select! {
+                reply = &mut reply_rx => return reply.map_err(|_| GatewayError::Lost),
+                () = tokio::time::sleep_until(lease_until.min(deadline)) => {
+                    let now = tokio::time::Instant::now();
+                    if now >= deadline {
+                        self.lock().pending.remove(&id);
+                        return Err(GatewayError::Timeout(timeout));
+                    }
+                    let mut st = self.lock();
+                    if st.pending.get(&id).is_some_and(|p| p.lease_until <= now) {
+                        st.pending.remove(&id);
+                        return Err(GatewayError::LeaseExpired);
+                    }
+                }
             }
         }
     }

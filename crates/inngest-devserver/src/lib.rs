@@ -92,6 +92,9 @@ pub struct DevServerConfig {
     /// A fixed delay between retries instead of the backoff table (`--retry-interval`); less
     /// than a second means the table.
     pub retry_interval: Option<Duration>,
+    /// How long a connect worker's lease on a call lasts unless it extends it (default 20 s,
+    /// the official gateway's); past it the call is a failed attempt and runs elsewhere.
+    pub connect_lease: Duration,
 }
 
 impl Default for DevServerConfig {
@@ -107,6 +110,7 @@ impl Default for DevServerConfig {
             allowed_hosts: Vec::new(),
             call_timeout: Duration::from_secs(2 * 3600),
             header_timeout: Duration::from_secs(10),
+            connect_lease: gateway::LEASE,
         }
     }
 }
@@ -237,7 +241,7 @@ impl DevServer {
             max_in_flight_per_app: 32,
             call_timeout: config.call_timeout,
         };
-        let gateway = gateway::Gateway::default();
+        let gateway = gateway::Gateway::with_lease(config.connect_lease);
         let (engine, engine_task) =
             engine::Engine::spawn(clock.clone(), store, options, gateway.clone())?;
         let url = format!("http://{local}");

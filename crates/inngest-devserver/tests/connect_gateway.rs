@@ -260,3 +260,204 @@ async fn a_run_whose_worker_is_killed_mid_step_completes_on_the_next_worker() {
     );
     server.stop().await;
 }
+
+/// A worker that takes a call and never extends its lease: past the lease the call is a failed
+/// attempt and goes out again; the old call's lease is not renewed and its late reply does not
+/// end the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_lease_runs_out_is_retried_and_its_late_reply_is_ignored() {
+    use futures::{SinkExt, StreamExt};
+    use inngest_runtime::protocol::connect::*;
+    use prost::Message;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let server = DevServer::start(DevServerConfig {
+        port: 0,
+        checkpointing: false,
+        retry_interval: Some(Duration::from_secs(1)),
+        connect_lease: Duration::from_secs(1),
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts");
+    let start: StartResponse = {
+        let bytes = reqwest::Client::new()
+            .post(format!("{}/v0/connect/start", server.url()))
+            .header("content-type", "application/protobuf")
+            .send()
+            .await
+            .expect("start answers")
+            .bytes()
+            .await
+            .expect("a body");
+        StartResponse::decode(bytes.as_ref()).expect("a StartResponse")
+    };
+    let mut req = start
+        .gateway_endpoint
+        .as_str()
+        .into_client_request()
+        .expect("a URL");
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        SUBPROTOCOL.parse().expect("a header value"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("the socket opens");
+    async fn next(
+        ws: &mut tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) -> ConnectMessage {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
+                .await
+                .expect("the gateway says something")
+                .expect("open")
+                .expect("a frame");
+            if let Frame::Binary(b) = frame {
+                return ConnectMessage::decode(b.as_ref()).expect("a ConnectMessage");
+            }
+        }
+    }
+    let send = |kind: GatewayMessageType, payload: Vec<u8>| {
+        Frame::Binary(
+            ConnectMessage {
+                kind: kind as i32,
+                payload,
+            }
+            .encode_to_vec()
+            .into(),
+        )
+    };
+    assert_eq!(next(&mut ws).await.kind(), GatewayMessageType::GatewayHello);
+    let app = App::builder(Inngest::with_config("lz", Config::dev(server.url())))
+        .register(Steps {
+            ran: Arc::default(),
+            requests: Arc::default(),
+        })
+        .build()
+        .expect("builds");
+    let connect = WorkerConnectRequestData {
+        connection_id: start.connection_id.clone(),
+        instance_id: "lazy".into(),
+        auth_data: Some(AuthData {
+            session_token: start.session_token.clone(),
+            sync_token: start.sync_token.clone(),
+        }),
+        capabilities: br#"{"connect":"v1"}"#.to_vec(),
+        apps: vec![AppConfiguration {
+            app_name: "lz".into(),
+            functions: serde_json::to_vec(&app.function_configs("wss://connect/", "ws"))
+                .expect("json"),
+            ..Default::default()
+        }],
+        framework: "connect".into(),
+        sdk_language: "test".into(),
+        sdk_version: "v0".into(),
+        ..Default::default()
+    };
+    ws.send(send(
+        GatewayMessageType::WorkerConnect,
+        connect.encode_to_vec(),
+    ))
+    .await
+    .expect("sent");
+    let ready = next(&mut ws).await;
+    assert_eq!(ready.kind(), GatewayMessageType::GatewayConnectionReady);
+    let ready: GatewayConnectionReadyData = ready.payload_as().expect("decodes");
+    assert_eq!(
+        ready.extend_lease_interval, "250ms",
+        "four extensions a lease"
+    );
+    ws.send(send(GatewayMessageType::WorkerReady, Vec::new()))
+        .await
+        .expect("sent");
+
+    let ids = server
+        .send(vec![json!({ "name": Job::NAME, "data": { "n": 1 } })])
+        .await
+        .expect("sent");
+    let first = next(&mut ws).await;
+    assert_eq!(first.kind(), GatewayMessageType::GatewayExecutorRequest);
+    let first: GatewayExecutorRequestData = first.payload_as().expect("decodes");
+    let body: Value = serde_json::from_slice(&first.request_payload).expect("JSON");
+    assert_eq!(body["ctx"]["attempt"], 0);
+    let ack = WorkerRequestAckData {
+        request_id: first.request_id.clone(),
+        ..Default::default()
+    };
+    ws.send(send(
+        GatewayMessageType::WorkerRequestAck,
+        ack.encode_to_vec(),
+    ))
+    .await
+    .expect("sent");
+
+    // No extension: past the lease, the call goes out again as the next attempt.
+    let second = next(&mut ws).await;
+    assert_eq!(second.kind(), GatewayMessageType::GatewayExecutorRequest);
+    let second: GatewayExecutorRequestData = second.payload_as().expect("decodes");
+    assert_ne!(second.request_id, first.request_id);
+    let body: Value = serde_json::from_slice(&second.request_payload).expect("JSON");
+    assert_eq!(
+        body["ctx"]["attempt"], 1,
+        "the expired call counted as an attempt"
+    );
+
+    // The old call's lease is gone, and its late reply changes nothing.
+    let extend = WorkerRequestExtendLeaseData {
+        request_id: first.request_id.clone(),
+        lease_id: first.lease_id.clone(),
+        ..Default::default()
+    };
+    ws.send(send(
+        GatewayMessageType::WorkerRequestExtendLease,
+        extend.encode_to_vec(),
+    ))
+    .await
+    .expect("sent");
+    let lease = next(&mut ws).await;
+    assert_eq!(
+        lease.kind(),
+        GatewayMessageType::WorkerRequestExtendLeaseAck
+    );
+    let lease: WorkerRequestExtendLeaseAckData = lease.payload_as().expect("decodes");
+    assert_eq!(lease.new_lease_id, None);
+    let reply = |request_id: &str, body: &str| SdkResponse {
+        request_id: request_id.to_string(),
+        status: SdkResponseStatus::Done as i32,
+        body: body.as_bytes().to_vec(),
+        request_version: 2,
+        ..Default::default()
+    };
+    ws.send(send(
+        GatewayMessageType::WorkerReply,
+        reply(&first.request_id, "1").encode_to_vec(),
+    ))
+    .await
+    .expect("sent");
+    assert_eq!(
+        next(&mut ws).await.kind(),
+        GatewayMessageType::WorkerReplyAck
+    );
+    ws.send(send(
+        GatewayMessageType::WorkerReply,
+        reply(&second.request_id, "42").encode_to_vec(),
+    ))
+    .await
+    .expect("sent");
+    let run = server
+        .finished_run(&ids[0], "lz-steps", Duration::from_secs(10))
+        .await
+        .expect("the server runs")
+        .expect("the run finished");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(
+        run.output,
+        Some(json!(42)),
+        "the live call's reply ended the run"
+    );
+    server.stop().await;
+}

@@ -170,9 +170,15 @@ async fn session(mut socket: WebSocket, s: Shared) {
             return refuse(&mut socket, "sync_failed", why).await;
         }
     }
+    // Extended four times a lease (5 s of the default 20 s).
+    let extend_every = s.gateway.lease() / 4;
     let ready = GatewayConnectionReadyData {
         heartbeat_interval: format!("{}s", HEARTBEAT.as_secs()),
-        extend_lease_interval: "5s".into(),
+        extend_lease_interval: if extend_every.subsec_millis() == 0 {
+            format!("{}s", extend_every.as_secs())
+        } else {
+            format!("{}ms", extend_every.as_millis())
+        },
         status_interval: "0s".into(),
     };
     if socket
@@ -211,6 +217,8 @@ async fn session(mut socket: WebSocket, s: Shared) {
                     }
                     GatewayMessageType::WorkerRequestExtendLease => {
                         m.payload_as::<WorkerRequestExtendLeaseData>().ok().map(|l| {
+                            // No new lease for a request that is not this worker's any more.
+                            let new_lease_id = s.gateway.extend(&l.request_id, &conn);
                             frame(
                                 GatewayMessageType::WorkerRequestExtendLeaseAck,
                                 &WorkerRequestExtendLeaseAckData {
@@ -219,7 +227,7 @@ async fn session(mut socket: WebSocket, s: Shared) {
                                     env_id: l.env_id,
                                     app_id: l.app_id,
                                     function_slug: l.function_slug,
-                                    new_lease_id: Some(ulid::Ulid::new().to_string()),
+                                    new_lease_id,
                                 },
                             )
                         })
