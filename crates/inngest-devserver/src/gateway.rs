@@ -138,6 +138,17 @@ impl Gateway {
             });
     }
 
+    /// Tells every worker `GATEWAY_CLOSING`: it takes no new requests here, finishes those in
+    /// flight, and connects elsewhere.
+    pub fn close_all(&self) {
+        let closing = ConnectMessage::bare(GatewayMessageType::GatewayClosing);
+        let mut st = self.lock();
+        for w in st.workers.values_mut().flatten() {
+            w.paused = true;
+            let _ = w.tx.try_send(closing.clone());
+        }
+    }
+
     /// A worker asked for no more requests.
     pub fn pause(&self, connection_id: &str) {
         for w in self.lock().workers.values_mut().flatten() {

@@ -176,6 +176,8 @@ pub struct DevServer {
     /// The engine's panic message, once it has died.
     died: tokio::sync::watch::Receiver<Option<String>>,
     engine_abort: tokio::task::AbortHandle,
+    /// Connect workers, told `GATEWAY_CLOSING` when the server stops.
+    gateway: gateway::Gateway,
 }
 
 /// The text of a panic's payload.
@@ -251,7 +253,7 @@ impl DevServer {
             clock: clock.clone(),
             syncer: syncer.clone(),
             allowed_hosts: config.allowed_hosts.clone(),
-            gateway,
+            gateway: gateway.clone(),
             url: url.clone(),
         });
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -298,6 +300,7 @@ impl DevServer {
             shutdown: Some(shutdown),
             died,
             engine_abort,
+            gateway,
         })
     }
 
@@ -375,6 +378,9 @@ impl DevServer {
 
     /// Stops serving and waits for the tasks to end.
     pub async fn stop(mut self) {
+        // Connect workers move to another gateway (here: reconnect until one is back) instead
+        // of holding a socket to a server that no longer runs anything.
+        self.gateway.close_all();
         self.shutdown_now();
         for t in self.tasks.drain(..) {
             let _ = t.await;

@@ -461,3 +461,39 @@ async fn a_call_whose_lease_runs_out_is_retried_and_its_late_reply_is_ignored() 
     );
     server.stop().await;
 }
+
+/// Stopping the dev server tells its workers `GATEWAY_CLOSING`: they leave at once to look for
+/// another gateway, instead of staying on a socket to a server that runs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_server_sends_its_workers_away() {
+    let server = server(false).await;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let app = App::builder(Inngest::with_config("cx", Config::dev(server.url())))
+        .register(Steps {
+            ran: ran.clone(),
+            requests: Arc::default(),
+        })
+        .build()
+        .expect("the app builds");
+    let worker = Worker::new(app).instance_id("w1");
+    let mut state = worker.state();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(worker.run_until(async {
+        let _ = stopped.await;
+    }));
+    workers(&server, 1).await;
+    assert_eq!(
+        *state.borrow(),
+        inngest_runtime::connect::WorkerState::Active
+    );
+    server.stop().await;
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        state.wait_for(|s| *s != inngest_runtime::connect::WorkerState::Active),
+    )
+    .await
+    .expect("the worker left the stopped gateway")
+    .expect("state");
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+}

@@ -468,3 +468,88 @@ async fn a_failed_gateway_is_excluded_on_the_next_start() {
     assert!(result.is_ok());
     api_task.abort();
 }
+
+/// A signing key the start API refuses: the key goes hashed, the fallback key is tried, and the
+/// worker backs off instead of asking again in a tight loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_signing_key_backs_off_without_a_tight_loop() {
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::channel::<Option<String>>(64);
+    let api = axum::Router::new().route(
+        "/v0/connect/start",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let seen_tx = seen_tx.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let _ = seen_tx.send(auth).await;
+                axum::http::StatusCode::UNAUTHORIZED
+            }
+        }),
+    );
+    let api_listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
+    let api_url = format!("http://{}", api_listener.local_addr().expect("addr"));
+    let api_task = tokio::spawn(async move {
+        let _ = axum::serve(api_listener, api).await;
+    });
+    let config = Config::from_vars([
+        ("INNGEST_API_BASE_URL", api_url.as_str()),
+        ("INNGEST_SIGNING_KEY", "signkey-test-0011"),
+        ("INNGEST_SIGNING_KEY_FALLBACK", "signkey-test-0022"),
+        ("INNGEST_EVENT_KEY", "key"),
+    ]);
+    let app = App::builder(Inngest::with_config("wk", config))
+        .register(Slow)
+        .build()
+        .expect("the app builds");
+    let worker = Worker::new(app).instance_id("test-instance");
+    let mut state = worker.state();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker_task = tokio::spawn(worker.run_until(async {
+        let _ = stop_rx.await;
+    }));
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        state.wait_for(|s| *s == WorkerState::Reconnecting),
+    )
+    .await
+    .expect("reconnecting in time")
+    .expect("state");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut seen = Vec::new();
+    while let Ok(auth) = seen_rx.try_recv() {
+        seen.push(auth.unwrap_or_default());
+    }
+    let primary = format!(
+        "Bearer {}",
+        inngest_runtime::signature::hashed_signing_key("signkey-test-0011")
+    );
+    let fallback = format!(
+        "Bearer {}",
+        inngest_runtime::signature::hashed_signing_key("signkey-test-0022")
+    );
+    assert!(primary.starts_with("Bearer signkey-test-") && primary != fallback);
+    assert_eq!(
+        seen[..2],
+        [primary.clone(), fallback.clone()],
+        "both keys, hashed"
+    );
+    assert!(
+        !seen.iter().any(|a| a.is_empty()),
+        "never unsigned with keys set: {seen:?}"
+    );
+    // In 2.5 s: the first try and the one after 1 s of backoff (one more after 2 s may make it).
+    assert!(
+        (4..=6).contains(&seen.len()),
+        "{} start requests in 3.5 s: {seen:?}",
+        seen.len()
+    );
+    let _ = stop_tx.send(());
+    let result = tokio::time::timeout(Duration::from_secs(5), worker_task)
+        .await
+        .expect("the worker stops while backing off")
+        .expect("no panic");
+    assert!(result.is_ok());
+    api_task.abort();
+}
