@@ -580,3 +580,54 @@ fn a_commented_out_registration_is_not_listed_as_registered() {
         "a commented-out registration is listed as registered:\n{listed}"
     );
 }
+
+/// `configure --transport connect` on a fresh project: a main that runs a connect worker and no
+/// HTTP server, which compiles with zero warnings and is rustfmt-clean.
+#[test]
+fn a_connect_worker_app_compiles_without_warnings() {
+    let s = Scratch::new();
+    common::cargo_new(s.path(), "worker", false);
+    let project = s.path().join("worker");
+    ok(&cargo_inngest(
+        &project,
+        &["configure", "--transport", "connect"],
+    ));
+    let manifest = std::fs::read_to_string(project.join("Cargo.toml")).expect("Cargo.toml");
+    let runtime = manifest
+        .lines()
+        .find(|l| l.starts_with("inngest-runtime"))
+        .expect("the runtime dependency");
+    assert!(runtime.contains("\"connect\""), "{runtime}");
+    assert!(!manifest.contains("\naxum"), "no HTTP server:\n{manifest}");
+    assert!(manifest.contains("\"signal\""), "{manifest}");
+    let main = std::fs::read_to_string(project.join("src/main.rs")).expect("main.rs");
+    assert!(
+        main.contains("inngest_runtime::connect::Worker::new(app)"),
+        "{main}"
+    );
+    assert!(!main.contains("axum"), "{main}");
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "check",
+            "--offline",
+            "--all-targets",
+            "--message-format=short",
+        ])
+        .env("CARGO_TARGET_DIR", common::scratch_target_dir())
+        .current_dir(&project)
+        .output()
+        .expect("cargo check runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "cargo check failed:\n{stderr}");
+    assert!(!stderr.contains("warning"), "warnings:\n{stderr}");
+    let fmt = Command::new(env!("CARGO"))
+        .args(["fmt", "--check"])
+        .current_dir(&project)
+        .output()
+        .expect("cargo fmt runs");
+    assert!(
+        fmt.status.success(),
+        "not rustfmt-clean:\n{}",
+        String::from_utf8_lossy(&fmt.stdout)
+    );
+}

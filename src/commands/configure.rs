@@ -45,6 +45,19 @@ pub struct Args {
     /// Overwrite generated files that already exist.
     #[arg(long)]
     force: bool,
+    /// How the generated app reaches Inngest: `serve` (an HTTP endpoint Inngest calls) or
+    /// `connect` (an outbound WebSocket worker, no public endpoint).
+    #[arg(long, value_enum, default_value_t = Transport::Serve)]
+    transport: Transport,
+}
+
+/// How the app reaches Inngest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Transport {
+    /// An axum endpoint at `/api/inngest`.
+    Serve,
+    /// A connect worker (`inngest_runtime::connect::Worker`).
+    Connect,
 }
 
 impl Args {
@@ -110,7 +123,7 @@ fn runtime_choice(args: &Args, project: &Project) -> anyhow::Result<Choice> {
     ))
 }
 
-fn dependencies(runtime: &Choice, with_server: bool) -> Vec<Dependency> {
+fn dependencies(runtime: &Choice, with_server: bool, transport: Transport) -> Vec<Dependency> {
     let mut dep = Dependency {
         source: runtime.source.clone(),
         replace_source: runtime.named,
@@ -118,6 +131,10 @@ fn dependencies(runtime: &Choice, with_server: bool) -> Vec<Dependency> {
     };
     // The generated code validates events and serves with axum: the crate's default features.
     dep.inherited_features = vec!["axum", "validate"];
+    if transport == Transport::Connect {
+        dep.features = vec!["connect"];
+        dep.inherited_features = vec!["connect", "validate"];
+    }
     let mut deps = vec![
         Dependency::new("garde", "0.23", &["derive"]),
         dep,
@@ -126,12 +143,17 @@ fn dependencies(runtime: &Choice, with_server: bool) -> Vec<Dependency> {
         Dependency::new("tracing", "0.1", &[]),
     ];
     if with_server {
-        deps.push(Dependency::new("axum", "0.8", &[]));
+        if transport == Transport::Serve {
+            deps.push(Dependency::new("axum", "0.8", &[]));
+        }
         deps.push(Dependency::new("dotenvy", "0.15", &[]));
         deps.push(Dependency::new(
             "tokio",
             "1",
-            &["macros", "rt-multi-thread", "net"],
+            match transport {
+                Transport::Serve => &["macros", "rt-multi-thread", "net"],
+                Transport::Connect => &["macros", "rt-multi-thread", "signal"],
+            },
         ));
         deps.push(Dependency::new(
             "tracing-subscriber",
@@ -157,10 +179,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         && !project.has_lib();
     let app_id = project.app_id();
     let crate_name = project.name.replace('-', "_");
+    let transport = match args.transport {
+        Transport::Serve => "serve",
+        Transport::Connect => "connect",
+    };
     let values = [
         ("package", project.name.as_str()),
         ("crate_name", crate_name.as_str()),
         ("app_id", app_id.as_str()),
+        ("transport", transport),
     ];
 
     // Cargo.toml.
@@ -173,7 +200,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let added = add_dependencies(
         &mut doc,
         workspace_doc.as_ref(),
-        &dependencies(&runtime, write_main),
+        &dependencies(&runtime, write_main, args.transport),
     );
     let new_manifest = doc.to_string();
     if new_manifest != manifest_text {
