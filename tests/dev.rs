@@ -116,7 +116,18 @@ impl Dev {
 }
 
 impl Drop for Dev {
+    /// SIGTERM first, so that `dev` stops the app it started even when a test fails midway;
+    /// SIGKILL only if it does not exit within 10 s.
     fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -497,3 +497,102 @@ async fn a_stopping_server_sends_its_workers_away() {
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
 }
+
+/// Hostile or broken workers get a clear refusal and change nothing: garbage instead of
+/// `WORKER_CONNECT`, a made-up connection id, functions that are not JSON, no apps at all. The
+/// gateway keeps serving a good worker afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_handshakes_are_refused_and_change_nothing() {
+    use futures::{SinkExt, StreamExt};
+    use inngest_runtime::protocol::connect::*;
+    use prost::Message;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let server = server(false).await;
+    let url = format!("{}/v0/connect", server.url().replace("http://", "ws://"));
+    let good_id = ulid::Ulid::new().to_string();
+    let connect = |connection_id: &str, functions: &[u8], apps: bool| WorkerConnectRequestData {
+        connection_id: connection_id.to_string(),
+        instance_id: "hostile".into(),
+        apps: if apps {
+            vec![AppConfiguration {
+                app_name: "bad".into(),
+                functions: functions.to_vec(),
+                ..Default::default()
+            }]
+        } else {
+            Vec::new()
+        },
+        ..Default::default()
+    };
+    let wire = |m: &WorkerConnectRequestData| {
+        ConnectMessage::of(GatewayMessageType::WorkerConnect, m).encode_to_vec()
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("garbage", b"\xff\xff\xff not protobuf".to_vec()),
+        (
+            "wrong kind",
+            ConnectMessage::bare(GatewayMessageType::WorkerReply).encode_to_vec(),
+        ),
+        (
+            "made-up connection id",
+            wire(&connect("not-a-ulid", b"[]", true)),
+        ),
+        ("functions not JSON", wire(&connect(&good_id, b"{{{", true))),
+        ("no apps", wire(&connect(&good_id, b"[]", false))),
+    ];
+    for (what, first) in cases {
+        let mut req = url.as_str().into_client_request().expect("a URL");
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            SUBPROTOCOL.parse().expect("a value"),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("the socket opens");
+        let hello = ws.next().await.expect("a frame").expect("ok");
+        assert!(matches!(hello, Frame::Binary(_)), "{what}: hello first");
+        ws.send(Frame::Binary(first.into())).await.expect("sent");
+        // A refusal says why (SYNC_FAILED) or just closes; it never goes on to READY.
+        let mut refused = false;
+        while let Ok(Some(frame)) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            match frame {
+                Ok(Frame::Binary(b)) => {
+                    let m = ConnectMessage::decode(b.as_ref()).expect("a ConnectMessage");
+                    assert_ne!(
+                        m.kind(),
+                        GatewayMessageType::GatewayConnectionReady,
+                        "{what}: accepted"
+                    );
+                    if m.kind() == GatewayMessageType::SyncFailed {
+                        let why: SystemError = m.payload_as().expect("decodes");
+                        assert!(!why.message.is_empty(), "{what}: a reason");
+                        refused = true;
+                    }
+                }
+                Ok(Frame::Close(_)) | Err(_) => {
+                    refused = true;
+                    break;
+                }
+                Ok(_) => {}
+            }
+        }
+        assert!(refused, "{what}: neither refused nor closed");
+    }
+    // Nothing was synced, and a good worker still gets in and runs.
+    let apps = apps(&server).await;
+    assert!(
+        !apps["data"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|app| app["id"] == "bad")),
+        "{apps}"
+    );
+    let (counts, stop, _task) = worker(&server, "good");
+    workers(&server, 1).await;
+    let run = run_one(&server, json!({ "n": 1 })).await;
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(counts.ran.load(Ordering::SeqCst), 2);
+    let _ = stop.send(());
+    server.stop().await;
+}
