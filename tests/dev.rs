@@ -59,6 +59,16 @@ impl Dev {
         Self { child, lines }
     }
 
+    /// The app's serve URL, as `dev` printed it once the server was up.
+    fn app_url(&self) -> String {
+        let line = self.wait_for(0, "app: http://", 1);
+        line.rsplit("app: ")
+            .next()
+            .expect("an app url")
+            .trim()
+            .to_string()
+    }
+
     /// The dev server's URL, as `dev` printed it once the server was up.
     fn server(&self) -> String {
         let line = self.wait_for(0, " dev server on http://", 120);
@@ -148,16 +158,19 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
 
 /// Posts `body` to the dev server at `path`; the JSON answer.
 fn post(server: &str, path: &str, body: &Value) -> Value {
+    post_with_status(server, path, body).1
+}
+
+/// Posts `body` to `origin` at `path`; the status and the JSON answer.
+fn post_with_status(origin: &str, path: &str, body: &Value) -> (u16, Value) {
     block_on(async {
-        reqwest::Client::new()
-            .post(format!("{server}{path}"))
+        let resp = reqwest::Client::new()
+            .post(format!("{origin}{path}"))
             .json(body)
             .send()
             .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("json")
+            .expect("sent");
+        (resp.status().as_u16(), resp.json().await.expect("json"))
     })
 }
 
@@ -441,12 +454,7 @@ fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails
     dev.wait_for(0, "has no clock API", 60);
     dev.wait_for(0, "serving shop: ready", 1200);
     let args = std::fs::read_to_string(works.join("args.txt")).expect("the stand-in ran");
-    let app_url_line = dev.wait_for(0, "app: http://", 1);
-    let app_url = app_url_line
-        .rsplit("app: ")
-        .next()
-        .expect("an app url")
-        .trim();
+    let app_url = dev.app_url();
     assert_eq!(
         args.trim(),
         format!(
@@ -553,28 +561,10 @@ fn the_shop_example_runs_its_workflows_under_dev() {
     );
     dev.wait_for(0, "serving shop: ready", 1200);
     let server = dev.server();
-    let app_line = dev.wait_for(0, "app: http://", 1);
-    let app = app_line
-        .rsplit("app: ")
-        .next()
-        .expect("an app url")
-        .trim()
-        .trim_end_matches("/api/inngest")
-        .to_string();
+    let app = dev.app_url().trim_end_matches("/api/inngest").to_string();
 
     // POST /users: a bad address is refused before anything is sent; a good one starts a run.
-    let (status, body) = block_on(async {
-        let resp = reqwest::Client::new()
-            .post(format!("{app}/users"))
-            .json(&json!({ "email": "not-an-address" }))
-            .send()
-            .await
-            .expect("the app answers");
-        (
-            resp.status().as_u16(),
-            resp.json::<Value>().await.expect("json"),
-        )
-    });
+    let (status, body) = post_with_status(&app, "/users", &json!({ "email": "not-an-address" }));
     assert_eq!(status, 422, "{body}");
     assert!(
         body["message"]
@@ -582,18 +572,7 @@ fn the_shop_example_runs_its_workflows_under_dev() {
             .is_some_and(|m| m.contains("email")),
         "{body}"
     );
-    let (status, body) = block_on(async {
-        let resp = reqwest::Client::new()
-            .post(format!("{app}/users"))
-            .json(&json!({ "email": "ada@example.com" }))
-            .send()
-            .await
-            .expect("the app answers");
-        (
-            resp.status().as_u16(),
-            resp.json::<Value>().await.expect("json"),
-        )
-    });
+    let (status, body) = post_with_status(&app, "/users", &json!({ "email": "ada@example.com" }));
     assert_eq!(status, 201, "{body}");
     let event_id = body["event_id"].as_str().expect("an event id").to_string();
     assert_eq!(

@@ -193,21 +193,7 @@ fn generated_code_compiles_without_warnings() {
         &project,
         &["make", "event", "OrderCancelled"],
     ));
-    let target = common::scratch_target_dir();
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "check",
-            "--offline",
-            "--all-targets",
-            "--message-format=short",
-        ])
-        .env("CARGO_TARGET_DIR", target)
-        .current_dir(&project)
-        .output()
-        .expect("cargo check runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "cargo check failed:\n{stderr}");
-    assert!(!stderr.contains("warning"), "warnings:\n{stderr}");
+    assert_checks_without_warnings(&project);
     // A startup error reads as a message with its causes, and the exit code says it failed.
     let run = Command::new(env!("CARGO"))
         .args(["run", "--offline", "-q"])
@@ -268,16 +254,7 @@ fn generated_code_compiles_without_warnings() {
     let _ = app.wait();
     std::fs::remove_file(project.join(".env")).expect("remove .env");
     // And it is formatted as rustfmt would.
-    let fmt = Command::new(env!("CARGO"))
-        .args(["fmt", "--check"])
-        .current_dir(&project)
-        .output()
-        .expect("cargo fmt runs");
-    assert!(
-        fmt.status.success(),
-        "not rustfmt-clean:\n{}",
-        String::from_utf8_lossy(&fmt.stdout)
-    );
+    assert_rustfmt_clean(&project);
 }
 
 #[test]
@@ -606,6 +583,12 @@ fn a_connect_worker_app_compiles_without_warnings() {
         "{main}"
     );
     assert!(!main.contains("axum"), "{main}");
+    assert_checks_without_warnings(&project);
+    assert_rustfmt_clean(&project);
+}
+
+/// `cargo check --all-targets` of `project` succeeds without a warning.
+fn assert_checks_without_warnings(project: &Path) {
     let out = Command::new(env!("CARGO"))
         .args([
             "check",
@@ -614,15 +597,19 @@ fn a_connect_worker_app_compiles_without_warnings() {
             "--message-format=short",
         ])
         .env("CARGO_TARGET_DIR", common::scratch_target_dir())
-        .current_dir(&project)
+        .current_dir(project)
         .output()
         .expect("cargo check runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "cargo check failed:\n{stderr}");
     assert!(!stderr.contains("warning"), "warnings:\n{stderr}");
+}
+
+/// `project` is formatted as rustfmt would.
+fn assert_rustfmt_clean(project: &Path) {
     let fmt = Command::new(env!("CARGO"))
         .args(["fmt", "--check"])
-        .current_dir(&project)
+        .current_dir(project)
         .output()
         .expect("cargo fmt runs");
     assert!(

@@ -168,11 +168,7 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
         Ok(r) => r,
         // Nothing ran: the app is not there (yet).
         Err(e) if e.is_connect() => {
-            return CallResult {
-                outcome: CallOutcome::Unreachable(crate::error_chain(&e)),
-                version: 0,
-                status: None,
-            };
+            return unreachable(crate::error_chain(&e));
         }
         // The app took the request and did not answer in time, or broke off: a failed
         // attempt, as the Go driver's "error performing request".
@@ -266,6 +262,16 @@ pub(crate) fn from_connect(reply: &inngest_runtime::protocol::connect::SdkRespon
         outcome: classify(status, &answer, &text),
         version: i64::from(reply.request_version),
         status: Some(status),
+    }
+}
+
+/// Nothing ran: the app (or, for a connect app, any worker of it) is not there. No attempt is
+/// used up.
+pub(crate) fn unreachable(reason: String) -> CallResult {
+    CallResult {
+        outcome: CallOutcome::Unreachable(reason),
+        version: 0,
+        status: None,
     }
 }
 

@@ -170,11 +170,9 @@ impl Engine {
                 Some((gateway, app, request)) => {
                     match gateway.call(&app, request, call_timeout).await {
                         Ok(reply) => call::from_connect(&reply),
-                        Err(e @ crate::gateway::GatewayError::NoWorker(_)) => call::CallResult {
-                            outcome: call::CallOutcome::Unreachable(e.to_string()),
-                            version: 0,
-                            status: None,
-                        },
+                        Err(e @ crate::gateway::GatewayError::NoWorker(_)) => {
+                            call::unreachable(e.to_string())
+                        }
                         Err(e) => call::failed_attempt(e.to_string()),
                     }
                 }

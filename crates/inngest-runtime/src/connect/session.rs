@@ -96,23 +96,9 @@ fn connect_payload(worker: &Worker, gateway: &StartResponse) -> WorkerConnectReq
     }
 }
 
-fn encode(kind: GatewayMessageType, payload: Option<&dyn DynMessage>) -> Frame {
-    let msg = ConnectMessage {
-        kind: kind as i32,
-        payload: payload.map(|p| p.bytes()).unwrap_or_default(),
-    };
-    Frame::Binary(msg.encode_to_vec().into())
-}
-
-/// A payload message, boxed for [`encode`].
-trait DynMessage {
-    fn bytes(&self) -> Vec<u8>;
-}
-
-impl<M: prost::Message> DynMessage for M {
-    fn bytes(&self) -> Vec<u8> {
-        self.encode_to_vec()
-    }
+/// A message as a binary WebSocket frame.
+fn frame(message: &ConnectMessage) -> Frame {
+    Frame::Binary(message.encode_to_vec().into())
 }
 
 /// Reads the next connect message, skipping pings and text.
@@ -180,9 +166,12 @@ pub(super) async fn run(
                 ));
             }
             let payload = connect_payload(worker, &gateway);
-            sink.send(encode(GatewayMessageType::WorkerConnect, Some(&payload)))
-                .await
-                .map_err(|e| format!("cannot send WORKER_CONNECT: {e}"))?;
+            sink.send(frame(&ConnectMessage::of(
+                GatewayMessageType::WorkerConnect,
+                &payload,
+            )))
+            .await
+            .map_err(|e| format!("cannot send WORKER_CONNECT: {e}"))?;
             let ready = next_message(&mut stream).await?;
             match ready.kind() {
                 GatewayMessageType::GatewayConnectionReady => ready
@@ -217,12 +206,16 @@ pub(super) async fn run(
     };
     if *stop.borrow() {
         let _ = sink
-            .send(encode(GatewayMessageType::WorkerPause, None))
+            .send(frame(&ConnectMessage::bare(
+                GatewayMessageType::WorkerPause,
+            )))
             .await;
         return End::Shutdown;
     }
     if let Err(e) = sink
-        .send(encode(GatewayMessageType::WorkerReady, None))
+        .send(frame(&ConnectMessage::bare(
+            GatewayMessageType::WorkerReady,
+        )))
         .await
     {
         return End::Failed(format!("cannot send WORKER_READY: {e}"));
@@ -313,12 +306,12 @@ pub(super) async fn run(
                     break End::Lost(format!("{unanswered} heartbeats went unanswered"));
                 }
                 unanswered += 1;
-                let _ = out_tx.send(encode(GatewayMessageType::WorkerHeartbeat, None)).await;
+                let _ = out_tx.send(frame(&ConnectMessage::bare(GatewayMessageType::WorkerHeartbeat))).await;
             }
             _ = stop.changed(), if !pausing => {
                 pausing = true;
                 worker.state.send_replace(WorkerState::Paused);
-                let _ = out_tx.send(encode(GatewayMessageType::WorkerPause, None)).await;
+                let _ = out_tx.send(frame(&ConnectMessage::bare(GatewayMessageType::WorkerPause))).await;
             }
         }
     };
@@ -367,7 +360,10 @@ impl RequestTask {
         };
         let _ = self
             .out
-            .send(encode(GatewayMessageType::WorkerRequestAck, Some(&ack)))
+            .send(frame(&ConnectMessage::of(
+                GatewayMessageType::WorkerRequestAck,
+                &ack,
+            )))
             .await;
 
         let execution = handler.execute_unsigned(
@@ -397,7 +393,7 @@ impl RequestTask {
                         run_id: ack.run_id.clone(),
                         lease_id: lease.clone().unwrap_or_default(),
                     };
-                    let _ = self.out.send(encode(GatewayMessageType::WorkerRequestExtendLease, Some(&msg))).await;
+                    let _ = self.out.send(frame(&ConnectMessage::of(GatewayMessageType::WorkerRequestExtendLease, &msg))).await;
                 }
                 Some(event) = self.events.recv() => {
                     if let ToRequest::LeaseAck(new) = event {
@@ -413,7 +409,10 @@ impl RequestTask {
         loop {
             if self
                 .out
-                .send(encode(GatewayMessageType::WorkerReply, Some(&reply)))
+                .send(frame(&ConnectMessage::of(
+                    GatewayMessageType::WorkerReply,
+                    &reply,
+                )))
                 .await
                 .is_err()
             {
