@@ -74,32 +74,43 @@ pub struct ConnectedWorker {
 
 /// How long a lease lasts unless extended, as the official gateway's.
 pub(crate) const LEASE: Duration = Duration::from_secs(20);
+/// The heartbeat interval the gateway gives workers, as the official gateway's.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// The gateway's shared state. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Gateway {
     state: Arc<Mutex<State>>,
     lease: Duration,
+    heartbeat: Duration,
 }
 
 impl Default for Gateway {
     fn default() -> Self {
-        Self::with_lease(LEASE)
+        Self::new(LEASE, HEARTBEAT)
     }
 }
 
 impl Gateway {
-    /// A gateway whose leases last `lease`.
-    pub fn with_lease(lease: Duration) -> Self {
+    /// A gateway whose leases last `lease` and whose workers heartbeat every `heartbeat`
+    /// (each at least 100 ms).
+    pub fn new(lease: Duration, heartbeat: Duration) -> Self {
+        let floor = Duration::from_millis(100);
         Self {
             state: Arc::default(),
-            lease: lease.max(Duration::from_millis(100)),
+            lease: lease.max(floor),
+            heartbeat: heartbeat.max(floor),
         }
     }
 
     /// How long a lease lasts.
     pub fn lease(&self) -> Duration {
         self.lease
+    }
+
+    /// The heartbeat interval workers are given.
+    pub fn heartbeat(&self) -> Duration {
+        self.heartbeat
     }
 
     /// Extends the lease of `request_id` held by `connection_id`: the new lease id, or `None`

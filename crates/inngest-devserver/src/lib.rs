@@ -56,6 +56,7 @@ pub use engine::{
     InvalidEvent, RunView, Stopped,
 };
 pub use expr::ExprError;
+pub use gateway::ConnectedWorker;
 pub use registry::{ConfigError, RegisterError};
 pub use run::{RunStatus, StepRecord};
 pub use store::StoreError;
@@ -95,6 +96,9 @@ pub struct DevServerConfig {
     /// How long a connect worker's lease on a call lasts unless it extends it (default 20 s,
     /// the official gateway's); past it the call is a failed attempt and runs elsewhere.
     pub connect_lease: Duration,
+    /// The heartbeat interval connect workers are given (default 10 s, the official
+    /// gateway's); a worker that misses five in a row is dropped and its calls run elsewhere.
+    pub connect_heartbeat: Duration,
 }
 
 impl Default for DevServerConfig {
@@ -111,6 +115,7 @@ impl Default for DevServerConfig {
             call_timeout: Duration::from_secs(2 * 3600),
             header_timeout: Duration::from_secs(10),
             connect_lease: gateway::LEASE,
+            connect_heartbeat: gateway::HEARTBEAT,
         }
     }
 }
@@ -243,7 +248,7 @@ impl DevServer {
             max_in_flight_per_app: 32,
             call_timeout: config.call_timeout,
         };
-        let gateway = gateway::Gateway::with_lease(config.connect_lease);
+        let gateway = gateway::Gateway::new(config.connect_lease, config.connect_heartbeat);
         let (engine, engine_task) =
             engine::Engine::spawn(clock.clone(), store, options, gateway.clone())?;
         let url = format!("http://{local}");
@@ -322,6 +327,12 @@ impl DevServer {
     /// Moves the clock forward; sleeps, timeouts, retries and cron ticks that became due run.
     pub async fn advance(&self, by: Duration) -> Result<(), AdvanceError> {
         self.engine.advance(by).await
+    }
+
+    /// The connect workers of each app (by app id), in the order they connected; a paused
+    /// worker (it sent `WORKER_PAUSE` and is finishing its work) is not `active`.
+    pub fn connect_workers(&self) -> std::collections::HashMap<String, Vec<ConnectedWorker>> {
+        self.gateway.workers()
     }
 
     /// Syncs an app by its serve URL now.

@@ -1,19 +1,25 @@
 //! Our connect worker (`inngest_runtime::connect`) against the dev server's gateway: the
 //! worker finds it with nothing but the dev server's URL, its app is synced from
 //! `WORKER_CONNECT`, runs complete over the socket in classic and checkpoint mode, two workers
-//! share the work, and a run whose worker is killed mid-step completes on a worker started
-//! afterwards.
+//! share the work, a run whose worker is killed mid-step completes on a worker started
+//! afterwards, a run survives its gateway's restart, and the gateway drops a worker that stops
+//! heartbeating or breaks the handshake.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures::{SinkExt, StreamExt};
 use inngest_devserver::{DevServer, DevServerConfig, RunStatus};
 use inngest_runtime::config::Config;
 use inngest_runtime::connect::Worker;
+use inngest_runtime::protocol::connect::*;
 use inngest_runtime::{App, Context, Event, Inngest, Workflow, WorkflowError, WorkflowOptions};
+use prost::Message;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[derive(Debug, Serialize, Deserialize, garde::Validate)]
 struct Job {
@@ -160,6 +166,135 @@ async fn run_one(server: &DevServer, data: Value) -> inngest_devserver::RunView 
     panic!("the run did not finish");
 }
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A worker driven by hand, frame by frame, for what our `Worker` would never do (let a lease
+/// run out, stop heartbeating). It serves app `app` with the `Steps` workflow's config.
+struct HandWorker {
+    ws: Socket,
+}
+
+impl HandWorker {
+    /// Start API, socket, hello, `WORKER_CONNECT`, ready, `WORKER_READY`: connected.
+    async fn connect(
+        server: &DevServer,
+        app_name: &str,
+        instance: &str,
+    ) -> (Self, GatewayConnectionReadyData) {
+        let bytes = reqwest::Client::new()
+            .post(format!("{}/v0/connect/start", server.url()))
+            .header("content-type", "application/protobuf")
+            .send()
+            .await
+            .expect("start answers")
+            .bytes()
+            .await
+            .expect("a body");
+        let start = StartResponse::decode(bytes.as_ref()).expect("a StartResponse");
+        let mut req = start
+            .gateway_endpoint
+            .as_str()
+            .into_client_request()
+            .expect("a URL");
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            SUBPROTOCOL.parse().expect("a header value"),
+        );
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("the socket opens");
+        let mut hand = Self { ws };
+        assert_eq!(hand.next().await.kind(), GatewayMessageType::GatewayHello);
+        let app = App::builder(Inngest::with_config(app_name, Config::dev(server.url())))
+            .register(Steps {
+                ran: Arc::default(),
+                requests: Arc::default(),
+            })
+            .build()
+            .expect("builds");
+        let connect = WorkerConnectRequestData {
+            connection_id: start.connection_id.clone(),
+            instance_id: instance.into(),
+            auth_data: Some(AuthData {
+                session_token: start.session_token.clone(),
+                sync_token: start.sync_token.clone(),
+            }),
+            capabilities: br#"{"connect":"v1"}"#.to_vec(),
+            apps: vec![AppConfiguration {
+                app_name: app_name.into(),
+                functions: serde_json::to_vec(&app.function_configs("wss://connect/", "ws"))
+                    .expect("json"),
+                ..Default::default()
+            }],
+            framework: "connect".into(),
+            sdk_language: "test".into(),
+            sdk_version: "v0".into(),
+            ..Default::default()
+        };
+        hand.send(GatewayMessageType::WorkerConnect, &connect).await;
+        let ready = hand.next().await;
+        assert_eq!(ready.kind(), GatewayMessageType::GatewayConnectionReady);
+        let ready: GatewayConnectionReadyData = ready.payload_as().expect("decodes");
+        hand.send_bare(GatewayMessageType::WorkerReady).await;
+        (hand, ready)
+    }
+
+    /// The next message (20 s at most).
+    async fn next(&mut self) -> ConnectMessage {
+        self.next_within(Duration::from_secs(20))
+            .await
+            .expect("the gateway says something")
+    }
+
+    /// The next message, or `None` if the socket closed or `within` passed first.
+    async fn next_within(&mut self, within: Duration) -> Option<ConnectMessage> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
+            match frame {
+                Frame::Binary(b) => {
+                    return Some(ConnectMessage::decode(b.as_ref()).expect("a ConnectMessage"));
+                }
+                Frame::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether the gateway closes the socket within `within` (messages in between are read and
+    /// dropped).
+    async fn closed_within(&mut self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return false,
+                Ok(None | Some(Err(_)) | Some(Ok(Frame::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    async fn send(&mut self, kind: GatewayMessageType, payload: &impl Message) {
+        let frame = ConnectMessage::of(kind, payload).encode_to_vec();
+        self.ws
+            .send(Frame::Binary(frame.into()))
+            .await
+            .expect("sent");
+    }
+
+    async fn send_bare(&mut self, kind: GatewayMessageType) {
+        let frame = ConnectMessage::bare(kind).encode_to_vec();
+        self.ws
+            .send(Frame::Binary(frame.into()))
+            .await
+            .expect("sent");
+    }
+}
+
 async fn completes_over_connect(checkpointing: bool) {
     let server = server(checkpointing).await;
     let (counts, stop, task) = worker(&server, "w1");
@@ -266,12 +401,6 @@ async fn a_run_whose_worker_is_killed_mid_step_completes_on_the_next_worker() {
 /// end the run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_whose_lease_runs_out_is_retried_and_its_late_reply_is_ignored() {
-    use futures::{SinkExt, StreamExt};
-    use inngest_runtime::protocol::connect::*;
-    use prost::Message;
-    use tokio_tungstenite::tungstenite::Message as Frame;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
     let server = DevServer::start(DevServerConfig {
         port: 0,
         checkpointing: false,
@@ -281,105 +410,17 @@ async fn a_call_whose_lease_runs_out_is_retried_and_its_late_reply_is_ignored() 
     })
     .await
     .expect("the dev server starts");
-    let start: StartResponse = {
-        let bytes = reqwest::Client::new()
-            .post(format!("{}/v0/connect/start", server.url()))
-            .header("content-type", "application/protobuf")
-            .send()
-            .await
-            .expect("start answers")
-            .bytes()
-            .await
-            .expect("a body");
-        StartResponse::decode(bytes.as_ref()).expect("a StartResponse")
-    };
-    let mut req = start
-        .gateway_endpoint
-        .as_str()
-        .into_client_request()
-        .expect("a URL");
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        SUBPROTOCOL.parse().expect("a header value"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("the socket opens");
-    async fn next(
-        ws: &mut tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
-    ) -> ConnectMessage {
-        loop {
-            let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
-                .await
-                .expect("the gateway says something")
-                .expect("open")
-                .expect("a frame");
-            if let Frame::Binary(b) = frame {
-                return ConnectMessage::decode(b.as_ref()).expect("a ConnectMessage");
-            }
-        }
-    }
-    let send = |kind: GatewayMessageType, payload: Vec<u8>| {
-        Frame::Binary(
-            ConnectMessage {
-                kind: kind as i32,
-                payload,
-            }
-            .encode_to_vec()
-            .into(),
-        )
-    };
-    assert_eq!(next(&mut ws).await.kind(), GatewayMessageType::GatewayHello);
-    let app = App::builder(Inngest::with_config("lz", Config::dev(server.url())))
-        .register(Steps {
-            ran: Arc::default(),
-            requests: Arc::default(),
-        })
-        .build()
-        .expect("builds");
-    let connect = WorkerConnectRequestData {
-        connection_id: start.connection_id.clone(),
-        instance_id: "lazy".into(),
-        auth_data: Some(AuthData {
-            session_token: start.session_token.clone(),
-            sync_token: start.sync_token.clone(),
-        }),
-        capabilities: br#"{"connect":"v1"}"#.to_vec(),
-        apps: vec![AppConfiguration {
-            app_name: "lz".into(),
-            functions: serde_json::to_vec(&app.function_configs("wss://connect/", "ws"))
-                .expect("json"),
-            ..Default::default()
-        }],
-        framework: "connect".into(),
-        sdk_language: "test".into(),
-        sdk_version: "v0".into(),
-        ..Default::default()
-    };
-    ws.send(send(
-        GatewayMessageType::WorkerConnect,
-        connect.encode_to_vec(),
-    ))
-    .await
-    .expect("sent");
-    let ready = next(&mut ws).await;
-    assert_eq!(ready.kind(), GatewayMessageType::GatewayConnectionReady);
-    let ready: GatewayConnectionReadyData = ready.payload_as().expect("decodes");
+    let (mut hand, ready) = HandWorker::connect(&server, "lz", "lazy").await;
     assert_eq!(
         ready.extend_lease_interval, "250ms",
         "four extensions a lease"
     );
-    ws.send(send(GatewayMessageType::WorkerReady, Vec::new()))
-        .await
-        .expect("sent");
-
+    let ws = &mut hand;
     let ids = server
         .send(vec![json!({ "name": Job::NAME, "data": { "n": 1 } })])
         .await
         .expect("sent");
-    let first = next(&mut ws).await;
+    let first = ws.next().await;
     assert_eq!(first.kind(), GatewayMessageType::GatewayExecutorRequest);
     let first: GatewayExecutorRequestData = first.payload_as().expect("decodes");
     let body: Value = serde_json::from_slice(&first.request_payload).expect("JSON");
@@ -388,15 +429,10 @@ async fn a_call_whose_lease_runs_out_is_retried_and_its_late_reply_is_ignored() 
         request_id: first.request_id.clone(),
         ..Default::default()
     };
-    ws.send(send(
-        GatewayMessageType::WorkerRequestAck,
-        ack.encode_to_vec(),
-    ))
-    .await
-    .expect("sent");
+    ws.send(GatewayMessageType::WorkerRequestAck, &ack).await;
 
     // No extension: past the lease, the call goes out again as the next attempt.
-    let second = next(&mut ws).await;
+    let second = ws.next().await;
     assert_eq!(second.kind(), GatewayMessageType::GatewayExecutorRequest);
     let second: GatewayExecutorRequestData = second.payload_as().expect("decodes");
     assert_ne!(second.request_id, first.request_id);
@@ -412,13 +448,9 @@ async fn a_call_whose_lease_runs_out_is_retried_and_its_late_reply_is_ignored() 
         lease_id: first.lease_id.clone(),
         ..Default::default()
     };
-    ws.send(send(
-        GatewayMessageType::WorkerRequestExtendLease,
-        extend.encode_to_vec(),
-    ))
-    .await
-    .expect("sent");
-    let lease = next(&mut ws).await;
+    ws.send(GatewayMessageType::WorkerRequestExtendLease, &extend)
+        .await;
+    let lease = ws.next().await;
     assert_eq!(
         lease.kind(),
         GatewayMessageType::WorkerRequestExtendLeaseAck
@@ -432,22 +464,17 @@ async fn a_call_whose_lease_runs_out_is_retried_and_its_late_reply_is_ignored() 
         request_version: 2,
         ..Default::default()
     };
-    ws.send(send(
+    ws.send(
         GatewayMessageType::WorkerReply,
-        reply(&first.request_id, "1").encode_to_vec(),
-    ))
-    .await
-    .expect("sent");
-    assert_eq!(
-        next(&mut ws).await.kind(),
-        GatewayMessageType::WorkerReplyAck
-    );
-    ws.send(send(
+        &reply(&first.request_id, "1"),
+    )
+    .await;
+    assert_eq!(ws.next().await.kind(), GatewayMessageType::WorkerReplyAck);
+    ws.send(
         GatewayMessageType::WorkerReply,
-        reply(&second.request_id, "42").encode_to_vec(),
-    ))
-    .await
-    .expect("sent");
+        &reply(&second.request_id, "42"),
+    )
+    .await;
     let run = server
         .finished_run(&ids[0], "lz-steps", Duration::from_secs(10))
         .await
@@ -503,12 +530,6 @@ async fn a_stopping_server_sends_its_workers_away() {
 /// gateway keeps serving a good worker afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_handshakes_are_refused_and_change_nothing() {
-    use futures::{SinkExt, StreamExt};
-    use inngest_runtime::protocol::connect::*;
-    use prost::Message;
-    use tokio_tungstenite::tungstenite::Message as Frame;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
     let server = server(false).await;
     let url = format!("{}/v0/connect", server.url().replace("http://", "ws://"));
     let good_id = ulid::Ulid::new().to_string();
@@ -594,5 +615,189 @@ async fn bad_handshakes_are_refused_and_change_nothing() {
     assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(counts.ran.load(Ordering::SeqCst), 2);
     let _ = stop.send(());
+    server.stop().await;
+}
+
+/// A worker that stops heartbeating is dropped after five missed heartbeats, as the official
+/// gateway drops it; other messages do not count as heartbeats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_stops_heartbeating_is_dropped() {
+    let heartbeat = Duration::from_millis(200);
+    let server = DevServer::start(DevServerConfig {
+        port: 0,
+        connect_heartbeat: heartbeat,
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts");
+    let (mut hand, ready) = HandWorker::connect(&server, "cx", "quiet").await;
+    assert_eq!(ready.heartbeat_interval, "200ms");
+    // Heartbeating for longer than five intervals keeps it connected.
+    let beating = tokio::time::Instant::now();
+    let mut last_beat = beating;
+    while beating.elapsed() < heartbeat * 8 {
+        last_beat = tokio::time::Instant::now();
+        hand.send_bare(GatewayMessageType::WorkerHeartbeat).await;
+        assert_eq!(
+            hand.next().await.kind(),
+            GatewayMessageType::GatewayHeartbeat
+        );
+        tokio::time::sleep(heartbeat).await;
+    }
+    workers(&server, 1).await;
+    // Then only other messages: dropped within five intervals and one check.
+    let quiet = tokio::time::Instant::now();
+    let mut closed = false;
+    while quiet.elapsed() < heartbeat * 12 {
+        let frame = ConnectMessage::bare(GatewayMessageType::WorkerReady).encode_to_vec();
+        if hand.ws.send(Frame::Binary(frame.into())).await.is_err()
+            || hand.closed_within(heartbeat).await
+        {
+            closed = true;
+            break;
+        }
+    }
+    let after = last_beat.elapsed();
+    assert!(
+        closed,
+        "the worker was not dropped {after:?} after its last heartbeat"
+    );
+    assert!(
+        after >= heartbeat * 5,
+        "dropped too early, {after:?} after its last heartbeat"
+    );
+    workers(&server, 0).await;
+    server.stop().await;
+}
+
+/// The gateway restarts (the dev server stops, and a new one starts on its state and its
+/// address) while a step runs: the worker reconnects by itself and the run completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_survives_a_restart_of_its_gateway() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = DevServerConfig {
+        port: 0,
+        checkpointing: false,
+        state: Some(dir.path().join("state.db")),
+        retry_interval: Some(Duration::from_secs(1)),
+        ..DevServerConfig::default()
+    };
+    // One bound socket for both servers: it stays bound and listening in between (what
+    // arrives then waits in its backlog), so no other process can take the address.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let first = DevServer::start_on(config.clone(), listener.try_clone().expect("a clone"))
+        .await
+        .expect("the first server starts");
+    let (counts, stop, task) = worker(&first, "w1");
+    workers(&first, 1).await;
+    let ids = first
+        .send(vec![
+            json!({ "name": Job::NAME, "data": { "n": 4, "slow_ms": 1500 } }),
+        ])
+        .await
+        .expect("sent");
+    for _ in 0..200 {
+        if counts.requests.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        counts.requests.load(Ordering::SeqCst),
+        1,
+        "the step is running"
+    );
+    first.stop().await;
+
+    let second = DevServer::start_on(config, listener.try_clone().expect("a clone"))
+        .await
+        .expect("the second server starts");
+    workers(&second, 1).await;
+    let mut finished = None;
+    for _ in 0..200 {
+        finished = second
+            .finished_run(&ids[0], "cx-steps", Duration::from_millis(50))
+            .await
+            .expect("the server runs");
+        if finished.is_some() {
+            break;
+        }
+        second
+            .advance(Duration::from_secs(2))
+            .await
+            .expect("the clock moves");
+    }
+    let run = finished.expect("the run finished after the restart");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(run.output, Some(json!(50)));
+    // The step running when the server stopped ran again on the new one, which knows only what
+    // the state file holds (the old server's call was lost with it): at least once, and
+    // nothing else twice.
+    let ran = counts.ran.load(Ordering::SeqCst);
+    assert!((2..=3).contains(&ran), "steps ran {ran} times");
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    second.stop().await;
+}
+
+/// Shutting a worker down (SIGTERM in an app: `run_until`'s future) while a step runs: it
+/// pauses at once (no new work comes to it), finishes the step, delivers its reply and only
+/// then closes. Nothing is lost and nothing runs twice: the next worker takes the run on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_shut_down_mid_step_finishes_the_step_first() {
+    let server = server(false).await;
+    let (first, stop_first, first_task) = worker(&server, "w1");
+    workers(&server, 1).await;
+    let ids = server
+        .send(vec![
+            json!({ "name": Job::NAME, "data": { "n": 2, "slow_ms": 1500 } }),
+        ])
+        .await
+        .expect("sent");
+    for _ in 0..200 {
+        if first.requests.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        first.requests.load(Ordering::SeqCst),
+        1,
+        "the step is running"
+    );
+    let _ = stop_first.send(());
+    // Paused at once, still connected while the step runs.
+    workers(&server, 0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!first_task.is_finished(), "closed before its step finished");
+    assert_eq!(first.ran.load(Ordering::SeqCst), 0);
+    tokio::time::timeout(Duration::from_secs(10), first_task)
+        .await
+        .expect("the worker closes once its step is done")
+        .expect("the worker task");
+    assert_eq!(first.ran.load(Ordering::SeqCst), 1, "the step finished");
+
+    let (second, stop_second, _task) = worker(&server, "w2");
+    workers(&server, 1).await;
+    let mut finished = None;
+    for _ in 0..200 {
+        finished = server
+            .finished_run(&ids[0], "cx-steps", Duration::from_millis(50))
+            .await
+            .expect("the server runs");
+        if finished.is_some() {
+            break;
+        }
+        server
+            .advance(Duration::from_secs(2))
+            .await
+            .expect("the clock moves");
+    }
+    let run = finished.expect("the run finished on the second worker");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(run.output, Some(json!(30)));
+    assert_eq!(first.ran.load(Ordering::SeqCst), 1, "step one ran once");
+    assert_eq!(second.ran.load(Ordering::SeqCst), 1, "step two ran on w2");
+    let _ = stop_second.send(());
     server.stop().await;
 }

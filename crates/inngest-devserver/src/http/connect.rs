@@ -19,10 +19,9 @@ use super::Shared;
 const MAX_FRAME: usize = 10 * 1024 * 1024;
 /// How long the worker has for `WORKER_CONNECT`.
 const HANDSHAKE: Duration = Duration::from_secs(10);
-/// The intervals the gateway gives.
-const HEARTBEAT: Duration = Duration::from_secs(10);
-/// A worker silent for this long (5 heartbeats) is dropped.
-const SILENCE: Duration = Duration::from_secs(50);
+/// A worker that misses this many heartbeats in a row is dropped, as the official gateway
+/// drops it (`consecutiveWorkerHeartbeatMissesBeforeConnectionClose`).
+const MISSED_HEARTBEATS: u32 = 5;
 /// At most this many apps per worker, as the official gateway allows.
 const MAX_APPS: usize = 100;
 
@@ -53,6 +52,15 @@ pub(super) async fn socket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Res
 
 fn frame(kind: GatewayMessageType, payload: &impl prost::Message) -> Frame {
     Frame::Binary(ConnectMessage::of(kind, payload).encode_to_vec().into())
+}
+
+/// A duration as Go's `time.ParseDuration` reads it: whole seconds as `10s`, else milliseconds.
+fn go_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 fn bare(kind: GatewayMessageType) -> Frame {
@@ -171,14 +179,10 @@ async fn session(mut socket: WebSocket, s: Shared) {
         }
     }
     // Extended four times a lease (5 s of the default 20 s).
-    let extend_every = s.gateway.lease() / 4;
+    let heartbeat = s.gateway.heartbeat();
     let ready = GatewayConnectionReadyData {
-        heartbeat_interval: format!("{}s", HEARTBEAT.as_secs()),
-        extend_lease_interval: if extend_every.subsec_millis() == 0 {
-            format!("{}s", extend_every.as_secs())
-        } else {
-            format!("{}ms", extend_every.as_millis())
-        },
+        heartbeat_interval: go_duration(heartbeat),
+        extend_lease_interval: go_duration(s.gateway.lease() / 4),
         status_interval: "0s".into(),
     };
     if socket
@@ -195,22 +199,32 @@ async fn session(mut socket: WebSocket, s: Shared) {
             .add(&app.app_name, &conn, &connect.instance_id, tx.clone());
     }
     tracing::info!(instance = %connect.instance_id, apps = connect.apps.len(), "a connect worker joined");
+    // Only heartbeats count: a worker that replies but no longer heartbeats is dropped too.
+    let silence = heartbeat.saturating_mul(MISSED_HEARTBEATS);
+    let mut last_heartbeat = tokio::time::Instant::now();
+    let mut check = tokio::time::interval(heartbeat);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            incoming = tokio::time::timeout(SILENCE, next(&mut socket)) => {
+            _ = check.tick() => {
+                if last_heartbeat.elapsed() > silence {
+                    tracing::warn!(instance = %connect.instance_id, missed = MISSED_HEARTBEATS, "a connect worker missed its heartbeats; dropped");
+                    break;
+                }
+            }
+            incoming = next(&mut socket) => {
                 let m = match incoming {
-                    Ok(Ok(m)) => m,
-                    Ok(Err(why)) => {
+                    Ok(m) => m,
+                    Err(why) => {
                         tracing::info!(instance = %connect.instance_id, %why, "a connect worker left");
-                        break;
-                    }
-                    Err(_) => {
-                        tracing::warn!(instance = %connect.instance_id, "a connect worker missed its heartbeats; dropped");
                         break;
                     }
                 };
                 let answer = match m.kind() {
-                    GatewayMessageType::WorkerHeartbeat => Some(bare(GatewayMessageType::GatewayHeartbeat)),
+                    GatewayMessageType::WorkerHeartbeat => {
+                        last_heartbeat = tokio::time::Instant::now();
+                        Some(bare(GatewayMessageType::GatewayHeartbeat))
+                    }
                     GatewayMessageType::WorkerPause => {
                         s.gateway.pause(&conn);
                         None
