@@ -129,6 +129,9 @@ impl Drop for Dev {
     /// SIGTERM first, so that `dev` stops the app it started even when a test fails midway;
     /// SIGKILL only if it does not exit within 10 s.
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -618,4 +621,146 @@ fn the_shop_example_runs_its_workflows_under_dev() {
     assert!(report.contains("e-mails sent"), "{report}");
 
     assert!(dev.terminate().success(), "{}", dev.output());
+}
+
+/// `examples/shop`'s connect worker (`--bin shop-worker`) under `dev`: it reaches the gateway,
+/// every function shows `connect (ws)`, and the `--send` event's run completes over the socket.
+#[test]
+fn the_shop_example_runs_as_a_connect_worker_under_dev() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let mut dev = Dev::start_with_target(
+        &root.join("examples/shop"),
+        &[
+            "--server",
+            "embedded",
+            "--bin",
+            "shop-worker",
+            "--send",
+            r#"{"name":"shop/hello.requested","data":{"id":"Ada"}}"#,
+        ],
+        None,
+        &target,
+    );
+    dev.wait_for(0, "serving shop: ready", 1200);
+    dev.wait_for(0, "connected to the dev server's gateway", 1);
+    for function in ["shop-hello", "shop-welcome-user", "shop-daily-report"] {
+        let row = dev.wait_for(0, &format!("dev │ {function} "), 1);
+        assert!(row.contains("connect (ws)"), "{row}");
+    }
+    let done = dev.wait_for(0, "shop-hello Completed", 30);
+    assert!(done.contains("\"Hello, Ada!\""), "{done}");
+    assert!(dev.terminate().success(), "{}", dev.output());
+    let output = dev.output();
+    assert!(
+        output.contains("state=Paused"),
+        "the worker paused on SIGTERM:\n{output}"
+    );
+}
+
+/// The workflow's first step, extended with a step that waits for `gate` to exist, tagged
+/// `version` in its output.
+fn gated_workflow(text: &str, gate: &Path, version: &str) -> String {
+    let edited = text.replace(
+        "        Ok(WelcomeUserOutput { first_step })",
+        &format!(
+            "        let gate = std::path::PathBuf::from({gate:?});\n        let first_step = ctx\n            .step\n            .run(\"gated-step\", async {{\n                tracing::info!(\"gated step started\");\n                tokio::task::spawn_blocking(move || {{\n                    while !gate.exists() {{\n                        std::thread::sleep(std::time::Duration::from_millis(20));\n                    }}\n                }})\n                .await?;\n                Ok(format!(\"{{first_step}} gated {version}\"))\n            }})\n            .await?;\n        Ok(WelcomeUserOutput {{ first_step }})"
+        ),
+    );
+    assert_ne!(edited, text);
+    edited
+}
+
+/// A project configured with `--transport connect` under `dev`: its worker connects to the
+/// embedded server's gateway (`connect (ws)`), runs complete, and a new build swaps in without
+/// losing a run in flight: the new worker connects while the old one finishes its step, which
+/// runs once, and the old one then exits.
+#[test]
+fn a_connect_worker_runs_under_dev_and_swaps_builds_without_losing_a_run() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let project = common::configured_shop_with(tmp.path(), &["--transport", "connect"]);
+    let mut dev = Dev::start(&project, &["--server", "embedded"], None);
+    let row = dev.wait_for(0, "shop-welcome-user", 1200);
+    assert!(row.contains("connect (ws)"), "{row}");
+    dev.wait_for(0, "connected to the dev server's gateway", 5);
+    dev.wait_for(0, "serving shop: ready", 60);
+    let server = dev.server();
+    let user = json!({ "name": "user/user.created", "data": { "id": "u_1" } });
+    let run = run_to_completion(&dev, &server, user, "shop-welcome-user");
+    assert_eq!(
+        run["output"],
+        json!({ "first_step": "handled u_1" }),
+        "{run}"
+    );
+
+    let gate = tmp.path().join("gate");
+    let wf = project.join("src/workflows/welcome_user_workflow.rs");
+    let original = std::fs::read_to_string(&wf).expect("read");
+    let mark = dev.seen();
+    std::fs::write(&wf, gated_workflow(&original, &gate, "v2")).expect("write");
+    dev.wait_for(mark, "serving the new build", 300);
+    let second_pid = dev
+        .wait_for(mark, "connected to the dev server's gateway (pid ", 5)
+        .rsplit("(pid ")
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(')')
+        .to_string();
+
+    // A run waits in the gated step of build 2 while build 3 is made and swapped in.
+    let mark = dev.seen();
+    let id = send_event(
+        &server,
+        &json!({ "name": "user/user.created", "data": { "id": "u_2" } }),
+    );
+    dev.wait_for(mark, "gated step started", 30);
+    std::fs::write(&wf, gated_workflow(&original, &gate, "v3")).expect("write");
+    dev.wait_for(mark, "serving the new build", 300);
+    let draining = dev.wait_for(mark, "finishes its in-flight work", 5);
+    assert!(
+        draining.contains(&format!("(pid {second_pid})")),
+        "{draining}"
+    );
+    assert!(
+        pid_alive(&second_pid),
+        "the old build stopped before its step finished"
+    );
+
+    std::fs::write(&gate, "").expect("the gate opens");
+    let run = finished_run(&dev, &server, &id, "shop-welcome-user");
+    assert_eq!(run["status"], "Completed", "{run}");
+    assert_eq!(
+        run["output"],
+        json!({ "first_step": "handled u_2 gated v2" }),
+        "the step finished on the build it started on: {run}"
+    );
+    dev.wait_for(
+        mark,
+        &format!("the previous build (pid {second_pid}) exited"),
+        30,
+    );
+    let started = dev
+        .output()
+        .lines()
+        .skip(mark)
+        .filter(|l| l.contains("gated step started"))
+        .count();
+    assert_eq!(started, 1, "the gated step ran once:\n{}", dev.output());
+
+    // The new build runs the next one.
+    let run = run_to_completion(
+        &dev,
+        &server,
+        json!({ "name": "user/user.created", "data": { "id": "u_3" } }),
+        "shop-welcome-user",
+    );
+    assert_eq!(
+        run["output"],
+        json!({ "first_step": "handled u_3 gated v3" }),
+        "{run}"
+    );
+    let status = dev.terminate();
+    assert!(status.success(), "{status:?}\n{}", dev.output());
 }

@@ -149,9 +149,16 @@ pub fn scratch_target_dir() -> PathBuf {
 /// runtime of this checkout, by a path), with a `welcome-user` workflow, and this workspace's
 /// Cargo.lock (no network, shared builds).
 pub fn configured_shop(dir: &Path) -> PathBuf {
+    configured_shop_with(dir, &[])
+}
+
+/// [`configured_shop`], `configure` given `flags` (e.g. `--transport connect`).
+pub fn configured_shop_with(dir: &Path, flags: &[&str]) -> PathBuf {
     cargo_new(dir, "shop", false);
     let project = dir.join("shop");
-    let out = ok(&cargo_inngest(&project, &["configure"]));
+    let mut configure = vec!["configure"];
+    configure.extend_from_slice(flags);
+    let out = ok(&cargo_inngest(&project, &configure));
     assert!(
         out.contains("added dependency inngest-runtime: path ")
             && out.contains("(the checkout this cargo-inngest was built from)"),

@@ -1,46 +1,15 @@
-//! shop: an axum server that serves its Inngest workflows at `/api/inngest`, and `POST /users`,
-//! which creates an account and starts `welcome-user`.
-//!
-//! `cargo inngest dev` runs it against a dev server; in production set `INNGEST_SIGNING_KEY`
-//! and `INNGEST_EVENT_KEY`. Settings come from the environment and from `.env`, if there is one.
+//! shop in serve mode: an axum server that serves its Inngest workflows at `/api/inngest`, and
+//! `POST /users`, which creates an account and starts `welcome-user`. See the crate's docs for
+//! the connect worker (`shop-worker`).
 
-mod events;
-mod inngest;
-mod mailer;
-mod users;
-mod workflows;
-
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use tracing_subscriber::EnvFilter;
+use shop::{inngest, mailer, users};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // `.env` (see `.env.example`) is optional; variables set in the environment win over it.
-    let dotenv = dotenvy::dotenv();
-    // Logs go to stderr; `RUST_LOG` chooses what (`RUST_LOG=debug`, `RUST_LOG=shop=debug`).
-    // What a workflow logs carries its run: `run{run_id=… function_id=… attempt=0}:step{step=…}`.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    if let Err(e) = dotenv {
-        if !e.not_found() {
-            tracing::warn!(".env was not read: {e}");
-        }
-    }
-    match serve().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // The message and its causes, one after the other, rather than a `Debug` dump.
-            eprintln!("error: {}", inngest_runtime::error::chain(e.as_ref()));
-            ExitCode::FAILURE
-        }
-    }
+    shop::init();
+    shop::exit_code(serve().await)
 }
 
 async fn serve() -> Result<(), Box<dyn std::error::Error>> {

@@ -9,7 +9,8 @@
 //! - [`server`]: the dev server (embedded, official, or whichever starts);
 //! - [`build`]: `cargo build` and the executable it reports;
 //! - [`process`]: a child in its own process group, stopped as a whole;
-//! - [`app_sync`]: waiting for the app to serve, and syncing it with the dev server's syncer;
+//! - [`app_sync`]: waiting for the app to serve (and syncing it with the dev server's syncer)
+//!   or to connect to the gateway, which tells its transport;
 //! - [`functions`]: the table of the functions the app registered;
 //! - [`runs`]: the runs the embedded server finishes;
 //! - [`events`]: the `--send` events;

@@ -126,6 +126,21 @@ impl Server {
         }
     }
 
+    /// The connection ids of the connect workers the server has, of every app; `None` when it
+    /// cannot tell (the official server's gateway is not ours to look into).
+    pub fn connect_connections(&self) -> Option<std::collections::HashSet<String>> {
+        match self {
+            Server::Embedded(s) => Some(
+                s.connect_workers()
+                    .into_values()
+                    .flatten()
+                    .map(|w| w.connection_id)
+                    .collect(),
+            ),
+            Server::Official { .. } => None,
+        }
+    }
+
     /// Starts the chosen server.
     pub async fn start(settings: &Settings, console: &Console) -> Result<Server, ServerError> {
         match settings.choice {

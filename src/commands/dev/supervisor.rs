@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
+use super::app_sync::Transport;
 use super::build::{self, BuildSpec, Built};
 use super::console::{Console, Source};
 use super::options::DevOptions;
@@ -18,6 +19,9 @@ use super::{app_sync, events, functions, runs};
 
 /// How long a stopped app gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
+/// How long a replaced connect worker gets to finish its in-flight steps (its calls are
+/// retried elsewhere if it is killed): the new build already works meanwhile.
+const DRAIN_GRACE: Duration = Duration::from_secs(60);
 
 /// Why `dev` could not run.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,10 @@ struct Dev {
     /// When the last build started and ended: a file written before it started is in it, and
     /// a `Cargo.lock` written while it ran is cargo's own write.
     last_build: Option<(SystemTime, SystemTime)>,
+    /// How the running build talks to the server, once it was ready.
+    transport: Option<Transport>,
+    /// Replaced connect workers finishing their work.
+    draining: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -95,6 +103,8 @@ impl Dev {
             events,
             served_once: false,
             last_build: None,
+            transport: None,
+            draining: Vec::new(),
         }
     }
 
@@ -213,6 +223,14 @@ impl Dev {
         if let Some(job) = app.take() {
             job.stop(GRACE).await;
         }
+        // A replaced worker still draining gets what a stopped app gets; then it is killed
+        // (dropping its job kills its group).
+        for mut draining in self.draining.drain(..) {
+            if tokio::time::timeout(GRACE, &mut draining).await.is_err() {
+                draining.abort();
+                let _ = draining.await;
+            }
+        }
         server.stop().await;
         self.console.line(Source::Dev, "stopped");
         Ok(())
@@ -250,9 +268,16 @@ impl Dev {
         self.console
             .line(Source::Build, &format!("built in {} ms", took.as_millis()));
         let swap_started = Instant::now();
-        if let Some(old) = app.take() {
-            old.stop(GRACE).await;
+        // A server calls an HTTP app on its port, so the old build goes first. A connect
+        // worker dials out: the new build connects while the old one still works, and the old
+        // one then drains (no new work reaches it) and stops.
+        let overlap = self.transport == Some(Transport::Connect);
+        if !overlap {
+            if let Some(old) = app.take() {
+                old.stop(GRACE).await;
+            }
         }
+        let before = app_sync::Before::of(server, self.transport);
         let url = server.url();
         let mut cmd = tokio::process::Command::new(&executable);
         cmd.current_dir(&self.options.project.dir)
@@ -277,15 +302,51 @@ impl Dev {
             Source::App,
             &format!("started {} (pid {})", executable.display(), job.pid()),
         );
-        let synced = app_sync::until_synced(server, &self.app_url, &mut job).await;
-        *app = Some(job);
-        if let Err(why) = synced {
+        let ready = app_sync::until_ready(server, &self.app_url, &mut job, &before).await;
+        let transport = match ready {
+            Ok(t) => t,
+            Err(why) => {
+                let kept = if overlap && app.is_some() {
+                    "; the previous build keeps working"
+                } else {
+                    ""
+                };
+                self.console.line(
+                    Source::App,
+                    &format!("not serving: {}{kept}", inngest_runtime::error::chain(&why)),
+                );
+                if overlap && app.is_some() {
+                    job.stop(GRACE).await;
+                } else {
+                    *app = Some(job);
+                }
+                return;
+            }
+        };
+        if transport == Transport::Connect {
             self.console.line(
                 Source::App,
-                &format!("not serving: {}", inngest_runtime::error::chain(&why)),
+                &format!("connected to the dev server's gateway (pid {})", job.pid()),
             );
-            return;
         }
+        if let Some(old) = app.replace(job) {
+            let pid = old.pid();
+            self.console.line(
+                Source::App,
+                &format!("the previous build (pid {pid}) finishes its in-flight work, then stops"),
+            );
+            let console = self.console.clone();
+            self.draining.retain(|d| !d.is_finished());
+            self.draining.push(tokio::spawn(async move {
+                let status = old.stop(DRAIN_GRACE).await;
+                let how = status.map_or("ended".to_string(), |s| format!("exited ({s})"));
+                console.line(
+                    Source::App,
+                    &format!("the previous build (pid {pid}) {how}"),
+                );
+            }));
+        }
+        self.transport = Some(transport);
         functions::print(server, &self.console).await;
         let total = since.elapsed();
         if self.served_once {
