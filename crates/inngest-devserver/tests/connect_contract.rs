@@ -1,7 +1,9 @@
 //! Connect workers against our gateway, found with nothing but the dev server's URL: the
 //! official JS SDK's (`inngest/connect`, the pinned `inngest` on Node) and ours (the
-//! conformance app served by `inngest_runtime::connect::Worker`). The contract's scenarios reach
-//! the outcome recorded from the official SDK in serve mode, and each worker closes gracefully.
+//! conformance app served by `inngest_runtime::connect::Worker`). Every scenario the HTTP
+//! drive runs (events, wait-for-event feeds, cron ticks, invoke, failure handlers, retries)
+//! reaches the outcome recorded from the official SDK in serve mode, in classic and in
+//! checkpoint mode, and each worker closes gracefully.
 
 mod support;
 
@@ -58,20 +60,6 @@ fn start_js_worker(dev_server: &str) -> JsWorker {
     }
     JsWorker(child)
 }
-
-/// Scenarios whose run starts from their event alone and ends on its own once the clock moves.
-const SCENARIOS: &[&str] = &[
-    "welcome-user",
-    "wait-for-payment-timeout",
-    "parent-fn",
-    "non-retriable",
-    "parallel-steps",
-    "repeated-ids",
-    "failing-step",
-    "send-event",
-    "plain-throw",
-    "retry-after",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_js_connect_worker_runs_the_contract_through_our_gateway_checkpointing() {
@@ -158,43 +146,10 @@ async fn run_contract(checkpointing: bool, peer: Peer) {
     };
     let app = connected(&server, instance).await;
     assert_eq!(app["transport"], "connect", "{app}");
-    let scenarios = support::scenarios();
-    let mut failures = Vec::new();
-    for name in SCENARIOS {
-        let scenario = &scenarios[*name];
-        let manifest = support::read_json(&support::corpus().join(name).join("manifest.json"));
-        let mut event = scenario["event"].clone();
-        if let Value::Object(o) = &mut event {
-            o.remove("id");
-            o.remove("ts");
-        }
-        let ids = server.send(vec![event]).await.expect("sent");
-        let function = scenario["fn"].as_str().expect("a function id");
-        let mut done = None;
-        for _ in 0..300 {
-            if let Some(run) = server
-                .finished_run(&ids[0], function, Duration::from_millis(100))
-                .await
-                .expect("the server runs")
-            {
-                done = Some(run);
-                break;
-            }
-            // Sleeps, wait timeouts and retries become due.
-            server
-                .advance(Duration::from_secs(3 * 86_400))
-                .await
-                .expect("the clock moves");
-        }
-        match done {
-            None => failures.push(format!("{name}: the run did not finish")),
-            Some(run) => {
-                if let Some(diff) = support::outcome_diff(&run, &manifest) {
-                    failures.push(format!("{name}: {diff}"));
-                }
-            }
-        }
-    }
+    // Every scenario of the contract, driven as over HTTP (events, feeds, cron ticks, the
+    // clock), and each outcome compared with the recording.
+    let suffix = if checkpointing { "-checkpoint" } else { "" };
+    let (_, failures) = support::drive::run_all(&server, None, suffix).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // Each closes gracefully: SIGTERM for the JS worker, its shutdown future for ours.

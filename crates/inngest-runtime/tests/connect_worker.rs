@@ -1,10 +1,12 @@
 //! The connect worker against a scripted gateway: a start API and a WebSocket endpoint in this
 //! test that play the gateway's part as the recorded transcripts show it
-//! (`tests/conformance/connect/`). The dev server's own gateway (issue 13) does not exist yet;
-//! when it does, the same checks run against it. What is checked: the start request, the
+//! (`tests/conformance/connect/`); the dev server's gateway is tested against the worker in
+//! `inngest-devserver`'s `connect_*` tests. What is checked here: the start request, the
 //! handshake in its order and the `WORKER_CONNECT` fields, ACK before work, lease extension
 //! while a step runs (with the new lease id used), the reply re-sent until acknowledged,
-//! heartbeats at the gateway's interval, and on shutdown `WORKER_PAUSE` then a normal close.
+//! heartbeats at the gateway's interval, a request for a step the run does not reach (the
+//! contract's `step-not-found`, which no correct executor sends), and on shutdown
+//! `WORKER_PAUSE` then a normal close.
 
 #![cfg(feature = "connect")]
 // tungstenite's handshake callback returns its own (large) error response type.
@@ -357,6 +359,60 @@ async fn the_worker_connects_acks_extends_replies_heartbeats_and_pauses() {
         GatewayMessageType::WorkerReplyAck,
         &WorkerReplyAckData {
             request_id: "r2".into(),
+        },
+    )
+    .await;
+
+    // A request that targets a step the run does not reach (the contract's `step-not-found`):
+    // an error reply naming the step it asked for and the steps it found, retriable, as the
+    // official SDK answers it in serve mode.
+    let missing = "0".repeat(40);
+    let body = serde_json::to_vec(&json!({
+        "event": { "name": Job::NAME, "data": { "ms": 0 }, "id": "01EVT", "ts": 1 },
+        "steps": {},
+        "ctx": { "run_id": "01RUN", "attempt": 0, "max_attempts": 1,
+                 "disable_immediate_execution": true, "use_api": false,
+                 "stack": { "stack": [], "current": 0 } },
+        "version": -1, "use_api": false,
+    }))
+    .expect("json");
+    send(
+        &mut ws,
+        GatewayMessageType::GatewayExecutorRequest,
+        &GatewayExecutorRequestData {
+            step_id: Some(missing.clone()),
+            ..executor_request("r3", body)
+        },
+    )
+    .await;
+    assert_eq!(
+        next(&mut ws, &mut heartbeats).await.expect("ack").kind(),
+        GatewayMessageType::WorkerRequestAck
+    );
+    let not_found: SdkResponse = next(&mut ws, &mut heartbeats)
+        .await
+        .expect("reply")
+        .payload_as()
+        .expect("decodes");
+    assert_eq!(not_found.status(), SdkResponseStatus::Error);
+    assert!(!not_found.no_retry, "retriable, as the official SDK says");
+    let answer: Value = serde_json::from_slice(&not_found.body).expect("JSON");
+    assert_eq!(answer["requestedStep"], missing.as_str());
+    assert_eq!(answer["foundSteps"][0]["id"], hash("work"));
+    assert_eq!(answer["foundSteps"][0]["name"], "work");
+    assert_eq!(answer["totalFoundSteps"], 1);
+    assert_eq!(
+        answer["error"],
+        format!(
+            "Could not find step \"{missing}\" to run; timed out. Found new steps: \nwork ({}).",
+            hash("work")
+        )
+    );
+    send(
+        &mut ws,
+        GatewayMessageType::WorkerReplyAck,
+        &WorkerReplyAckData {
+            request_id: "r3".into(),
         },
     )
     .await;
