@@ -72,6 +72,20 @@ pub struct ConnectedWorker {
     pub active: bool,
 }
 
+/// The URL an app synced over connect is registered with: `ws://connect/<app id>`.
+pub(crate) fn app_url(app_name: &str) -> String {
+    format!("ws://connect/{app_name}")
+}
+
+/// How the server reaches an app, by its registered URL: `connect` or `serve`.
+pub(crate) fn transport(app_url: &str) -> &'static str {
+    if app_url.starts_with("ws://connect/") {
+        "connect"
+    } else {
+        "serve"
+    }
+}
+
 /// How long a lease lasts unless extended, as the official gateway's.
 pub(crate) const LEASE: Duration = Duration::from_secs(20);
 /// The heartbeat interval the gateway gives workers, as the official gateway's.

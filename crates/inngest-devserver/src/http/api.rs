@@ -69,11 +69,7 @@ pub(super) async fn apps(State(s): State<Shared>) -> Result<Json<Value>, ApiErro
         .into_iter()
         .map(|app| {
             let connected = workers.remove(&app.id).unwrap_or_default();
-            let transport = if app.url.starts_with("ws://connect/") {
-                "connect"
-            } else {
-                "serve"
-            };
+            let transport = crate::gateway::transport(&app.url);
             let mut v = serde_json::to_value(&app).unwrap_or(Value::Null);
             if let Value::Object(o) = &mut v {
                 o.insert("transport".into(), Value::from(transport));

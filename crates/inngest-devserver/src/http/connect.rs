@@ -91,7 +91,7 @@ fn sync_of(
         .map_err(|e| format!("the functions of {:?} are not valid: {e}", app.app_name))?;
     let capabilities = serde_json::from_slice(&connect.capabilities).unwrap_or_default();
     Ok(RegisterRequest {
-        url: format!("ws://connect/{}", app.app_name),
+        url: crate::gateway::app_url(&app.app_name),
         deploy_type: "connect".into(),
         framework: connect.framework.clone(),
         app_name: app.app_name.clone(),

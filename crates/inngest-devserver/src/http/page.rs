@@ -16,6 +16,7 @@ fn esc(s: &str) -> String {
 
 pub(super) async fn index(State(s): State<Shared>) -> Result<Html<String>, ApiError> {
     let apps = s.engine.apps().await?;
+    let mut workers = s.gateway.workers();
     let (runs, events) = s.engine.recent().await?;
     let mut h = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>inngest-devserver</title>\
@@ -34,14 +35,35 @@ pub(super) async fn index(State(s): State<Shared>) -> Result<Html<String>, ApiEr
         h.push_str("<p id=\"no-apps\">No app synced yet.</p>");
     }
     for app in &apps {
+        let transport = crate::gateway::transport(&app.url);
         let _ = write!(
             h,
-            "<h3>{}</h3><p>{} · {} · synced {}</p><table><tr><th>function</th><th>triggers</th><th>attempts</th></tr>",
+            "<h3>{}</h3><p>{} · {} · synced {} · transport <span class=\"transport\">{transport}</span></p>",
             esc(&app.id),
             esc(&app.url),
             esc(&app.sdk),
             esc(&app.synced_at)
         );
+        if transport == "connect" {
+            let connected = workers.remove(&app.id).unwrap_or_default();
+            if connected.is_empty() {
+                h.push_str("<p class=\"workers\">No worker connected: its runs wait for one.</p>");
+            } else {
+                let shown: Vec<String> = connected
+                    .iter()
+                    .map(|w| {
+                        let state = if w.active { "active" } else { "paused" };
+                        format!(
+                            "<span class=\"worker\" title=\"{}\">{} ({state})</span>",
+                            esc(&w.connection_id),
+                            esc(&w.instance_id)
+                        )
+                    })
+                    .collect();
+                let _ = write!(h, "<p class=\"workers\">Workers: {}</p>", shown.join(", "));
+            }
+        }
+        h.push_str("<table><tr><th>function</th><th>triggers</th><th>attempts</th></tr>");
         for f in &app.functions {
             let _ = write!(
                 h,
