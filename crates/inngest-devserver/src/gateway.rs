@@ -35,8 +35,8 @@ pub(crate) enum GatewayError {
 
 /// A call waiting for its reply.
 struct Pending {
-    /// The connection it went to.
-    connection_id: String,
+    /// The lease the worker holds now (it names it to extend it).
+    lease_id: String,
     reply: oneshot::Sender<SdkResponse>,
     /// When its lease runs out unless extended.
     lease_until: tokio::time::Instant,
@@ -127,16 +127,19 @@ impl Gateway {
         self.heartbeat
     }
 
-    /// Extends the lease of `request_id` held by `connection_id`: the new lease id, or `None`
-    /// when the request is not that worker's any more (its lease ran out, or it was answered).
-    pub fn extend(&self, request_id: &str, connection_id: &str) -> Option<String> {
+    /// Extends the lease `lease_id` of `request_id`: the new lease id, or `None` when that is
+    /// not the request's lease any more (it ran out, the call was answered, or the lease was
+    /// extended already). Any connection may extend it: a worker whose socket broke extends
+    /// its leases over its next one, as with the official gateway.
+    pub fn extend(&self, request_id: &str, lease_id: &str) -> Option<String> {
         let mut st = self.lock();
         let pending = st.pending.get_mut(request_id)?;
-        if pending.connection_id != connection_id {
+        if pending.lease_id != lease_id {
             return None;
         }
         pending.lease_until = tokio::time::Instant::now() + self.lease;
-        Some(ulid::Ulid::new().to_string())
+        pending.lease_id = ulid::Ulid::new().to_string();
+        Some(pending.lease_id.clone())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -183,20 +186,23 @@ impl Gateway {
         }
     }
 
-    /// A worker is gone: its pending calls fail (their senders drop) and are retried.
+    /// A connection is gone. Its calls stay pending until their leases run out: the worker
+    /// may only have lost its socket, and then extends them and delivers their replies over its
+    /// next connection or the flush API; a worker that is gone for good stops extending, and
+    /// its calls are retried once their leases run out. Never two workers at once on a call.
     pub fn remove(&self, connection_id: &str) {
         let mut st = self.lock();
         for list in st.workers.values_mut() {
             list.retain(|w| w.connection_id != connection_id);
         }
         st.workers.retain(|_, list| !list.is_empty());
-        st.pending.retain(|_, p| p.connection_id != connection_id);
     }
 
-    /// The reply to a pending call.
-    pub fn reply(&self, reply: SdkResponse) {
-        if let Some(p) = self.lock().pending.remove(&reply.request_id) {
-            let _ = p.reply.send(reply);
+    /// The reply to a pending call (over any connection, or flushed); whether it was pending.
+    pub fn reply(&self, reply: SdkResponse) -> bool {
+        match self.lock().pending.remove(&reply.request_id) {
+            Some(p) => p.reply.send(reply).is_ok(),
+            None => false,
         }
     }
 
@@ -237,12 +243,12 @@ impl Gateway {
             let Some(i) = (0..n).map(|k| (start + k) % n).find(|&i| !list[i].paused) else {
                 return Err(GatewayError::NoWorker(app.to_string()));
             };
-            let (conn, tx) = (list[i].connection_id.clone(), list[i].tx.clone());
+            let tx = list[i].tx.clone();
             st.next.insert(app.to_string(), i + 1);
             st.pending.insert(
                 request.request_id.clone(),
                 Pending {
-                    connection_id: conn,
+                    lease_id: request.lease_id.clone(),
                     reply: reply_tx,
                     lease_until: tokio::time::Instant::now() + self.lease,
                 },

@@ -367,7 +367,16 @@ async fn two_workers_share_the_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_worker_is_killed_mid_step_completes_on_the_next_worker() {
-    let server = server(false).await;
+    // A killed worker's call is retried once its lease runs out (2 s here).
+    let server = DevServer::start(DevServerConfig {
+        port: 0,
+        checkpointing: false,
+        retry_interval: Some(Duration::from_secs(1)),
+        connect_lease: Duration::from_secs(2),
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts");
     let (_, _stop, task) = worker(&server, "doomed");
     workers(&server, 1).await;
     let ids = server
@@ -818,5 +827,128 @@ async fn a_worker_shut_down_mid_step_finishes_the_step_first() {
     assert_eq!(first.ran.load(Ordering::SeqCst), 1, "step one ran once");
     assert_eq!(second.ran.load(Ordering::SeqCst), 1, "step two ran on w2");
     let _ = stop_second.send(());
+    server.stop().await;
+}
+
+/// A TCP proxy in front of the gateway whose connections can be cut, as a network would.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    links: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn to(upstream: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("an address");
+        let links: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let held = links.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let link = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                held.lock().expect("links").push(link.abort_handle());
+            }
+        });
+        Self {
+            addr,
+            links,
+            accept,
+        }
+    }
+
+    /// Drops every connection open now (both sockets close).
+    fn cut(&self) -> usize {
+        let links: Vec<_> = self.links.lock().expect("links").drain(..).collect();
+        for link in &links {
+            link.abort();
+        }
+        links.len()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+/// The worker's socket breaks while a step runs, the worker itself lives on: the step goes on,
+/// the worker reconnects, its reply is delivered (over the new socket or the flush API) before
+/// the lease runs out, and the run completes with each step run once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_socket_does_not_stop_a_running_step() {
+    let server = server(false).await;
+    let upstream: std::net::SocketAddr = server
+        .url()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("an address");
+    let proxy = Proxy::to(upstream).await;
+    let counts = Counts {
+        ran: Arc::new(AtomicUsize::new(0)),
+        requests: Arc::new(AtomicUsize::new(0)),
+    };
+    let app = App::builder(Inngest::with_config("cx", Config::dev(server.url())))
+        .register(Steps {
+            ran: counts.ran.clone(),
+            requests: counts.requests.clone(),
+        })
+        .build()
+        .expect("the app builds");
+    let worker = Worker::new(app)
+        .instance_id("flaky-net")
+        .gateway_url(format!("ws://{}/v0/connect", proxy.addr));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(worker.run_until(async {
+        let _ = stopped.await;
+    }));
+    workers(&server, 1).await;
+    let ids = server
+        .send(vec![
+            json!({ "name": Job::NAME, "data": { "n": 6, "slow_ms": 2000 } }),
+        ])
+        .await
+        .expect("sent");
+    for _ in 0..200 {
+        if counts.requests.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        counts.requests.load(Ordering::SeqCst),
+        1,
+        "the step is running"
+    );
+    assert_eq!(proxy.cut(), 1, "one socket cut");
+    let mut finished = None;
+    for _ in 0..200 {
+        finished = server
+            .finished_run(&ids[0], "cx-steps", Duration::from_millis(50))
+            .await
+            .expect("the server runs");
+        if finished.is_some() {
+            break;
+        }
+        server
+            .advance(Duration::from_secs(2))
+            .await
+            .expect("the clock moves");
+    }
+    let run = finished.expect("the run finished");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(run.output, Some(json!(70)));
+    assert_eq!(counts.ran.load(Ordering::SeqCst), 2, "each step ran once");
+    let failed = run.steps.iter().filter(|s| s.error.is_some()).count();
+    assert_eq!(failed, 0, "no attempt failed: {run:?}");
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     server.stop().await;
 }

@@ -3,7 +3,8 @@
 //! (`tests/conformance/connect/`); the dev server's gateway is tested against the worker in
 //! `inngest-devserver`'s `connect_*` tests. What is checked here: the start request, the
 //! handshake in its order and the `WORKER_CONNECT` fields, ACK before work, lease extension
-//! while a step runs (with the new lease id used), the reply re-sent until acknowledged,
+//! while a step runs (with the new lease id used), a reply not acknowledged in 5 s delivered
+//! through the flush API,
 //! heartbeats at the gateway's interval, a request for a step the run does not reach (the
 //! contract's `step-not-found`, which no correct executor sends), and on shutdown
 //! `WORKER_PAUSE` then a normal close.
@@ -143,23 +144,45 @@ async fn the_worker_connects_acks_extends_replies_heartbeats_and_pauses() {
         session_token: "session".into(),
         sync_token: "sync".into(),
     };
-    let api = axum::Router::new().route(
-        "/v0/connect/start",
-        axum::routing::post(
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let start_tx = start_tx.clone();
-                let answer = start_answer.encode_to_vec();
-                async move {
-                    let ct = headers
-                        .get("content-type")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
-                    let _ = start_tx.send((ct, body.to_vec())).await;
-                    answer
-                }
-            },
-        ),
-    );
+    let (flush_tx, mut flush_rx) = tokio::sync::mpsc::channel::<(Option<String>, Vec<u8>)>(4);
+    let api = axum::Router::new()
+        .route(
+            "/v0/connect/start",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let start_tx = start_tx.clone();
+                    let answer = start_answer.encode_to_vec();
+                    async move {
+                        let ct = headers
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        let _ = start_tx.send((ct, body.to_vec())).await;
+                        answer
+                    }
+                },
+            ),
+        )
+        .route(
+            "/v0/connect/flush",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let flush_tx = flush_tx.clone();
+                    async move {
+                        let ct = headers
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        let reply = SdkResponse::decode(body.as_ref()).unwrap_or_default();
+                        let _ = flush_tx.send((ct, body.to_vec())).await;
+                        FlushResponse {
+                            request_id: reply.request_id,
+                        }
+                        .encode_to_vec()
+                    }
+                },
+            ),
+        );
     let api_listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
     let api_url = format!("http://{}", api_listener.local_addr().expect("addr"));
     let api_task = tokio::spawn(async move {
@@ -312,18 +335,35 @@ async fn the_worker_connects_acks_extends_replies_heartbeats_and_pauses() {
     assert_eq!(ops[0]["data"], 42);
     assert_eq!(reply.request_version, 2);
 
-    // Not acknowledged: sent again.
-    let again = next(&mut ws, &mut heartbeats)
-        .await
-        .expect("the reply again");
-    assert_eq!(again.kind(), GatewayMessageType::WorkerReply);
-    assert_eq!(
-        again
-            .payload_as::<SdkResponse>()
-            .expect("decodes")
-            .request_id,
-        "r1"
+    // Not acknowledged within 5 s: delivered through the flush API instead, as protobuf.
+    // Meanwhile the socket stays up (heartbeats answered), and the reply is not sent again
+    // over it.
+    let waiting = tokio::time::Instant::now();
+    let deadline = waiting + Duration::from_secs(10);
+    let (ct, flushed) = loop {
+        tokio::select! {
+            flushed = flush_rx.recv() => break flushed.expect("a flush request"),
+            m = next(&mut ws, &mut heartbeats) => {
+                let m = m.expect("the socket stays open");
+                assert_ne!(m.kind(), GatewayMessageType::WorkerReply, "sent again over the socket");
+            }
+            () = tokio::time::sleep_until(deadline) => panic!("not flushed within 10 s"),
+        }
+    };
+    assert!(
+        waiting.elapsed() >= Duration::from_secs(4),
+        "flushed before the acknowledgement was due: {:?}",
+        waiting.elapsed()
     );
+    assert_eq!(ct.as_deref(), Some("application/protobuf"));
+    let flushed = SdkResponse::decode(flushed.as_slice()).expect("an SDKResponse");
+    assert_eq!(flushed.request_id, "r1");
+    assert_eq!(flushed.body, reply.body);
+    assert_eq!(
+        flushed.system_trace_ctx, b"{}",
+        "a trace context the API can read"
+    );
+    // A late acknowledgement changes nothing.
     send(
         &mut ws,
         GatewayMessageType::WorkerReplyAck,

@@ -42,6 +42,36 @@ pub(super) async fn start(State(s): State<Shared>) -> Response {
         .into_response()
 }
 
+/// `POST /v0/connect/flush`: a reply the worker could not deliver over its socket (a protobuf
+/// `SdkResponse`), answered with a `FlushResponse`. A reply to a call that is no longer pending
+/// (answered, or its lease ran out) is taken and ignored, as the official API takes it.
+pub(super) async fn flush(State(s): State<Shared>, body: axum::body::Bytes) -> Response {
+    let reply = match SdkResponse::decode(body.as_ref()) {
+        Ok(r) if !r.request_id.is_empty() => r,
+        Ok(_) => return bad_flush("the reply names no request".into()),
+        Err(e) => return bad_flush(format!("the body is not an SDKResponse: {e}")),
+    };
+    let answer = FlushResponse {
+        request_id: reply.request_id.clone(),
+    };
+    if !s.gateway.reply(reply) {
+        tracing::debug!(request = %answer.request_id, "a flushed reply answers no pending call");
+    }
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/protobuf")],
+        answer.encode_to_vec(),
+    )
+        .into_response()
+}
+
+fn bad_flush(message: String) -> Response {
+    (
+        axum::http::StatusCode::BAD_REQUEST,
+        axum::Json(serde_json::json!({ "error": message })),
+    )
+        .into_response()
+}
+
 /// `GET /v0/connect`: the WebSocket.
 pub(super) async fn socket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {
     ws.protocols([SUBPROTOCOL])
@@ -231,8 +261,8 @@ async fn session(mut socket: WebSocket, s: Shared) {
                     }
                     GatewayMessageType::WorkerRequestExtendLease => {
                         m.payload_as::<WorkerRequestExtendLeaseData>().ok().map(|l| {
-                            // No new lease for a request that is not this worker's any more.
-                            let new_lease_id = s.gateway.extend(&l.request_id, &conn);
+                            // No new lease for a lease that is not the request's any more.
+                            let new_lease_id = s.gateway.extend(&l.request_id, &l.lease_id);
                             frame(
                                 GatewayMessageType::WorkerRequestExtendLeaseAck,
                                 &WorkerRequestExtendLeaseAckData {
@@ -249,7 +279,7 @@ async fn session(mut socket: WebSocket, s: Shared) {
                     GatewayMessageType::WorkerReply => match m.payload_as::<SdkResponse>() {
                         Ok(reply) => {
                             let ack = WorkerReplyAckData { request_id: reply.request_id.clone() };
-                            s.gateway.reply(reply);
+                            let _ = s.gateway.reply(reply);
                             Some(frame(GatewayMessageType::WorkerReplyAck, &ack))
                         }
                         Err(_) => None,

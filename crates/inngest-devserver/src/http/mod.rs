@@ -227,6 +227,7 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route("/dev/time/advance", post(dev::advance))
         .route("/dev/sync", post(dev::sync))
         .route("/v0/connect/start", post(connect::start))
+        .route("/v0/connect/flush", post(connect::flush))
         .route("/v0/connect", get(connect::socket))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

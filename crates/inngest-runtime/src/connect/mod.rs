@@ -5,10 +5,12 @@
 //! socket with subprotocol `v0.connect.inngest.com`, goes through the handshake (`GATEWAY_HELLO`,
 //! `WORKER_CONNECT`, `GATEWAY_CONNECTION_READY`, `WORKER_READY`), then acknowledges each
 //! executor request, runs it on the same engine as serve mode, extends its lease while it runs,
-//! and sends the reply until the gateway acknowledges it. It heartbeats at the interval the
+//! and sends the reply (through the flush API, `POST {api}/v0/connect/flush`, when the gateway
+//! does not acknowledge it within 5 s or no connection is up). It heartbeats at the interval the
 //! gateway gives, reconnects with capped backoff when the connection is lost, moves to a new
 //! gateway on `GATEWAY_CLOSING`, and on shutdown sends `WORKER_PAUSE` and finishes what is in
-//! flight before it closes.
+//! flight before it closes. Requests in flight outlive the connection they came on: a broken
+//! socket or a closing gateway does not stop a running step.
 //!
 //! ```no_run
 //! # use inngest_runtime::{App, Inngest};
@@ -19,8 +21,9 @@
 //! # }
 //! ```
 
+mod api;
+mod flight;
 mod session;
-mod start;
 
 use std::future::Future;
 use std::time::Duration;
@@ -30,7 +33,7 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::serve::ServeHandler;
 
-pub use start::StartError;
+pub use api::ApiError;
 
 /// Where a worker stands; [`Worker::state`] follows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +124,13 @@ impl Worker {
         self
     }
 
+    /// Dials `url` instead of the gateway the start API names, as `INNGEST_CONNECT_GATEWAY_URL`
+    /// does (for a proxy in front of the gateway).
+    pub fn gateway_url(mut self, url: impl Into<String>) -> Self {
+        self.gateway_url = Some(url.into());
+        self
+    }
+
     /// At most `n` requests at once (the gateway sends no more).
     pub fn max_concurrency(mut self, n: u32) -> Self {
         self.max_concurrency = Some(n);
@@ -158,6 +168,25 @@ impl Worker {
     }
 
     async fn run(&self, mut stop: watch::Receiver<bool>) {
+        // The requests in flight outlive each connection; they end with the worker's future.
+        let flight = flight::Flight::new();
+        let mut requests = tokio::task::JoinSet::new();
+        self.connect_until_stopped(&mut stop, &flight, &mut requests)
+            .await;
+        // Stopping: what is still in flight finishes and delivers its reply (over the flush
+        // API, with no connection left).
+        if !requests.is_empty() {
+            self.state.send_replace(WorkerState::Paused);
+            while requests.join_next().await.is_some() {}
+        }
+    }
+
+    async fn connect_until_stopped(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+        flight: &std::sync::Arc<flight::Flight>,
+        requests: &mut tokio::task::JoinSet<()>,
+    ) {
         let mut exclude: Vec<String> = Vec::new();
         let mut failures = 0usize;
         loop {
@@ -165,13 +194,13 @@ impl Worker {
                 return;
             }
             self.state.send_replace(WorkerState::Connecting);
-            let end = match start::start(self.handler.app().client(), &exclude).await {
+            let end = match api::start(self.handler.app().client(), &exclude).await {
                 Ok(mut gateway) => {
                     if let Some(url) = &self.gateway_url {
                         gateway.gateway_endpoint = url.clone();
                     }
                     let group = gateway.gateway_group.clone();
-                    let end = session::run(self, gateway, &mut stop).await;
+                    let end = session::run(self, gateway, stop, flight, requests).await;
                     // A gateway that failed, broke or is closing is not asked for again.
                     exclude = match &end {
                         session::End::Shutdown => Vec::new(),
@@ -184,12 +213,15 @@ impl Worker {
             match end {
                 session::End::Shutdown => return,
                 session::End::Draining => {
-                    tracing::info!("the gateway is closing; connecting to another one");
+                    tracing::info!(
+                        in_flight = flight.len(),
+                        "the gateway is closing; connecting to another one"
+                    );
                     failures = 0;
                     continue;
                 }
                 session::End::Lost(why) => {
-                    tracing::warn!(reason = %why, "the connect connection was lost");
+                    tracing::warn!(reason = %why, in_flight = flight.len(), "the connect connection was lost");
                     failures = 0;
                 }
                 session::End::Failed(why) => {
@@ -199,9 +231,16 @@ impl Worker {
             self.state.send_replace(WorkerState::Reconnecting);
             let wait = backoff(failures);
             failures = failures.saturating_add(1);
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => return,
+            // Requests in flight meanwhile keep running (their replies go through the flush
+            // API); finished ones are reaped.
+            let sleep = tokio::time::sleep(wait);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    () = &mut sleep => break,
+                    _ = stop.changed() => return,
+                    Some(_) = requests.join_next(), if !requests.is_empty() => {}
+                }
             }
         }
     }

@@ -1,7 +1,8 @@
 //! One connection to a gateway: the handshake, then requests, heartbeats and leases until the
-//! connection ends, the gateway closes, or the worker shuts down.
+//! connection ends, the gateway closes, or the worker shuts down. The requests themselves
+//! live in the [`Flight`], beyond any one connection.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -11,6 +12,7 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
+use super::flight::{Flight, ToRequest, frame};
 use super::{Worker, WorkerState};
 use crate::protocol::connect::*;
 use crate::protocol::headers;
@@ -19,7 +21,7 @@ use crate::protocol::headers;
 pub(super) enum End {
     /// The worker was asked to stop, and has.
     Shutdown,
-    /// The gateway sent `GATEWAY_CLOSING`; the work in flight was finished.
+    /// The gateway sent `GATEWAY_CLOSING`; the work in flight goes on over the next connection.
     Draining,
     /// The connection broke after the handshake.
     Lost(String),
@@ -29,18 +31,10 @@ pub(super) enum End {
 
 /// The handshake's limit, as the JS SDK's.
 const HANDSHAKE: Duration = Duration::from_secs(10);
-/// How long a reply waits for `WORKER_REPLY_ACK` before it is sent again.
-const REPLY_RESEND: Duration = Duration::from_secs(5);
 /// The largest frame read.
 const MAX_FRAME: usize = 10 * 1024 * 1024;
 /// Heartbeats without an answer that make the connection lost.
 const MISSED_HEARTBEATS: u32 = 2;
-
-/// What the session tells a request's task.
-enum ToRequest {
-    LeaseAck(Option<String>),
-    ReplyAck,
-}
 
 /// Parses a Go duration as the gateway sends it (`"10s"`, `"500ms"`); `None` for `0s`.
 fn go_duration(text: &str) -> Option<Duration> {
@@ -96,11 +90,6 @@ fn connect_payload(worker: &Worker, gateway: &StartResponse) -> WorkerConnectReq
     }
 }
 
-/// A message as a binary WebSocket frame.
-fn frame(message: &ConnectMessage) -> Frame {
-    Frame::Binary(message.encode_to_vec().into())
-}
-
 /// Reads the next connect message, skipping pings and text.
 async fn next_message<S>(stream: &mut S) -> Result<ConnectMessage, String>
 where
@@ -130,6 +119,8 @@ pub(super) async fn run(
     worker: &Worker,
     gateway: StartResponse,
     stop: &mut watch::Receiver<bool>,
+    flight: &Arc<Flight>,
+    requests: &mut tokio::task::JoinSet<()>,
 ) -> End {
     let mut request = match gateway.gateway_endpoint.as_str().into_client_request() {
         Ok(r) => r,
@@ -226,7 +217,8 @@ pub(super) async fn run(
     let heartbeat_every = go_duration(&ready.heartbeat_interval).unwrap_or(Duration::from_secs(10));
     let lease_every = go_duration(&ready.extend_lease_interval).unwrap_or(Duration::from_secs(5));
 
-    // Every frame goes through one writer.
+    // Every frame goes through one writer, which the requests in flight use while this
+    // connection is up.
     let (out_tx, mut out_rx) = mpsc::channel::<Frame>(256);
     let mut writer = AbortOnDrop(tokio::spawn(async move {
         while let Some(frame) = out_rx.recv().await {
@@ -236,27 +228,15 @@ pub(super) async fn run(
             }
         }
     }));
-    // The requests in flight: aborted with the session if it is dropped (the worker's future
-    // cancelled), so that nothing of a dropped worker keeps its socket open.
-    let mut requests = tokio::task::JoinSet::new();
+    flight.link(Some(out_tx.clone()));
 
-    let mut in_flight: HashMap<String, mpsc::Sender<ToRequest>> = HashMap::new();
-    let (done_tx, mut done_rx) = mpsc::channel::<String>(256);
     let mut heartbeat = tokio::time::interval_at(
         tokio::time::Instant::now() + heartbeat_every,
         heartbeat_every,
     );
     let mut unanswered = 0u32;
     let mut pausing = false;
-    let mut draining = false;
     let end = loop {
-        if (pausing || draining) && in_flight.is_empty() {
-            break if pausing {
-                End::Shutdown
-            } else {
-                End::Draining
-            };
-        }
         tokio::select! {
             message = next_message(&mut stream) => {
                 let message = match message {
@@ -269,38 +249,32 @@ pub(super) async fn run(
                             tracing::warn!("a malformed executor request was ignored");
                             continue;
                         };
-                        if pausing || draining || req.app_name != worker.handler.app().client().app_id() {
+                        if pausing
+                            || req.app_name != worker.handler.app().client().app_id()
+                            || flight.contains(&req.request_id)
+                        {
                             continue;
                         }
-                        let (tx, rx) = mpsc::channel(8);
-                        in_flight.insert(req.request_id.clone(), tx);
-                        let task = RequestTask { out: out_tx.clone(), events: rx, done: done_tx.clone(), lease_every };
-                        let handler = worker.handler.clone();
-                        requests.spawn(task.run(handler, req));
+                        requests.spawn(flight.admit(req, worker.handler.clone(), lease_every));
                     }
                     GatewayMessageType::WorkerReplyAck => {
                         if let Ok(ack) = message.payload_as::<WorkerReplyAckData>() {
-                            if let Some(tx) = in_flight.get(&ack.request_id) {
-                                let _ = tx.try_send(ToRequest::ReplyAck);
-                            }
+                            flight.tell(&ack.request_id, ToRequest::ReplyAck);
                         }
                     }
                     GatewayMessageType::WorkerRequestExtendLeaseAck => {
                         if let Ok(ack) = message.payload_as::<WorkerRequestExtendLeaseAckData>() {
-                            if let Some(tx) = in_flight.get(&ack.request_id) {
-                                let _ = tx.try_send(ToRequest::LeaseAck(ack.new_lease_id));
-                            }
+                            flight.tell(&ack.request_id, ToRequest::LeaseAck(ack.new_lease_id));
                         }
                     }
                     GatewayMessageType::GatewayHeartbeat => unanswered = 0,
-                    GatewayMessageType::GatewayClosing => draining = true,
+                    // The work in flight goes on over the next connection (or the flush API).
+                    GatewayMessageType::GatewayClosing => break End::Draining,
                     other => tracing::debug!(kind = other.name(), "ignored a frame"),
                 }
             }
-            Some(id) = done_rx.recv() => {
-                in_flight.remove(&id);
-                while requests.try_join_next().is_some() {}
-            }
+            Some(_) = requests.join_next(), if !requests.is_empty() => {}
+            () = flight.idle(), if pausing => break End::Shutdown,
             _ = heartbeat.tick() => {
                 if unanswered >= MISSED_HEARTBEATS {
                     break End::Lost(format!("{unanswered} heartbeats went unanswered"));
@@ -315,6 +289,7 @@ pub(super) async fn run(
             }
         }
     };
+    flight.link(None);
     if let End::Shutdown | End::Draining = end {
         let close = tokio_tungstenite::tungstenite::protocol::CloseFrame {
             code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
@@ -333,137 +308,5 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// One executor request: acknowledged, run, its lease extended meanwhile, and its reply sent
-/// until acknowledged.
-struct RequestTask {
-    out: mpsc::Sender<Frame>,
-    events: mpsc::Receiver<ToRequest>,
-    done: mpsc::Sender<String>,
-    lease_every: Duration,
-}
-
-impl RequestTask {
-    async fn run(mut self, handler: crate::serve::ServeHandler, req: GatewayExecutorRequestData) {
-        let ack = WorkerRequestAckData {
-            request_id: req.request_id.clone(),
-            account_id: req.account_id.clone(),
-            env_id: req.env_id.clone(),
-            app_id: req.app_id.clone(),
-            function_slug: req.function_slug.clone(),
-            step_id: req.step_id.clone(),
-            system_trace_ctx: req.system_trace_ctx.clone(),
-            user_trace_ctx: req.user_trace_ctx.clone(),
-            run_id: req.run_id.clone(),
-        };
-        let _ = self
-            .out
-            .send(frame(&ConnectMessage::of(
-                GatewayMessageType::WorkerRequestAck,
-                &ack,
-            )))
-            .await;
-
-        let execution = handler.execute_unsigned(
-            &req.function_slug,
-            req.step_id.as_deref(),
-            &req.request_payload,
-        );
-        tokio::pin!(execution);
-        let mut lease = Some(req.lease_id.clone());
-        let mut extend = tokio::time::interval_at(
-            tokio::time::Instant::now() + self.lease_every,
-            self.lease_every,
-        );
-        let response = loop {
-            tokio::select! {
-                response = &mut execution => break response,
-                _ = extend.tick(), if lease.is_some() => {
-                    let msg = WorkerRequestExtendLeaseData {
-                        request_id: ack.request_id.clone(),
-                        account_id: ack.account_id.clone(),
-                        env_id: ack.env_id.clone(),
-                        app_id: ack.app_id.clone(),
-                        function_slug: ack.function_slug.clone(),
-                        step_id: ack.step_id.clone(),
-                        system_trace_ctx: ack.system_trace_ctx.clone(),
-                        user_trace_ctx: ack.user_trace_ctx.clone(),
-                        run_id: ack.run_id.clone(),
-                        lease_id: lease.clone().unwrap_or_default(),
-                    };
-                    let _ = self.out.send(frame(&ConnectMessage::of(GatewayMessageType::WorkerRequestExtendLease, &msg))).await;
-                }
-                Some(event) = self.events.recv() => {
-                    if let ToRequest::LeaseAck(new) = event {
-                        if new.is_none() {
-                            tracing::warn!(request = %ack.request_id, "the lease was lost; the gateway may give the request to another worker");
-                        }
-                        lease = new;
-                    }
-                }
-            }
-        };
-        let reply = sdk_response(&req, &response);
-        loop {
-            if self
-                .out
-                .send(frame(&ConnectMessage::of(
-                    GatewayMessageType::WorkerReply,
-                    &reply,
-                )))
-                .await
-                .is_err()
-            {
-                break;
-            }
-            match tokio::time::timeout(REPLY_RESEND, async {
-                loop {
-                    match self.events.recv().await {
-                        Some(ToRequest::ReplyAck) | None => return,
-                        Some(ToRequest::LeaseAck(_)) => {}
-                    }
-                }
-            })
-            .await
-            {
-                Ok(()) => break,
-                Err(_) => {
-                    tracing::debug!(request = %reply.request_id, "no WORKER_REPLY_ACK yet; sending the reply again")
-                }
-            }
-        }
-        let _ = self.done.send(req.request_id).await;
-    }
-}
-
-/// The reply for serve mode's answer.
-fn sdk_response(
-    req: &GatewayExecutorRequestData,
-    resp: &http::Response<bytes::Bytes>,
-) -> SdkResponse {
-    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok());
-    let status = match resp.status().as_u16() {
-        200 => SdkResponseStatus::Done,
-        206 => SdkResponseStatus::NotCompleted,
-        _ => SdkResponseStatus::Error,
-    };
-    SdkResponse {
-        request_id: req.request_id.clone(),
-        account_id: req.account_id.clone(),
-        env_id: req.env_id.clone(),
-        app_id: req.app_id.clone(),
-        status: status as i32,
-        body: resp.body().to_vec(),
-        no_retry: header(headers::NO_RETRY) == Some("true"),
-        retry_after: header(headers::RETRY_AFTER).map(str::to_string),
-        sdk_version: headers::sdk_header_value(),
-        request_version: header(headers::REQ_VERSION)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2),
-        system_trace_ctx: req.system_trace_ctx.clone(),
-        user_trace_ctx: req.user_trace_ctx.clone(),
-        run_id: req.run_id.clone(),
     }
 }

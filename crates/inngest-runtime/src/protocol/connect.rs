@@ -531,3 +531,12 @@ pub struct StartResponse {
     #[prost(string, tag = "5")]
     pub sync_token: String,
 }
+
+/// The answer of `POST {api}/v0/connect/flush`, whose body is the [`SdkResponse`] the socket
+/// could not deliver.
+#[derive(Clone, PartialEq, Message)]
+pub struct FlushResponse {
+    /// The request the flushed reply answers.
+    #[prost(string, tag = "1")]
+    pub request_id: String,
+}

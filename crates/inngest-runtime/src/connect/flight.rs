@@ -1,0 +1,269 @@
+//! The requests in flight, which outlive the connection they came on: a request keeps running
+//! when its socket breaks or its gateway closes, extends its lease and sends its reply over
+//! whichever connection is up at the time, and, when none is or the gateway does not
+//! acknowledge the reply within 5 s, delivers it through the flush API instead.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use prost::Message as _;
+use tokio::sync::{Notify, mpsc, watch};
+use tokio_tungstenite::tungstenite::Message as Frame;
+
+use crate::client::Inngest;
+use crate::protocol::connect::*;
+use crate::protocol::headers;
+
+/// How long a reply waits for `WORKER_REPLY_ACK` before it goes through the flush API.
+const REPLY_ACK: Duration = Duration::from_secs(5);
+/// Flush attempts before a reply is given up (the gateway's lease runs out, and the executor
+/// retries the request).
+const FLUSH_ATTEMPTS: u32 = 5;
+
+/// What the connection tells a request.
+pub(super) enum ToRequest {
+    LeaseAck(Option<String>),
+    ReplyAck,
+}
+
+/// A message as a binary WebSocket frame.
+pub(super) fn frame(message: &ConnectMessage) -> Frame {
+    Frame::Binary(message.encode_to_vec().into())
+}
+
+/// The requests in flight and the connection they talk over now. Shared by the worker, each
+/// connection and each request.
+pub(super) struct Flight {
+    /// The writer of the connection that is up, if one is.
+    link: watch::Sender<Option<mpsc::Sender<Frame>>>,
+    /// Each request's inbox, by request id.
+    requests: Mutex<HashMap<String, mpsc::Sender<ToRequest>>>,
+    /// Notified whenever a request ends.
+    ended: Notify,
+}
+
+impl Flight {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            link: watch::channel(None).0,
+            requests: Mutex::default(),
+            ended: Notify::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, mpsc::Sender<ToRequest>>> {
+        self.requests.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection is up (`Some`, its writer) or down (`None`).
+    pub fn link(&self, writer: Option<mpsc::Sender<Frame>>) {
+        self.link.send_replace(writer);
+    }
+
+    /// How many requests are in flight.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether request `id` is in flight already (a gateway sending it twice).
+    pub fn contains(&self, id: &str) -> bool {
+        self.lock().contains_key(id)
+    }
+
+    /// Passes a gateway's message to the request it is about.
+    pub fn tell(&self, request_id: &str, what: ToRequest) {
+        if let Some(tx) = self.lock().get(request_id) {
+            let _ = tx.try_send(what);
+        }
+    }
+
+    /// Resolves once no request is in flight.
+    pub async fn idle(&self) {
+        loop {
+            let ended = self.ended.notified();
+            if self.len() == 0 {
+                return;
+            }
+            ended.await;
+        }
+    }
+
+    /// Registers request `req`; the task that runs it.
+    pub fn admit(
+        self: &Arc<Self>,
+        req: GatewayExecutorRequestData,
+        handler: crate::serve::ServeHandler,
+        lease_every: Duration,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (tx, rx) = mpsc::channel(8);
+        self.lock().insert(req.request_id.clone(), tx);
+        let task = RequestTask {
+            flight: Admitted {
+                flight: self.clone(),
+                id: req.request_id.clone(),
+            },
+            link: self.link.subscribe(),
+            events: rx,
+            lease_every,
+        };
+        task.run(handler, req)
+    }
+}
+
+/// A request's place in the flight, given up when its task ends (or is aborted).
+struct Admitted {
+    flight: Arc<Flight>,
+    id: String,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.flight.lock().remove(&self.id);
+        self.flight.ended.notify_waiters();
+    }
+}
+
+/// One executor request: acknowledged, run, its lease extended meanwhile, and its reply
+/// delivered.
+struct RequestTask {
+    flight: Admitted,
+    link: watch::Receiver<Option<mpsc::Sender<Frame>>>,
+    events: mpsc::Receiver<ToRequest>,
+    lease_every: Duration,
+}
+
+impl RequestTask {
+    /// Sends over the connection that is up; false if none is.
+    async fn send(&self, message: &ConnectMessage) -> bool {
+        let writer = self.link.borrow().clone();
+        match writer {
+            Some(w) => w.send(frame(message)).await.is_ok(),
+            None => false,
+        }
+    }
+
+    async fn run(mut self, handler: crate::serve::ServeHandler, req: GatewayExecutorRequestData) {
+        let ack = WorkerRequestAckData {
+            request_id: req.request_id.clone(),
+            account_id: req.account_id.clone(),
+            env_id: req.env_id.clone(),
+            app_id: req.app_id.clone(),
+            function_slug: req.function_slug.clone(),
+            step_id: req.step_id.clone(),
+            system_trace_ctx: req.system_trace_ctx.clone(),
+            user_trace_ctx: req.user_trace_ctx.clone(),
+            run_id: req.run_id.clone(),
+        };
+        self.send(&ConnectMessage::of(
+            GatewayMessageType::WorkerRequestAck,
+            &ack,
+        ))
+        .await;
+
+        let execution = handler.execute_unsigned(
+            &req.function_slug,
+            req.step_id.as_deref(),
+            &req.request_payload,
+        );
+        tokio::pin!(execution);
+        let mut lease = Some(req.lease_id.clone());
+        let mut extend = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.lease_every,
+            self.lease_every,
+        );
+        let response = loop {
+            tokio::select! {
+                response = &mut execution => break response,
+                _ = extend.tick(), if lease.is_some() => {
+                    let msg = WorkerRequestExtendLeaseData {
+                        request_id: ack.request_id.clone(),
+                        account_id: ack.account_id.clone(),
+                        env_id: ack.env_id.clone(),
+                        app_id: ack.app_id.clone(),
+                        function_slug: ack.function_slug.clone(),
+                        step_id: ack.step_id.clone(),
+                        system_trace_ctx: ack.system_trace_ctx.clone(),
+                        user_trace_ctx: ack.user_trace_ctx.clone(),
+                        run_id: ack.run_id.clone(),
+                        lease_id: lease.clone().unwrap_or_default(),
+                    };
+                    // With no connection up the extension waits for the next tick.
+                    self.send(&ConnectMessage::of(GatewayMessageType::WorkerRequestExtendLease, &msg)).await;
+                }
+                Some(event) = self.events.recv() => {
+                    if let ToRequest::LeaseAck(new) = event {
+                        if new.is_none() {
+                            tracing::warn!(request = %ack.request_id, "the lease was lost; the gateway may give the request to another worker");
+                        }
+                        lease = new;
+                    }
+                }
+            }
+        };
+        let reply = sdk_response(&req, &response);
+        self.deliver(handler.app().client(), reply).await;
+        drop(self.flight);
+    }
+
+    /// Sends the reply over the socket and waits for its acknowledgement; without a socket, or
+    /// without an acknowledgement in [`REPLY_ACK`], flushes it through the API.
+    async fn deliver(&mut self, client: &Inngest, reply: SdkResponse) {
+        let message = ConnectMessage::of(GatewayMessageType::WorkerReply, &reply);
+        if self.send(&message).await {
+            let acked = tokio::time::timeout(REPLY_ACK, async {
+                while let Some(event) = self.events.recv().await {
+                    if let ToRequest::ReplyAck = event {
+                        return true;
+                    }
+                }
+                false
+            })
+            .await;
+            if matches!(acked, Ok(true)) {
+                return;
+            }
+            tracing::debug!(request = %reply.request_id, "no WORKER_REPLY_ACK; flushing the reply");
+        }
+        for attempt in 0..FLUSH_ATTEMPTS {
+            match super::api::flush(client, &reply).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(request = %reply.request_id, attempt, error = %crate::error::chain(&e), "the reply could not be flushed");
+                    tokio::time::sleep(super::backoff(attempt as usize)).await;
+                }
+            }
+        }
+        tracing::error!(request = %reply.request_id, "the reply was not delivered; the executor retries the request once its lease runs out");
+    }
+}
+
+/// The reply for serve mode's answer.
+fn sdk_response(
+    req: &GatewayExecutorRequestData,
+    resp: &http::Response<bytes::Bytes>,
+) -> SdkResponse {
+    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok());
+    let status = match resp.status().as_u16() {
+        200 => SdkResponseStatus::Done,
+        206 => SdkResponseStatus::NotCompleted,
+        _ => SdkResponseStatus::Error,
+    };
+    SdkResponse {
+        request_id: req.request_id.clone(),
+        account_id: req.account_id.clone(),
+        env_id: req.env_id.clone(),
+        app_id: req.app_id.clone(),
+        status: status as i32,
+        body: resp.body().to_vec(),
+        no_retry: header(headers::NO_RETRY) == Some("true"),
+        retry_after: header(headers::RETRY_AFTER).map(str::to_string),
+        sdk_version: headers::sdk_header_value(),
+        request_version: header(headers::REQ_VERSION)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2),
+        system_trace_ctx: req.system_trace_ctx.clone(),
+        user_trace_ctx: req.user_trace_ctx.clone(),
+        run_id: req.run_id.clone(),
+    }
+}
