@@ -1,12 +1,16 @@
 //! Event-to-completion: how long the dev server takes from receiving an event to recording the
 //! run of a 3-step workflow as completed, and how many such runs it completes per second, with
-//! the Rust app served on loopback. The floor is the same number of bare HTTP round trips
-//! (one event POST and the SDK calls) against an axum route that answers at once.
+//! the Rust app on loopback, served over HTTP (serve mode) or as a connect worker on the dev
+//! server's gateway (connect mode). The floors are the same number of bare round trips: one
+//! event POST and the SDK calls, as HTTP POSTs to an axum route that answers at once, or as
+//! WebSocket frames echoed at once.
 //!
 //! `cargo bench -p inngest-devserver --bench event_to_completion [-- --runs N --write]`;
 //! `--write` puts the table into docs/performance.md.
 
 use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
 
 use inngest_devserver::{DevServer, DevServerConfig, RunStatus};
 use inngest_runtime::config::Config;
@@ -61,8 +65,15 @@ struct Result_ {
     per_sec: f64,
 }
 
+/// How the app is reached.
+#[derive(Clone, Copy, PartialEq)]
+enum Transport {
+    Serve,
+    Connect,
+}
+
 /// Latency of `runs` sequential runs, then throughput of `runs` runs sent 16 at a time.
-async fn measure(checkpointing: bool, runs: usize) -> (Result_, usize) {
+async fn measure(transport: Transport, checkpointing: bool, runs: usize) -> (Result_, usize) {
     let server = DevServer::start(DevServerConfig {
         port: 0,
         checkpointing,
@@ -74,14 +85,31 @@ async fn measure(checkpointing: bool, runs: usize) -> (Result_, usize) {
         .register(ThreeSteps)
         .build()
         .expect("registers");
-    let app_url = serve(
-        axum::Router::new().route("/api/inngest", inngest_runtime::serve::axum::endpoint(app)),
-    )
-    .await;
-    server
-        .sync_app(&format!("{app_url}/api/inngest"))
-        .await
-        .expect("synced");
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    match transport {
+        Transport::Serve => {
+            let app_url = serve(
+                axum::Router::new()
+                    .route("/api/inngest", inngest_runtime::serve::axum::endpoint(app)),
+            )
+            .await;
+            server
+                .sync_app(&format!("{app_url}/api/inngest"))
+                .await
+                .expect("synced");
+        }
+        Transport::Connect => {
+            let worker = inngest_runtime::connect::Worker::new(app).instance_id("bench");
+            tokio::spawn(worker.run_until(async {
+                let _ = worker_stopped.await;
+            }));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while server.connect_workers().values().flatten().count() == 0 {
+                assert!(Instant::now() < deadline, "the worker never connected");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
     let http = reqwest::Client::new();
     let events = format!("{}/e/key", server.url());
     let mut finished = server.engine().subscribe_finished();
@@ -138,15 +166,20 @@ async fn measure(checkpointing: bool, runs: usize) -> (Result_, usize) {
     }
     let per_sec = total as f64 / t.elapsed().as_secs_f64();
     while senders.join_next().await.is_some() {}
+    let _ = stop_worker.send(());
     server.stop().await;
-    let label = if checkpointing {
+    let mode = if checkpointing {
         "checkpoint mode (1 call, 3 checkpoints)"
     } else {
         "classic mode (4 calls)"
     };
+    let over = match transport {
+        Transport::Serve => "serve (HTTP)",
+        Transport::Connect => "connect (WebSocket)",
+    };
     (
         Result_ {
-            label: label.into(),
+            label: format!("{over}, {mode}"),
             p50: percentile(&latencies, 0.5),
             p99: percentile(&latencies, 0.99),
             per_sec,
@@ -204,6 +237,103 @@ async fn floor(round_trips: usize, runs: usize) -> Result_ {
     }
 }
 
+/// One event POST and `frames` WebSocket round trips per "run" (a frame the size of an
+/// execution request, echoed at once), sequentially and 16 runs at a time.
+async fn ws_floor(frames: usize, runs: usize) -> Result_ {
+    let event_url = serve(axum::Router::new().route(
+        "/",
+        axum::routing::post(|_b: axum::body::Bytes| async { axum::Json(json!({ "ok": true })) }),
+    ))
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let ws_url = format!("ws://{}/", listener.local_addr().expect("bound"));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                while let Some(Ok(frame)) = ws.next().await {
+                    if frame.is_binary() && ws.send(frame).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let http = reqwest::Client::new();
+    let payload = vec![b'x'; 1024];
+    let body: Value = json!({ "name": Go::NAME, "data": { "n": 1 } });
+    type Socket = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+    async fn one_run(
+        http: &reqwest::Client,
+        url: &str,
+        body: &Value,
+        ws: &mut Socket,
+        payload: &[u8],
+        frames: usize,
+    ) {
+        http.post(url)
+            .json(body)
+            .send()
+            .await
+            .expect("sent")
+            .bytes()
+            .await
+            .expect("read");
+        for _ in 0..frames {
+            ws.send(tokio_tungstenite::tungstenite::Message::Binary(
+                payload.to_vec().into(),
+            ))
+            .await
+            .expect("sent");
+            ws.next().await.expect("an echo").expect("a frame");
+        }
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+        .await
+        .expect("the socket opens");
+    one_run(&http, &event_url, &body, &mut ws, &payload, frames).await;
+    let mut latencies = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        one_run(&http, &event_url, &body, &mut ws, &payload, frames).await;
+        latencies.push(t.elapsed());
+    }
+    latencies.sort();
+    let t = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    let per = runs.div_ceil(16);
+    for _ in 0..16 {
+        let (http, url, body, payload, ws_url) = (
+            http.clone(),
+            event_url.clone(),
+            body.clone(),
+            payload.clone(),
+            ws_url.clone(),
+        );
+        set.spawn(async move {
+            let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+                .await
+                .expect("the socket opens");
+            for _ in 0..per {
+                one_run(&http, &url, &body, &mut ws, &payload, frames).await;
+            }
+        });
+    }
+    while set.join_next().await.is_some() {}
+    Result_ {
+        label: format!("floor: 1 HTTP POST + {frames} bare WebSocket round trips"),
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        per_sec: (per * 16) as f64 / t.elapsed().as_secs_f64(),
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let runs = args
@@ -218,11 +348,21 @@ fn main() {
         .build()
         .expect("a runtime");
     let rows = rt.block_on(async {
-        let (classic, classic_calls) = measure(false, runs).await;
-        let (checkpoint, _) = measure(true, runs).await;
+        let (classic, classic_calls) = measure(Transport::Serve, false, runs).await;
+        let (checkpoint, _) = measure(Transport::Serve, true, runs).await;
+        let (connect_classic, _) = measure(Transport::Connect, false, runs).await;
+        let (connect_checkpoint, _) = measure(Transport::Connect, true, runs).await;
         // Classic: one event POST and one call per step plus the final call.
-        let floor = floor(1 + classic_calls, runs).await;
-        vec![classic, checkpoint, floor]
+        let http_floor = floor(1 + classic_calls, runs).await;
+        let ws_floor = ws_floor(classic_calls, runs).await;
+        vec![
+            classic,
+            connect_classic,
+            checkpoint,
+            connect_checkpoint,
+            http_floor,
+            ws_floor,
+        ]
     });
     let mut table = format!(
         "<!-- devserver-bench:start -->\n\nMeasured {} on this machine ({} cores), {runs} runs per row, loopback, release build.\n\n\

@@ -140,7 +140,9 @@ pub(super) async fn run(
         .max_frame_size(Some(MAX_FRAME));
     let endpoint = gateway.gateway_endpoint.clone();
     let opened = async {
-        let dial = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+        // Small frames each way (ACK, reply, lease): without TCP_NODELAY, Nagle's algorithm and
+        // delayed ACKs would hold each one back up to 40 ms.
+        let dial = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
         let socket = match tokio::time::timeout(HANDSHAKE, dial).await {
             Ok(Ok((socket, _))) => socket,
             Ok(Err(e)) => return Err(format!("cannot open {endpoint}: {e}")),
