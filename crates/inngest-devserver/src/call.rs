@@ -225,6 +225,27 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
             }
         }
     }
+    answer_of(status, &head, &text)
+}
+
+/// An answer from an app in this process ([`crate::in_process`]), read as the HTTP answer it
+/// is.
+pub(crate) fn from_response(resp: &axum::http::Response<axum::body::Bytes>) -> CallResult {
+    let head: std::collections::HashMap<String, String> = resp
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let text = String::from_utf8_lossy(resp.body());
+    answer_of(resp.status().as_u16(), &head, &text)
+}
+
+/// Classifies an answer by its status, headers and body.
+fn answer_of(
+    status: u16,
+    head: &std::collections::HashMap<String, String>,
+    text: &str,
+) -> CallResult {
     let get = |name: &str| head.get(name).map(String::as_str);
     let version = get(headers::REQ_VERSION)
         .and_then(|v| v.trim().parse().ok())
@@ -236,7 +257,7 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
         content_type: get("content-type").map(str::to_string),
     };
     CallResult {
-        outcome: classify(status, &answer, &text),
+        outcome: classify(status, &answer, text),
         version,
         status: Some(status),
     }

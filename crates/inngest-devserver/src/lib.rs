@@ -39,10 +39,12 @@ mod error_object;
 mod expr;
 mod gateway;
 mod http;
+mod in_process;
 mod registry;
 mod run;
 mod store;
 mod sync;
+pub mod testing;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -249,8 +251,13 @@ impl DevServer {
             call_timeout: config.call_timeout,
         };
         let gateway = gateway::Gateway::new(config.connect_lease, config.connect_heartbeat);
-        let (engine, engine_task) =
-            engine::Engine::spawn(clock.clone(), store, options, gateway.clone())?;
+        let (engine, engine_task) = engine::Engine::spawn(
+            clock.clone(),
+            store,
+            options,
+            gateway.clone(),
+            in_process::InProcessApps::default(),
+        )?;
         let url = format!("http://{local}");
         let syncer = AppSyncer::new();
         let router = http::router(http::Shared {

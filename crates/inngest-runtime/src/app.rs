@@ -106,6 +106,7 @@ pub struct App {
     pub(crate) functions: Vec<Registered>,
     by_id: HashMap<String, usize>,
     pub(crate) services: Arc<Services>,
+    intercept: Option<Arc<dyn crate::intercept::StepInterceptor>>,
 }
 
 /// Collects workflows; [`AppBuilder::build`] checks them.
@@ -113,6 +114,7 @@ pub struct AppBuilder {
     client: Inngest,
     functions: Vec<Registered>,
     errors: Vec<RegistrationError>,
+    intercept: Option<Arc<dyn crate::intercept::StepInterceptor>>,
 }
 
 fn valid_id(id: &str) -> bool {
@@ -129,6 +131,7 @@ impl App {
             client,
             functions: Vec::new(),
             errors: Vec::new(),
+            intercept: None,
         }
     }
 
@@ -293,6 +296,16 @@ impl AppBuilder {
         self
     }
 
+    /// Lets `interceptor` decide `run` steps' results before their bodies run: the seam test
+    /// engines mock steps through (see [`crate::intercept`]). Production apps have none.
+    pub fn intercept_steps(
+        mut self,
+        interceptor: Arc<dyn crate::intercept::StepInterceptor>,
+    ) -> Self {
+        self.intercept = Some(interceptor);
+        self
+    }
+
     /// Checks the set: ids valid and unique, crons and durations valid.
     ///
     /// # Errors
@@ -324,6 +337,7 @@ impl AppBuilder {
             functions: self.functions,
             by_id,
             services,
+            intercept: self.intercept,
         })
     }
 }
@@ -387,7 +401,8 @@ pub(crate) async fn execute(
         function_id = %f.fn_id,
         attempt = req.ctx.attempt,
     );
-    let exec = Execution::new(&mut req, target, f.max_attempts(), &app.client);
+    let intercept = app.intercept.clone().map(|i| (i, f.fn_id.clone()));
+    let exec = Execution::new(&mut req, target, f.max_attempts(), &app.client, intercept);
     let step = Step::new(exec.run(), app.services.clone());
     (f.handler)(Arc::new(req), exec, step)
         .instrument(span)

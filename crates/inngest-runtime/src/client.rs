@@ -40,6 +40,25 @@ struct Inner {
     app_id: String,
     config: Config,
     http: reqwest::Client,
+    /// An Inngest in this process to talk to instead of HTTP.
+    in_process: Option<Arc<dyn InProcess>>,
+}
+
+/// A future of an [`InProcess`] call.
+pub type InProcessFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// An Inngest in the same process that a client talks to instead of HTTP: a test engine
+/// (`inngest_devserver::testing::TestEngine`). The client's events and the SDK's checkpoints go
+/// to it; everything else is the same.
+pub trait InProcess: Send + Sync + 'static {
+    /// Accepts events as `POST /e/{key}` does; their ids, or why they were refused.
+    fn send_events(
+        &self,
+        events: Vec<EventPayload>,
+    ) -> InProcessFuture<Result<Vec<String>, String>>;
+    /// Saves checkpointed steps as `POST /v1/checkpoint/{run_id}/async` does (`body` is that
+    /// call's body); whether they were taken.
+    fn checkpoint(&self, run_id: String, body: serde_json::Value) -> InProcessFuture<bool>;
 }
 
 impl std::fmt::Debug for Inngest {
@@ -70,8 +89,28 @@ impl Inngest {
                 app_id: app_id.into(),
                 config,
                 http,
+                in_process: None,
             }),
         }
+    }
+
+    /// A client of an Inngest in this process (see [`InProcess`]): no network at all.
+    pub fn in_process(app_id: impl Into<String>, inngest: Arc<dyn InProcess>) -> Self {
+        let client = Self::with_config(app_id, Config::dev("http://in-process.invalid"));
+        let inner = Inner {
+            app_id: client.inner.app_id.clone(),
+            config: client.inner.config.clone(),
+            http: client.inner.http.clone(),
+            in_process: Some(inngest),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The Inngest in this process this client talks to, if it is one.
+    pub(crate) fn in_process_inngest(&self) -> Option<&Arc<dyn InProcess>> {
+        self.inner.in_process.as_ref()
     }
 
     /// The app id.
@@ -143,6 +182,15 @@ impl Inngest {
             .unwrap_or(0);
         for p in &mut payloads {
             p.ts.get_or_insert(now);
+        }
+        if let Some(inngest) = &self.inner.in_process {
+            return inngest
+                .send_events(payloads)
+                .await
+                .map_err(|message| SendError::Refused {
+                    status: 400,
+                    message,
+                });
         }
         let url = format!("{}/e/{}", self.inner.config.event_origin(), key);
         let mut req = self

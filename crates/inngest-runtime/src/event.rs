@@ -142,8 +142,13 @@ impl<E: DeserializeOwned + ValidatePayload> ReceivedEvent<E> {
     }
 }
 
-/// Encodes and validates a typed event for sending.
-pub(crate) fn encode<E: Event>(event: &E) -> Result<EventPayload, crate::error::SendError> {
+/// Validates a typed event and encodes it as it is sent (`{name, data}`).
+///
+/// # Errors
+///
+/// [`crate::error::SendError::Invalid`] when it does not validate,
+/// [`crate::error::SendError::Serialize`] when it is not JSON.
+pub fn encode<E: Event>(event: &E) -> Result<EventPayload, crate::error::SendError> {
     event
         .validate_payload()
         .map_err(|report| crate::error::SendError::Invalid {

@@ -59,6 +59,7 @@ pub mod duration;
 pub mod error;
 pub mod event;
 mod execution;
+pub mod intercept;
 pub mod options;
 pub mod protocol;
 pub mod serve;

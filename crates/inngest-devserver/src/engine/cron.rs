@@ -54,6 +54,26 @@ impl Engine {
             }
         }
         for (function_id, cron, tick) in due {
+            self.tick_cron(&function_id, &cron, tick, now);
+        }
+    }
+
+    /// Starts a run of `function_id` as its next tick would, now; the run id, `None` if it has
+    /// no cron trigger.
+    pub(super) fn fire_cron_now(&mut self, function_id: &str) -> Option<String> {
+        let now = self.clock.now_ms();
+        let cron = self
+            .crons
+            .iter()
+            .find(|c| c.function_id == function_id)?
+            .schedule
+            .as_str()
+            .to_string();
+        self.tick_cron(function_id, &cron, now, now)
+    }
+
+    fn tick_cron(&mut self, function_id: &str, cron: &str, tick: i64, now: i64) -> Option<String> {
+        {
             let event = json!({
                 "name": "inngest/scheduled.timer",
                 "data": { "cron": cron, "scheduledAt": rfc3339(tick), "fireAt": rfc3339(tick) },
@@ -64,7 +84,7 @@ impl Engine {
             self.persist(|s, _| s.save_event(&id, &event));
             self.events.push_back(event.clone());
             tracing::info!(function = %function_id, %cron, "cron tick");
-            self.start_run(&function_id, vec![event], None);
+            self.start_run(function_id, vec![event], None)
         }
     }
 }

@@ -163,11 +163,23 @@ impl Engine {
             };
             (self.gateway.clone(), f.app_id.clone(), request)
         });
+        // A function of an app in this process is called directly.
+        let in_process = f
+            .url
+            .starts_with(crate::in_process::SCHEME)
+            .then(|| (self.in_process.get(&f.app_id), f.config.id.clone()));
         let call_timeout = self.options.call_timeout;
         tokio::spawn(async move {
-            let result = match over_connect {
-                None => call::send(&http, &req).await,
-                Some((gateway, app, request)) => {
+            let result = match (over_connect, in_process) {
+                (_, Some((Some(handler), function))) => {
+                    let body = serde_json::to_vec(&req.body).unwrap_or_default();
+                    let step = (req.step_id != "step").then_some(req.step_id.as_str());
+                    let resp = handler.execute_in_process(&function, step, &body).await;
+                    call::from_response(&resp)
+                }
+                (_, Some((None, _))) => call::unreachable("the in-process app is gone".into()),
+                (None, None) => call::send(&http, &req).await,
+                (Some((gateway, app, request)), None) => {
                     match gateway.call(&app, request, call_timeout).await {
                         Ok(reply) => call::from_connect(&reply),
                         Err(e @ crate::gateway::GatewayError::NoWorker(_)) => {

@@ -68,6 +68,17 @@ pub(crate) enum Command {
     Recent(oneshot::Sender<(Vec<RunView>, Vec<Value>)>),
     Apps(oneshot::Sender<Vec<AppView>>),
     Cancel(String, oneshot::Sender<bool>),
+    /// Answered once no call is in flight and nothing is due (see [`EngineHandle::settled`]).
+    Settle(oneshot::Sender<()>),
+    /// When the next queue item is due, in ms (crons left out).
+    NextDue(oneshot::Sender<Option<i64>>),
+    /// A run's memo, by hashed step id.
+    Memo(
+        String,
+        oneshot::Sender<Option<serde_json::Map<String, Value>>>,
+    ),
+    /// Starts a run of a cron function as its next tick would; the run id.
+    FireCron(String, oneshot::Sender<Option<String>>),
     /// Panics inside the engine: how the tests stand in for a bug.
     #[cfg(test)]
     Crash,
@@ -196,6 +207,33 @@ impl EngineHandle {
         let _ = self.tx.send(Command::Crash).await;
     }
 
+    /// Resolves once no SDK call is in flight and nothing is due at the clock's time: what
+    /// has been sent has run as far as it can without the clock moving. A test engine's idea of
+    /// "done for now".
+    pub async fn settled(&self) -> Result<(), Stopped> {
+        self.ask(Command::Settle).await
+    }
+
+    /// When the next queue item (a sleep's end, a timeout, a retry) is due, in Unix ms; cron
+    /// ticks left out.
+    pub async fn next_due_ms(&self) -> Result<Option<i64>, Stopped> {
+        self.ask(Command::NextDue).await
+    }
+
+    /// A run's memo: each step's memoized value by hashed id.
+    pub async fn memo(
+        &self,
+        run_id: String,
+    ) -> Result<Option<serde_json::Map<String, Value>>, Stopped> {
+        self.ask(|r| Command::Memo(run_id, r)).await
+    }
+
+    /// Starts a run of cron function `function_id` as its next tick would (an
+    /// `inngest/scheduled.timer` event); the run's id, `None` if it has no cron trigger.
+    pub async fn fire_cron(&self, function_id: String) -> Result<Option<String>, Stopped> {
+        self.ask(|r| Command::FireCron(function_id, r)).await
+    }
+
     /// Cancels a running run; false if it was not running.
     pub async fn cancel(&self, run_id: String) -> Result<bool, Stopped> {
         self.ask(|r| Command::Cancel(run_id, r)).await
@@ -235,6 +273,10 @@ pub(crate) struct Engine {
     failed_attempts: tokio::sync::broadcast::Sender<FailedAttempt>,
     /// Where calls to connect apps go.
     gateway: crate::gateway::Gateway,
+    /// Apps in this process, called without HTTP.
+    in_process: crate::in_process::InProcessApps,
+    /// Waiting for [`Command::Settle`].
+    settle_waiters: Vec<oneshot::Sender<()>>,
     options: EngineOptions,
 }
 
@@ -245,6 +287,7 @@ impl Engine {
         store: Store,
         options: EngineOptions,
         gateway: crate::gateway::Gateway,
+        in_process: crate::in_process::InProcessApps,
     ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>), StoreError> {
         let (tx, rx) = mpsc::channel(1024);
         let (finished, _) = tokio::sync::broadcast::channel(4096);
@@ -253,6 +296,8 @@ impl Engine {
             finished: finished.clone(),
             failed_attempts: failed_attempts.clone(),
             gateway,
+            in_process,
+            settle_waiters: Vec::new(),
             clock,
             store,
             registry: Registry::default(),
@@ -326,6 +371,7 @@ impl Engine {
     async fn run_loop(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
             self.tick();
+            self.answer_settled();
             let wait = self.next_wake();
             tokio::select! {
                 cmd = rx.recv() => match cmd {
@@ -333,6 +379,23 @@ impl Engine {
                     None => break,
                 },
                 _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Whether nothing happens until time moves or something arrives: no call in flight, no
+    /// queue item or flow-control start due.
+    fn is_settled(&self) -> bool {
+        let now = self.clock.now_ms();
+        self.in_flight_total == 0
+            && self.queue.keys().next().is_none_or(|(at, _)| *at > now)
+            && self.flow.next_due().is_none_or(|at| at > now)
+    }
+
+    fn answer_settled(&mut self) {
+        if !self.settle_waiters.is_empty() && self.is_settled() {
+            for waiter in self.settle_waiters.drain(..) {
+                let _ = waiter.send(());
             }
         }
     }
@@ -439,6 +502,28 @@ impl Engine {
                     self.finish(&run_id, crate::run::RunStatus::Cancelled, None, None);
                 }
                 let _ = reply.send(running);
+            }
+            Command::Settle(reply) => self.settle_waiters.push(reply),
+            Command::NextDue(reply) => {
+                let next = self
+                    .queue
+                    .keys()
+                    .next()
+                    .map(|(at, _)| *at)
+                    .into_iter()
+                    .chain(self.flow.next_due())
+                    .min();
+                let _ = reply.send(next);
+            }
+            Command::Memo(run_id, reply) => {
+                let memo = match self.runs.get(&run_id) {
+                    Some(run) => Some(run.memo.clone()),
+                    None => self.stored(|s| s.run(&run_id)).flatten().map(|r| r.memo),
+                };
+                let _ = reply.send(memo);
+            }
+            Command::FireCron(function_id, reply) => {
+                let _ = reply.send(self.fire_cron_now(&function_id));
             }
             #[cfg(test)]
             Command::Crash => panic!("a bug in the engine"),

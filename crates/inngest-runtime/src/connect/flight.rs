@@ -161,7 +161,7 @@ impl RequestTask {
         ))
         .await;
 
-        let execution = handler.execute_unsigned(
+        let execution = handler.execute_in_process(
             &req.function_slug,
             req.step_id.as_deref(),
             &req.request_payload,

@@ -11,7 +11,7 @@ use crate::protocol::GeneratorOp;
 
 /// Saves executed steps for one run.
 pub(crate) struct Checkpointer {
-    pub http: reqwest::Client,
+    pub client: crate::client::Inngest,
     pub url: String,
     pub bearer: Option<String>,
     pub run_id: String,
@@ -40,9 +40,12 @@ impl Checkpointer {
             "steps": [op],
             "ts": now_ms(),
         });
+        if let Some(inngest) = self.client.in_process_inngest() {
+            return inngest.checkpoint(self.run_id.clone(), body).await;
+        }
         let mut delay = Duration::from_millis(100);
         for attempt in 0..ATTEMPTS {
-            let mut req = self.http.post(&self.url).json(&body);
+            let mut req = self.client.http().post(&self.url).json(&body);
             if let Some(b) = &self.bearer {
                 req = req.bearer_auth(b);
             }

@@ -66,6 +66,7 @@ impl Execution {
         target: Option<String>,
         max_attempts: u32,
         client: &Inngest,
+        intercept: Option<(Arc<dyn crate::intercept::StepInterceptor>, String)>,
     ) -> Self {
         let checkpoint = match (&req.ctx.fn_id, &req.ctx.qi_id) {
             (Some(fn_id), Some(qi_id))
@@ -73,7 +74,7 @@ impl Execution {
             {
                 let config = client.config();
                 Some(Arc::new(checkpoint::Checkpointer {
-                    http: client.http().clone(),
+                    client: client.clone(),
                     url: format!(
                         "{}/v1/checkpoint/{}/async",
                         config.api_origin(),
@@ -100,6 +101,7 @@ impl Execution {
             attempt: req.ctx.attempt,
             max_attempts: req.ctx.max_attempts.unwrap_or(max_attempts).max(1),
             checkpoint,
+            intercept,
         }));
         Self {
             run,

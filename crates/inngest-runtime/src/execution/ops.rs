@@ -176,7 +176,19 @@ pub(crate) async fn runnable(
 
     let span = tracing::info_span!("step", step = %prepared_id(&op), attempt);
     let started = now_nanos();
-    let result = body.instrument(span).await;
+    // A test engine's interceptor may decide the result; then the body never runs.
+    let interceptor = run.lock().interceptor();
+    let intercepted = interceptor.and_then(|(i, function_id)| {
+        i.intercept(&crate::intercept::StepCall {
+            function_id: &function_id,
+            step_id: prepared_id(&op),
+            attempt,
+        })
+    });
+    let result = match intercepted {
+        Some(result) => result,
+        None => body.instrument(span).await,
+    };
     op.timing = Some(json!({ "a": started, "b": now_nanos().saturating_sub(started) }));
     let (max_attempts, checkpoint) = {
         let st = run.lock();

@@ -56,6 +56,8 @@ pub(super) struct RequestMode {
     pub attempt: u32,
     pub max_attempts: u32,
     pub checkpoint: Option<Arc<Checkpointer>>,
+    /// The app's step interceptor, with the function's id.
+    pub intercept: Option<(Arc<dyn crate::intercept::StepInterceptor>, String)>,
 }
 
 pub(crate) struct RunState {
@@ -71,6 +73,7 @@ pub(crate) struct RunState {
     executing: bool,
     interrupt: Option<Interrupt>,
     checkpoint: Option<Arc<Checkpointer>>,
+    intercept: Option<(Arc<dyn crate::intercept::StepInterceptor>, String)>,
 }
 
 impl RunState {
@@ -87,7 +90,15 @@ impl RunState {
             executing: false,
             interrupt: None,
             checkpoint: mode.checkpoint,
+            intercept: mode.intercept,
         }
+    }
+
+    /// The interceptor and the function id, if the app has one.
+    pub(super) fn interceptor(
+        &self,
+    ) -> Option<(Arc<dyn crate::intercept::StepInterceptor>, String)> {
+        self.intercept.clone()
     }
 
     /// Resolves the next use of `id` and takes its memo: each hashed id is handed out once per

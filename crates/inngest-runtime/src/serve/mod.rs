@@ -213,11 +213,11 @@ impl ServeHandler {
         reply.into_response(self, server_kind.as_deref(), verified)
     }
 
-    /// Runs an execution request that came over a connect socket: the socket is the proof of
-    /// where it came from, so nothing is signed, and the answer is the one serve mode would
-    /// give (its status and headers say how it ended).
-    #[cfg(feature = "connect")]
-    pub(crate) async fn execute_unsigned(
+    /// Runs an execution request from a caller in the same process, with no signature check:
+    /// a connect socket (the socket is the proof of where the request came from) or a test
+    /// engine. The answer is the one serve mode would give (its status and headers say how it
+    /// ended). `step_id` is the `stepId` query parameter (`None` or `"step"` for discovery).
+    pub async fn execute_in_process(
         &self,
         fn_id: &str,
         step_id: Option<&str>,
