@@ -149,6 +149,24 @@ pub fn add_dependencies(
     workspace: Option<&DocumentMut>,
     deps: &[Dependency],
 ) -> Vec<Added> {
+    add_to_table(doc, workspace, "dependencies", deps)
+}
+
+/// [`add_dependencies`] for `[dev-dependencies]`: what only the package's tests use.
+pub fn add_dev_dependencies(
+    doc: &mut DocumentMut,
+    workspace: Option<&DocumentMut>,
+    deps: &[Dependency],
+) -> Vec<Added> {
+    add_to_table(doc, workspace, "dev-dependencies", deps)
+}
+
+fn add_to_table(
+    doc: &mut DocumentMut,
+    workspace: Option<&DocumentMut>,
+    table: &str,
+    deps: &[Dependency],
+) -> Vec<Added> {
     let own_workspace = workspace.is_none();
     let inherited: Vec<bool> = deps
         .iter()
@@ -165,7 +183,7 @@ pub fn add_dependencies(
         .collect();
     let item = doc
         .as_table_mut()
-        .entry("dependencies")
+        .entry(table)
         .or_insert_with(|| Item::Table(Table::new()));
     if !item.is_table_like() {
         *item = Item::Table(Table::new());

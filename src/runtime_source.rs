@@ -179,3 +179,19 @@ mod tests {
         assert!(!is_runtime_crate(Path::new("/nonexistent")));
     }
 }
+
+/// Where `inngest-devserver` (the test engine the generated tests use) comes from, given where
+/// the runtime does: the sibling crate of a path, the same repository, or the same version.
+pub fn devserver_source(runtime: &Source) -> Source {
+    match runtime {
+        Source::Path(p) => {
+            let runtime = Path::new(p);
+            let sibling = match runtime.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.join("inngest-devserver"),
+                _ => PathBuf::from("../inngest-devserver"),
+            };
+            Source::Path(sibling.to_string_lossy().into_owned())
+        }
+        other => other.clone(),
+    }
+}

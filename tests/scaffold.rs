@@ -193,7 +193,36 @@ fn generated_code_compiles_without_warnings() {
         &project,
         &["make", "event", "OrderCancelled"],
     ));
+    // On an event the user already has: its test cannot know the event's fields.
+    ok(&cargo_inngest(
+        &project,
+        &[
+            "make",
+            "workflow",
+            "AuditUser",
+            "--event",
+            "user/user.created",
+        ],
+    ));
     assert_checks_without_warnings(&project);
+    // The tests `make workflow` wrote pass as generated, on the in-process test engine; the
+    // one on the user's own event is ignored until it builds that event.
+    let tests = Command::new(env!("CARGO"))
+        .args(["test", "--offline", "-q"])
+        .env("CARGO_TARGET_DIR", common::scratch_target_dir())
+        .current_dir(&project)
+        .output()
+        .expect("cargo test runs");
+    let stdout = String::from_utf8_lossy(&tests.stdout);
+    assert!(
+        tests.status.success(),
+        "cargo test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&tests.stderr)
+    );
+    assert!(
+        stdout.contains("test result: ok. 3 passed; 0 failed; 1 ignored"),
+        "{stdout}"
+    );
     // A startup error reads as a message with its causes, and the exit code says it failed.
     let run = Command::new(env!("CARGO"))
         .args(["run", "--offline", "-q"])

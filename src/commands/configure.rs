@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::manifest::{Added, Dependency, GitRef, add_dependencies};
+use crate::manifest::{Added, Dependency, GitRef, add_dependencies, add_dev_dependencies};
 use crate::plan::Plan;
 use crate::project::{self, Project, Selection};
 use crate::runtime_source::{self, Choice, Requested};
@@ -202,6 +202,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         workspace_doc.as_ref(),
         &dependencies(&runtime, write_main, args.transport),
     );
+    // The tests `make workflow` writes run on the test engine.
+    let added_dev = add_dev_dependencies(
+        &mut doc,
+        workspace_doc.as_ref(),
+        &[
+            Dependency {
+                source: runtime_source::devserver_source(&runtime.source),
+                replace_source: runtime.named,
+                ..Dependency::new("inngest-devserver", "", &[])
+            },
+            Dependency::new("tokio", "1", &["macros", "rt"]),
+        ],
+    );
     let new_manifest = doc.to_string();
     if new_manifest != manifest_text {
         plan.set(project.manifest.clone(), new_manifest)?;
@@ -309,6 +322,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     "  changed dependency {n} from `{old}` to {} ({})",
                     runtime.source, runtime.why
                 ),
+                Added::Present(..) => {}
+            }
+        }
+        for a in &added_dev {
+            match a {
+                Added::New(n) => println!("  added dev-dependency {n} (for the workflow tests)"),
+                Added::Inherited(n) => println!("  added dev-dependency {n} (workspace = true)"),
+                Added::Replaced(n, old) => println!("  changed dev-dependency {n} from `{old}`"),
                 Added::Present(..) => {}
             }
         }

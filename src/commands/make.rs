@@ -148,6 +148,8 @@ fn workflow(args: WorkflowArgs) -> anyhow::Result<()> {
         }
         None => String::new(),
     };
+    // A test can build an event this command writes; one the user wrote may have any fields.
+    let mut event_is_new = false;
     let (event_type, event_name) = if cron.is_empty() {
         let event_name = args
             .event
@@ -177,6 +179,7 @@ fn workflow(args: WorkflowArgs) -> anyhow::Result<()> {
                     &event_name,
                     false,
                 )?;
+                event_is_new = true;
                 (type_name, event_name)
             }
         }
@@ -196,6 +199,7 @@ fn workflow(args: WorkflowArgs) -> anyhow::Result<()> {
                 ("event_type", event_type.as_str()),
                 ("event_name", event_name.as_str()),
                 ("cron", cron.as_str()),
+                ("event_is_new", if event_is_new { "true" } else { "" }),
             ],
         )?,
     )?;
