@@ -127,6 +127,22 @@ pub fn choose(
     }
 }
 
+/// Where `inngest-devserver` (the test engine the generated tests use) comes from, given where
+/// the runtime does: the sibling crate of a path, the same repository, or the same version.
+pub fn devserver_source(runtime: &Source) -> Source {
+    match runtime {
+        Source::Path(p) => {
+            let runtime = Path::new(p);
+            let sibling = match runtime.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.join("inngest-devserver"),
+                _ => PathBuf::from("../inngest-devserver"),
+            };
+            Source::Path(sibling.to_string_lossy().into_owned())
+        }
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,20 +194,18 @@ mod tests {
         assert_eq!(requirement_of("1.20.0-beta.1"), "1.20");
         assert!(!is_runtime_crate(Path::new("/nonexistent")));
     }
-}
 
-/// Where `inngest-devserver` (the test engine the generated tests use) comes from, given where
-/// the runtime does: the sibling crate of a path, the same repository, or the same version.
-pub fn devserver_source(runtime: &Source) -> Source {
-    match runtime {
-        Source::Path(p) => {
-            let runtime = Path::new(p);
-            let sibling = match runtime.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => parent.join("inngest-devserver"),
-                _ => PathBuf::from("../inngest-devserver"),
-            };
-            Source::Path(sibling.to_string_lossy().into_owned())
-        }
-        other => other.clone(),
+    #[test]
+    fn the_devserver_comes_from_where_the_runtime_does() {
+        assert_eq!(
+            devserver_source(&Source::Path(
+                "../cargo-inngest/crates/inngest-runtime".into()
+            )),
+            Source::Path("../cargo-inngest/crates/inngest-devserver".into())
+        );
+        assert_eq!(
+            devserver_source(&Source::Registry("0.1".into())),
+            Source::Registry("0.1".into())
+        );
     }
 }
