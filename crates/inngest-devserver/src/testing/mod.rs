@@ -124,7 +124,7 @@ pub enum TestError {
     /// The clock cannot move that far.
     #[error("the clock cannot move that far")]
     Clock,
-    /// The clock moved [`MAX_CLOCK_MOVES`] times and there was still something due.
+    /// The clock moved 10,000 times and there was still something due.
     #[error("still busy after {MAX_CLOCK_MOVES} moves of the clock (a retry or cron loop?)")]
     NeverIdle,
     /// The workflow has no cron trigger.
