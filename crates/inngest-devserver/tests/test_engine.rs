@@ -513,3 +513,53 @@ async fn the_test_engine_and_the_dev_server_agree() {
     served.abort();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_clock_moves_to_a_time_and_a_mocked_error_fails_the_run() {
+    let mailer = Mailer::default();
+    let t = TestEngine::new().register(Welcome {
+        mailer: mailer.clone(),
+    });
+    let run = t.send(UserCreated { id: "u1".into() }).await.expect("sent");
+    let start = t.now_ms();
+    // Two days in: still asleep; past the third: done.
+    let two_days = chrono::DateTime::from_timestamp_millis(start + 2 * 86_400_000)
+        .expect("a time")
+        .to_rfc3339();
+    t.advance_to(&two_days).await.expect("moved");
+    assert!(matches!(
+        run.output::<usize>().await,
+        Err(TestError::NotFinished { .. })
+    ));
+    let four_days = chrono::DateTime::from_timestamp_millis(start + 4 * 86_400_000)
+        .expect("a time")
+        .to_rfc3339();
+    t.advance_to(&four_days).await.expect("moved");
+    assert_eq!(run.output::<usize>().await.expect("completed"), 2);
+    assert!(matches!(
+        t.advance_to("yesterday").await,
+        Err(TestError::Time(_))
+    ));
+
+    let t = TestEngine::new()
+        .register(Welcome {
+            mailer: Mailer::default(),
+        })
+        .mock_step_error("send-welcome-email", "mailbox full");
+    let run = t.send(UserCreated { id: "u2".into() }).await.expect("sent");
+    run.run_until_idle().await.expect("idle");
+    match run.output::<usize>().await {
+        Err(TestError::Failed { error, .. }) => {
+            assert!(error.to_string().contains("mailbox full"), "{error}")
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    // Retries: 2, so three attempts.
+    assert_eq!(
+        run.step("send-welcome-email")
+            .await
+            .expect("a step")
+            .attempts(),
+        3
+    );
+}

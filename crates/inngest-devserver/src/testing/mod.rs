@@ -121,6 +121,9 @@ pub enum TestError {
     /// A duration that does not parse (`"3d"`, `"1h30m"`).
     #[error("{0:?} is not a duration")]
     Duration(String),
+    /// A time that is not RFC 3339.
+    #[error("{0:?} is not an RFC 3339 time")]
+    Time(String),
     /// The clock cannot move that far.
     #[error("the clock cannot move that far")]
     Clock,
@@ -271,6 +274,12 @@ impl TestEngine {
         self
     }
 
+    /// Every `run` step with id `step_id` fails with `message` on every attempt, without
+    /// running its body: the run fails once its retries are spent (and its `on_failure` runs).
+    pub fn mock_step_error(self, step_id: &str, message: &str) -> Self {
+        self.fail_step(step_id, u32::MAX, message)
+    }
+
     /// `step.invoke::<W>` of a workflow this engine does not register returns `output` at once
     /// (through a stand-in function with `W`'s id, whose run can be inspected too).
     pub fn mock_invoke<W: Invocable + 'static>(self, output: impl Serialize) -> Self {
@@ -383,6 +392,15 @@ impl TestEngine {
         self.shared.advance(duration).await
     }
 
+    /// Moves the clock to `at` (RFC 3339, e.g. `"2030-01-01T09:00:00Z"`) as
+    /// [`TestEngine::advance`] does; a time in the past leaves it where it is.
+    pub async fn advance_to(&self, at: &str) -> Result<(), TestError> {
+        let target = chrono::DateTime::parse_from_rfc3339(at)
+            .map_err(|_| TestError::Time(at.to_string()))?
+            .timestamp_millis();
+        self.shared.advance_until(target).await
+    }
+
     /// Moves the clock from one due item to the next until nothing is left to do: every sleep,
     /// timeout and retry passes in order. Runs that wait for an event stay waiting.
     pub async fn run_until_idle(&self) -> Result<(), TestError> {
@@ -419,6 +437,11 @@ impl Shared {
             .now_ms()
             .checked_add(by_ms)
             .ok_or(TestError::Clock)?;
+        self.advance_until(target).await
+    }
+
+    /// Moves the clock to `target` (Unix ms), running what becomes due in time order.
+    async fn advance_until(&self, target: i64) -> Result<(), TestError> {
         self.engine.settled().await?;
         for _ in 0..MAX_CLOCK_MOVES {
             match self.engine.next_due_ms().await? {
