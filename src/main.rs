@@ -33,6 +33,14 @@ enum Command {
     Dev(commands::dev::Args),
     /// Run the embedded Inngest-compatible dev server (like `npx inngest-cli dev`).
     DevServer(commands::dev_server::Args),
+    /// Send an event (to a dev server, or with INNGEST_EVENT_KEY to Inngest).
+    Send(commands::send::Args),
+    /// Start a run of a function on the dev server, as `step.invoke` would.
+    Invoke(commands::invoke::Args),
+    /// List the dev server's runs (`--watch` follows them).
+    Runs(commands::runs::Args),
+    /// Show one run's step timeline.
+    Run(commands::run::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,5 +66,9 @@ fn run() -> anyhow::Result<()> {
         Command::List(args) => commands::list::run(args),
         Command::Dev(args) => commands::dev::run(args),
         Command::DevServer(args) => commands::dev_server::run(args),
+        Command::Send(args) => commands::send::run(args),
+        Command::Invoke(args) => commands::invoke::run(args),
+        Command::Runs(args) => commands::runs::run(args),
+        Command::Run(args) => commands::run::run(args),
     }
 }

@@ -2,6 +2,10 @@
 
 #![allow(dead_code)]
 
+mod js_app;
+#[allow(unused_imports)]
+pub use js_app::{JsAppOnServer, Killed, eventually, get};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};

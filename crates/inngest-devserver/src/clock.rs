@@ -24,6 +24,8 @@ use chrono::{DateTime, TimeZone, Utc};
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     offset_ms: Arc<AtomicI64>,
+    /// A frozen clock's base instead of wall time: it moves only when advanced.
+    frozen_at_ms: Option<i64>,
 }
 
 fn wall_ms() -> i64 {
@@ -46,9 +48,23 @@ pub enum ClockError {
 }
 
 impl Clock {
+    /// A clock that shows `at_ms` and moves only when advanced, whatever the wall clock does
+    /// (the test engine's: nothing becomes due while a test merely runs slowly).
+    pub fn frozen_at(at_ms: i64) -> Self {
+        Self {
+            offset_ms: Arc::default(),
+            frozen_at_ms: Some(at_ms.clamp(0, MAX_MS)),
+        }
+    }
+
+    fn base_ms(&self) -> i64 {
+        self.frozen_at_ms.unwrap_or_else(wall_ms)
+    }
+
     /// Milliseconds since the Unix epoch, as the server sees them.
     pub fn now_ms(&self) -> i64 {
-        wall_ms().saturating_add(self.offset_ms.load(Ordering::SeqCst))
+        self.base_ms()
+            .saturating_add(self.offset_ms.load(Ordering::SeqCst))
     }
 
     /// The server's current time.
@@ -65,7 +81,7 @@ impl Clock {
     /// [`ClockError::TooFar`] when the clock would pass the year 9999; it is left as it was.
     pub fn advance(&self, by: Duration) -> Result<(), ClockError> {
         let ms = i64::try_from(by.as_millis()).map_err(|_| ClockError::TooFar)?;
-        let wall = wall_ms();
+        let wall = self.base_ms();
         self.offset_ms
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |offset| {
                 let next = offset.checked_add(ms)?;

@@ -31,12 +31,23 @@ pub(crate) enum GatewayError {
     /// Its lease ran out: it stopped extending it.
     #[error("the connect worker's lease ran out")]
     LeaseExpired,
+    /// The worker never acknowledged the request (it was pausing, or its socket was going
+    /// away): nothing ran.
+    #[error("the connect worker did not acknowledge the request within {0:?}")]
+    NotAcknowledged(Duration),
 }
+
+/// How long a worker has to acknowledge a request before the call counts as not delivered.
+const ACK_WAIT: Duration = Duration::from_secs(5);
 
 /// A call waiting for its reply.
 struct Pending {
     /// The lease the worker holds now (it names it to extend it).
     lease_id: String,
+    /// The one before: an extension that crossed its own acknowledgement names it.
+    previous_lease_id: Option<String>,
+    /// Whether the worker acknowledged the request (`WORKER_REQUEST_ACK`).
+    acked: bool,
     reply: oneshot::Sender<SdkResponse>,
     /// When its lease runs out unless extended.
     lease_until: tokio::time::Instant,
@@ -134,12 +145,20 @@ impl Gateway {
     pub fn extend(&self, request_id: &str, lease_id: &str) -> Option<String> {
         let mut st = self.lock();
         let pending = st.pending.get_mut(request_id)?;
-        if pending.lease_id != lease_id {
+        if pending.lease_id != lease_id && pending.previous_lease_id.as_deref() != Some(lease_id) {
             return None;
         }
         pending.lease_until = tokio::time::Instant::now() + self.lease;
-        pending.lease_id = ulid::Ulid::new().to_string();
+        let new = ulid::Ulid::new().to_string();
+        pending.previous_lease_id = Some(std::mem::replace(&mut pending.lease_id, new));
         Some(pending.lease_id.clone())
+    }
+
+    /// The worker acknowledged `request_id`: it runs it.
+    pub fn acknowledged(&self, request_id: &str) {
+        if let Some(p) = self.lock().pending.get_mut(request_id) {
+            p.acked = true;
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -249,6 +268,8 @@ impl Gateway {
                 request.request_id.clone(),
                 Pending {
                     lease_id: request.lease_id.clone(),
+                    previous_lease_id: None,
+                    acked: false,
                     reply: reply_tx,
                     lease_until: tokio::time::Instant::now() + self.lease,
                 },
@@ -261,24 +282,39 @@ impl Gateway {
             self.lock().pending.remove(&id);
             return Err(GatewayError::Lost);
         }
-        let deadline = tokio::time::Instant::now() + timeout;
+        let sent_at = tokio::time::Instant::now();
+        let deadline = sent_at + timeout;
+        let ack_deadline = sent_at + ACK_WAIT.min(self.lease);
         tokio::pin!(reply_rx);
         loop {
-            // Wake when the lease would run out, then see whether it was extended meanwhile.
-            let lease_until = match self.lock().pending.get(&id) {
-                Some(p) => p.lease_until,
+            // Wake when the lease would run out (or the acknowledgement is due), then see
+            // whether it was extended (or acknowledged) meanwhile.
+            let (lease_until, acked) = match self.lock().pending.get(&id) {
+                Some(p) => (p.lease_until, p.acked),
                 // Answered (or dropped with its worker) while we looked away.
-                None => tokio::time::Instant::now() + Duration::from_millis(10),
+                None => (
+                    tokio::time::Instant::now() + Duration::from_millis(10),
+                    true,
+                ),
+            };
+            let wake = if acked {
+                lease_until.min(deadline)
+            } else {
+                lease_until.min(deadline).min(ack_deadline)
             };
             tokio::select! {
                 reply = &mut reply_rx => return reply.map_err(|_| GatewayError::Lost),
-                () = tokio::time::sleep_until(lease_until.min(deadline)) => {
+                () = tokio::time::sleep_until(wake) => {
                     let now = tokio::time::Instant::now();
                     if now >= deadline {
                         self.lock().pending.remove(&id);
                         return Err(GatewayError::Timeout(timeout));
                     }
                     let mut st = self.lock();
+                    if st.pending.get(&id).is_some_and(|p| !p.acked) && now >= ack_deadline {
+                        st.pending.remove(&id);
+                        return Err(GatewayError::NotAcknowledged(ACK_WAIT.min(self.lease)));
+                    }
                     if st.pending.get(&id).is_some_and(|p| p.lease_until <= now) {
                         st.pending.remove(&id);
                         return Err(GatewayError::LeaseExpired);

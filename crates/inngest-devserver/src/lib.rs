@@ -55,7 +55,7 @@ use serde_json::Value;
 pub use clock::{Clock, ClockError};
 pub use engine::{
     AdvanceError, AppView, CheckpointError, EngineHandle, EventError, FailedAttempt, FunctionView,
-    InvalidEvent, RunView, Stopped,
+    InvalidEvent, RunFilter, RunView, Stopped,
 };
 pub use expr::ExprError;
 pub use gateway::ConnectedWorker;
@@ -188,7 +188,7 @@ pub struct DevServer {
 }
 
 /// The text of a panic's payload.
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_string())

@@ -139,6 +139,26 @@ impl Store {
         )
     }
 
+    /// The newest `limit` runs, of function `function_id` and with status `status` when given.
+    pub fn find_runs(
+        &self,
+        function_id: Option<&str>,
+        status: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Run>, StoreError> {
+        self.all(
+            "SELECT body FROM runs \
+             WHERE (?1 IS NULL OR json_extract(body, '$.function_id') = ?1) \
+               AND (?2 IS NULL OR status = ?2) \
+             ORDER BY id DESC LIMIT ?3",
+            params![
+                function_id,
+                status,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+        )
+    }
+
     /// Saves a queue item.
     pub fn save_item(&self, item: &QueueItem) -> Result<(), StoreError> {
         self.conn

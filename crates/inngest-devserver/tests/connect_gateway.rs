@@ -952,3 +952,94 @@ async fn a_broken_socket_does_not_stop_a_running_step() {
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     server.stop().await;
 }
+
+/// A request the worker never acknowledges (it was pausing, its socket going away) did not run:
+/// it goes out again after 5 s as the same attempt. A lease extension that crossed its own
+/// acknowledgement (naming the lease before the newest) is still honoured; a made-up one is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unacknowledged_request_is_sent_again_as_the_same_attempt() {
+    let server = server(false).await;
+    let (mut hand, _) = HandWorker::connect(&server, "na", "silent").await;
+    let ids = server
+        .send(vec![json!({ "name": Job::NAME, "data": { "n": 1 } })])
+        .await
+        .expect("sent");
+    let first = hand.next().await;
+    assert_eq!(first.kind(), GatewayMessageType::GatewayExecutorRequest);
+    let first: GatewayExecutorRequestData = first.payload_as().expect("decodes");
+    let sent_at = tokio::time::Instant::now();
+    // No ACK: it comes again, and counts as no attempt.
+    let second = loop {
+        let m = hand.next().await;
+        if m.kind() == GatewayMessageType::GatewayExecutorRequest {
+            break m;
+        }
+    };
+    assert!(
+        sent_at.elapsed() >= Duration::from_secs(4),
+        "{:?}",
+        sent_at.elapsed()
+    );
+    let second: GatewayExecutorRequestData = second.payload_as().expect("decodes");
+    assert_ne!(second.request_id, first.request_id);
+    let body: Value = serde_json::from_slice(&second.request_payload).expect("JSON");
+    assert_eq!(body["ctx"]["attempt"], 0, "nothing ran, no attempt used");
+
+    // This one is acknowledged; its lease extended twice with the first lease id.
+    hand.send(
+        GatewayMessageType::WorkerRequestAck,
+        &WorkerRequestAckData {
+            request_id: second.request_id.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut new_leases = Vec::new();
+    for lease_id in [
+        second.lease_id.clone(),
+        second.lease_id.clone(),
+        "made-up".into(),
+    ] {
+        hand.send(
+            GatewayMessageType::WorkerRequestExtendLease,
+            &WorkerRequestExtendLeaseData {
+                request_id: second.request_id.clone(),
+                lease_id,
+                ..Default::default()
+            },
+        )
+        .await;
+        let ack = loop {
+            let m = hand.next().await;
+            if m.kind() == GatewayMessageType::WorkerRequestExtendLeaseAck {
+                break m;
+            }
+        };
+        let ack: WorkerRequestExtendLeaseAckData = ack.payload_as().expect("decodes");
+        new_leases.push(ack.new_lease_id);
+    }
+    assert!(new_leases[0].is_some(), "the current lease is extended");
+    assert!(
+        new_leases[1].is_some(),
+        "the lease before the newest is honoured"
+    );
+    assert_eq!(new_leases[2], None, "a lease it never had is not");
+    hand.send(
+        GatewayMessageType::WorkerReply,
+        &SdkResponse {
+            request_id: second.request_id.clone(),
+            status: SdkResponseStatus::Done as i32,
+            body: b"11".to_vec(),
+            request_version: 2,
+            ..Default::default()
+        },
+    )
+    .await;
+    let run = server
+        .finished_run(&ids[0], "na-steps", Duration::from_secs(10))
+        .await
+        .expect("the server runs")
+        .expect("the run finished");
+    assert_eq!(run.output, Some(json!(11)));
+    server.stop().await;
+}

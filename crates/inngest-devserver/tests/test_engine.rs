@@ -563,3 +563,90 @@ async fn the_clock_moves_to_a_time_and_a_mocked_error_fails_the_run() {
         3
     );
 }
+
+/// Panics on its first attempt.
+struct Panicky;
+impl Workflow for Panicky {
+    type Event = UserCreated;
+    type Output = u32;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("panicky")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> {
+        let attempt = ctx.attempt;
+        ctx.step
+            .run("fragile", async move {
+                assert!(attempt > 0, "the first attempt panics");
+                Ok(7u32)
+            })
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_a_workflow_is_a_failed_attempt_not_a_hang() {
+    let t = TestEngine::new().register(Panicky);
+    let run = t.send(UserCreated { id: "u1".into() }).await.expect("sent");
+    run.run_until_idle().await.expect("idle");
+    assert_eq!(
+        run.output::<u32>().await.expect("completed on the retry"),
+        7
+    );
+}
+
+/// Two steps, each failed once by the test.
+struct TwoSteps;
+impl Workflow for TwoSteps {
+    type Event = UserCreated;
+    type Output = u32;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("two-steps")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> {
+        let a = ctx.step.run("a", async { Ok(1u32) }).await?;
+        let b = ctx.step.run("b", async { Ok(2u32) }).await?;
+        Ok(a + b)
+    }
+}
+
+#[tokio::test]
+async fn fail_step_counts_each_steps_own_attempts() {
+    for t in [TestEngine::new(), TestEngine::classic("test")] {
+        let t = t
+            .register(TwoSteps)
+            .fail_step("a", 1, "a once")
+            .fail_step("b", 1, "b once");
+        let run = t.send(UserCreated { id: "u1".into() }).await.expect("sent");
+        run.run_until_idle().await.expect("idle");
+        assert_eq!(run.output::<u32>().await.expect("completed"), 3);
+        for step in ["a", "b"] {
+            let view = run.step(step).await.expect("a step");
+            assert_eq!(view.attempts(), 2, "{step}: {view:?}");
+            assert_eq!(view.errors.len(), 1, "{step}: {view:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn advance_fires_every_cron_tick_on_the_way() {
+    let t = TestEngine::new().register(Daily);
+    t.advance("3d").await.expect("moved");
+    let runs = t
+        .engine()
+        .find_runs(inngest_devserver::RunFilter {
+            function_id: Some("test-daily".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("runs");
+    assert_eq!(runs.len(), 3, "one run a day: {runs:?}");
+    assert!(runs.iter().all(|r| r.status == RunStatus::Completed));
+}
+
+#[tokio::test]
+#[should_panic(expected = "register workflows and mocks before it")]
+async fn registering_after_the_first_event_is_a_clear_mistake() {
+    let t = TestEngine::new().register(TwoSteps);
+    t.send(UserCreated { id: "u1".into() }).await.expect("sent");
+    let _ = t.register(Daily);
+}

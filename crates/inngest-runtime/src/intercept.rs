@@ -1,5 +1,5 @@
 //! A seam for test engines: a [`StepInterceptor`] on an app decides a `run` step's result
-//! before its body runs. `inngest-devserver`'s `TestEngine` mocks steps and makes them fail
+//! before its body runs (`send_event` steps are not intercepted). `inngest-devserver`'s `TestEngine` mocks steps and makes them fail
 //! this way. The executor sees what it would see from the body (`StepRun` with the value, or
 //! `StepError`/`StepFailed` with the error), so replays, retries and `on_failure` behave as in
 //! production, and a mocked step's body never runs.
@@ -27,9 +27,13 @@ use crate::error::WorkflowError;
 pub struct StepCall<'a> {
     /// The function's composite id (`<app id>-<workflow id>`).
     pub function_id: &'a str,
+    /// The run's id.
+    pub run_id: &'a str,
     /// The step id as written.
     pub step_id: &'a str,
-    /// The zero-based attempt.
+    /// The zero-based attempt of the request the step runs in. In checkpoint mode a step that
+    /// runs after a retried one shares that request's attempt: count a step's own attempts by
+    /// run and step id.
     pub attempt: u32,
 }
 

@@ -173,18 +173,36 @@ impl Engine {
             let result = match (over_connect, in_process) {
                 (_, Some((Some(handler), function))) => {
                     let body = serde_json::to_vec(&req.body).unwrap_or_default();
-                    let step = (req.step_id != "step").then_some(req.step_id.as_str());
-                    let resp = handler.execute_in_process(&function, step, &body).await;
-                    call::from_response(&resp)
+                    let step = (req.step_id != "step").then(|| req.step_id.clone());
+                    // A panic in the workflow is a failed attempt (as a dropped connection is
+                    // over HTTP), and a call that never returns times out: neither may leave
+                    // the call counted as in flight for good.
+                    let call = tokio::spawn(async move {
+                        handler
+                            .execute_in_process(&function, step.as_deref(), &body)
+                            .await
+                    });
+                    match tokio::time::timeout(call_timeout, call).await {
+                        Ok(Ok(resp)) => call::from_response(&resp),
+                        Ok(Err(e)) if e.is_panic() => call::failed_attempt(format!(
+                            "the workflow panicked: {}",
+                            crate::panic_message(e.into_panic())
+                        )),
+                        Ok(Err(e)) => call::failed_attempt(format!("the call was cancelled: {e}")),
+                        Err(_) => call::failed_attempt(format!(
+                            "the call did not return within {call_timeout:?}"
+                        )),
+                    }
                 }
                 (_, Some((None, _))) => call::unreachable("the in-process app is gone".into()),
                 (None, None) => call::send(&http, &req).await,
                 (Some((gateway, app, request)), None) => {
                     match gateway.call(&app, request, call_timeout).await {
                         Ok(reply) => call::from_connect(&reply),
-                        Err(e @ crate::gateway::GatewayError::NoWorker(_)) => {
-                            call::unreachable(e.to_string())
-                        }
+                        Err(
+                            e @ (crate::gateway::GatewayError::NoWorker(_)
+                            | crate::gateway::GatewayError::NotAcknowledged(_)),
+                        ) => call::unreachable(e.to_string()),
                         Err(e) => call::failed_attempt(e.to_string()),
                     }
                 }

@@ -176,6 +176,25 @@ impl Engine {
     }
 
     /// Starts an invoked child for a parent's `InvokeFunction` op.
+    /// Starts a run of `function_id` with `data` from no parent (the API's or the CLI's
+    /// invoke); the run id.
+    pub(super) fn invoke_now(
+        &mut self,
+        function_id: &str,
+        mut data: Map<String, Value>,
+    ) -> Option<String> {
+        self.registry.function(function_id)?;
+        data.insert("_inngest".into(), json!({ "fn_id": function_id }));
+        let event = json!({
+            "name": super::intake::INVOKED,
+            "data": data,
+            "id": ulid::Ulid::new().to_string(),
+            "ts": self.clock.now_ms(),
+        });
+        let _ = self.ingest(vec![event.clone()]);
+        self.start_run(function_id, vec![event], None)
+    }
+
     pub(super) fn invoke(
         &mut self,
         parent_id: &str,

@@ -70,8 +70,8 @@ pub(crate) enum Command {
     Cancel(String, oneshot::Sender<bool>),
     /// Answered once no call is in flight and nothing is due (see [`EngineHandle::settled`]).
     Settle(oneshot::Sender<()>),
-    /// When the next queue item is due, in ms (crons left out).
-    NextDue(oneshot::Sender<Option<i64>>),
+    /// When the next queue item is due, in ms, with or without cron ticks.
+    NextDue(bool, oneshot::Sender<Option<i64>>),
     /// A run's memo, by hashed step id.
     Memo(
         String,
@@ -79,6 +79,14 @@ pub(crate) enum Command {
     ),
     /// Starts a run of a cron function as its next tick would; the run id.
     FireCron(String, oneshot::Sender<Option<String>>),
+    /// Starts a run of a function with this data, as an invoke would; the run id.
+    Invoke(
+        String,
+        serde_json::Map<String, Value>,
+        oneshot::Sender<Option<String>>,
+    ),
+    /// The newest runs matching a filter.
+    FindRuns(RunFilter, oneshot::Sender<Vec<RunView>>),
     /// Panics inside the engine: how the tests stand in for a bug.
     #[cfg(test)]
     Crash,
@@ -88,6 +96,18 @@ pub(crate) enum Command {
         slots: Vec<String>,
         result: Box<CallResult>,
     },
+}
+
+/// Which runs [`EngineHandle::find_runs`] returns: the newest `limit` (at most 1,000), of one
+/// function and with one status when given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    /// A function's composite id.
+    pub function_id: Option<String>,
+    /// `Running`, `Completed`, `Failed` or `Cancelled`.
+    pub status: Option<crate::RunStatus>,
+    /// How many (default 50).
+    pub limit: Option<usize>,
 }
 
 /// Why a checkpoint was refused.
@@ -214,10 +234,10 @@ impl EngineHandle {
         self.ask(Command::Settle).await
     }
 
-    /// When the next queue item (a sleep's end, a timeout, a retry) is due, in Unix ms; cron
-    /// ticks left out.
-    pub async fn next_due_ms(&self) -> Result<Option<i64>, Stopped> {
-        self.ask(Command::NextDue).await
+    /// When the next queue item (a sleep's end, a timeout, a retry) is due, in Unix ms, and,
+    /// `with_crons`, the next cron tick if it comes first.
+    pub async fn next_due_ms(&self, with_crons: bool) -> Result<Option<i64>, Stopped> {
+        self.ask(|r| Command::NextDue(with_crons, r)).await
     }
 
     /// A run's memo: each step's memoized value by hashed id.
@@ -226,6 +246,21 @@ impl EngineHandle {
         run_id: String,
     ) -> Result<Option<serde_json::Map<String, Value>>, Stopped> {
         self.ask(|r| Command::Memo(run_id, r)).await
+    }
+
+    /// Starts a run of `function_id` with `data`, as `step.invoke` from no parent would (an
+    /// `inngest/function.invoked` event); the run id, `None` if there is no such function.
+    pub async fn invoke(
+        &self,
+        function_id: String,
+        data: serde_json::Map<String, Value>,
+    ) -> Result<Option<String>, Stopped> {
+        self.ask(|r| Command::Invoke(function_id, data, r)).await
+    }
+
+    /// The newest runs that match `filter`, newest first.
+    pub async fn find_runs(&self, filter: RunFilter) -> Result<Vec<RunView>, Stopped> {
+        self.ask(|r| Command::FindRuns(filter, r)).await
     }
 
     /// Starts a run of cron function `function_id` as its next tick would (an
@@ -411,11 +446,13 @@ impl Engine {
     /// (so a clock moved through another handle is noticed).
     fn next_wake(&self) -> Duration {
         let now = self.clock.now_ms();
+        // An item due already and still queued after the tick waits for a slot: a call that
+        // ends (a command) wakes the loop, so it does not count here (it would spin the loop).
         let next = self
             .queue
-            .keys()
+            .range((now.saturating_add(1), String::new())..)
             .next()
-            .map(|(at, _)| *at)
+            .map(|((at, _), _)| *at)
             .into_iter()
             .chain(self.crons.iter().map(|c| c.next_ms))
             .chain(self.flow.next_due())
@@ -504,7 +541,8 @@ impl Engine {
                 let _ = reply.send(running);
             }
             Command::Settle(reply) => self.settle_waiters.push(reply),
-            Command::NextDue(reply) => {
+            Command::NextDue(with_crons, reply) => {
+                let crons = self.crons.iter().map(|c| c.next_ms).filter(|_| with_crons);
                 let next = self
                     .queue
                     .keys()
@@ -512,6 +550,7 @@ impl Engine {
                     .map(|(at, _)| *at)
                     .into_iter()
                     .chain(self.flow.next_due())
+                    .chain(crons)
                     .min();
                 let _ = reply.send(next);
             }
@@ -521,6 +560,25 @@ impl Engine {
                     None => self.stored(|s| s.run(&run_id)).flatten().map(|r| r.memo),
                 };
                 let _ = reply.send(memo);
+            }
+            Command::Invoke(function_id, data, reply) => {
+                let _ = reply.send(self.invoke_now(&function_id, data));
+            }
+            Command::FindRuns(filter, reply) => {
+                let status = filter.status.map(|s| format!("{s:?}"));
+                let limit = filter.limit.unwrap_or(50).clamp(1, 1000);
+                let runs = self
+                    .stored(|s| {
+                        s.find_runs(filter.function_id.as_deref(), status.as_deref(), limit)
+                    })
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|stored| match self.runs.get(&stored.id) {
+                        Some(live) => RunView::from(live),
+                        None => RunView::from(stored),
+                    })
+                    .collect();
+                let _ = reply.send(runs);
             }
             Command::FireCron(function_id, reply) => {
                 let _ = reply.send(self.fire_cron_now(&function_id));

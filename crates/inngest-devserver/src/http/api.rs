@@ -1,7 +1,7 @@
 //! The runs API, shaped like Inngest's REST API: `{data, metadata}`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -96,4 +96,70 @@ pub(super) async fn app_functions(
         .find(|a| a.id == app_id)
         .ok_or_else(|| ApiError::not_found(format!("app {app_id:?} not found")))?;
     Ok(envelope(&s, app.functions))
+}
+
+/// `GET /v1/runs` query: `function_id`, `status`, `limit` (1 to 1,000, default 50).
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct RunsQuery {
+    function_id: Option<String>,
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The newest runs, newest first, filtered by function and status.
+pub(super) async fn runs(
+    State(s): State<Shared>,
+    Query(q): Query<RunsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(
+            serde_json::from_value::<crate::RunStatus>(Value::from(text)).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "status {text:?} is not one of Running, Completed, Failed, Cancelled"
+                ))
+            })?,
+        ),
+    };
+    if q.limit.is_some_and(|n| n == 0 || n > 1000) {
+        return Err(ApiError::bad_request("limit is 1 to 1000"));
+    }
+    let runs = s
+        .engine
+        .find_runs(crate::RunFilter {
+            function_id: q.function_id.filter(|f| !f.is_empty()),
+            status,
+            limit: q.limit,
+        })
+        .await?;
+    Ok(envelope(&s, runs))
+}
+
+/// `POST /v1/functions/{function_id}/invoke` with `{"data": {...}}`: starts a run as an invoke
+/// from no parent would; answers `{"run_id"}`.
+pub(super) async fn invoke(
+    State(s): State<Shared>,
+    Path(function_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?
+    };
+    let data = match body.get("data") {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(_) => return Err(ApiError::bad_request("data must be a JSON object")),
+    };
+    let run_id = s
+        .engine
+        .invoke(function_id.clone(), data)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no function {function_id:?}")))?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        envelope(&s, json!({ "run_id": run_id, "function_id": function_id })),
+    ))
 }

@@ -255,6 +255,12 @@ async fn session(mut socket: WebSocket, s: Shared) {
                         last_heartbeat = tokio::time::Instant::now();
                         Some(bare(GatewayMessageType::GatewayHeartbeat))
                     }
+                    GatewayMessageType::WorkerRequestAck => {
+                        if let Ok(ack) = m.payload_as::<WorkerRequestAckData>() {
+                            s.gateway.acknowledged(&ack.request_id);
+                        }
+                        None
+                    }
                     GatewayMessageType::WorkerPause => {
                         s.gateway.pause(&conn);
                         None

@@ -27,13 +27,17 @@ impl InProcess for Backend {
                 .iter()
                 .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
                 .collect();
-            sent.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(values.iter().cloned());
-            engine
-                .send_events(values)
+            let ids = engine
+                .send_events(values.clone())
                 .await
-                .map_err(|e| crate::error_chain(&e))
+                .map_err(|e| crate::error_chain(&e))?;
+            // Only what the engine took, with the ids it gave.
+            let mut sent = sent.lock().unwrap_or_else(|p| p.into_inner());
+            for (mut event, id) in values.into_iter().zip(&ids) {
+                event["id"] = Value::from(id.as_str());
+                sent.push(event);
+            }
+            Ok(ids)
         })
     }
 

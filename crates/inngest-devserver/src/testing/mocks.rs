@@ -23,6 +23,9 @@ enum Rule {
 #[derive(Debug, Default)]
 pub(super) struct Mocks {
     rules: Mutex<HashMap<String, Rule>>,
+    /// Failures given so far, by run and step id: a step's own attempts (in checkpoint mode a
+    /// request's attempt may be an earlier step's).
+    failed: Mutex<HashMap<(String, String), u32>>,
 }
 
 impl Mocks {
@@ -42,12 +45,21 @@ impl Mocks {
 
 impl StepInterceptor for Mocks {
     fn intercept(&self, call: &StepCall<'_>) -> Option<Result<Value, WorkflowError>> {
-        match self.lock().get(call.step_id)? {
-            Rule::Value(v) => Some(Ok(v.clone())),
-            Rule::Fail { times, message } if call.attempt < *times => {
-                Some(Err(WorkflowError::new(message.clone())))
+        let rule = self.lock().get(call.step_id)?.clone();
+        match rule {
+            Rule::Value(v) => Some(Ok(v)),
+            Rule::Fail { times, message } => {
+                let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+                let count = failed
+                    .entry((call.run_id.to_string(), call.step_id.to_string()))
+                    .or_insert(0);
+                if *count < times {
+                    *count += 1;
+                    Some(Err(WorkflowError::new(message)))
+                } else {
+                    None
+                }
             }
-            Rule::Fail { .. } => None,
         }
     }
 }

@@ -64,13 +64,16 @@ pub use run::{StepView, TestRun};
 /// a retry loop that never ends).
 const MAX_CLOCK_MOVES: usize = 10_000;
 
+/// How long (real time) one call of a workflow may take before it is a failed attempt.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Why a test engine call failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TestError {
-    /// The workflows do not form a valid app.
-    #[error("the workflows do not register")]
-    Registration(#[source] inngest_runtime::error::RegistrationError),
+    /// The workflows do not form a valid app (two with one id, a bad cron, …).
+    #[error("the workflows do not register: {0}")]
+    Registration(String),
     /// The engine refused the app's sync.
     #[error("the engine did not take the app: {0}")]
     Sync(String),
@@ -138,6 +141,13 @@ pub enum TestError {
     Stopped(#[from] crate::Stopped),
 }
 
+/// Why the app did not get to the engine.
+#[derive(Debug, Clone)]
+enum SyncFailure {
+    Registration(String),
+    Engine(String),
+}
+
 /// State shared by the engine's handle and every [`TestRun`].
 pub(crate) struct Shared {
     engine: EngineHandle,
@@ -153,7 +163,7 @@ pub struct TestEngine {
     /// Until the first event: the workflows registered so far.
     builder: Mutex<Option<inngest_runtime::app::AppBuilder>>,
     /// The app once synced, or why it could not be.
-    synced: tokio::sync::OnceCell<Result<(), String>>,
+    synced: tokio::sync::OnceCell<Result<(), SyncFailure>>,
     in_process: InProcessApps,
     mocks: Arc<mocks::Mocks>,
 }
@@ -189,13 +199,15 @@ impl TestEngine {
     }
 
     fn build(app_id: &str, checkpointing: bool) -> Self {
-        let clock = Clock::default();
+        // Frozen at the wall time of the start: it moves only when the test moves it.
+        let clock = Clock::frozen_at(Clock::default().now_ms());
         let options = EngineOptions {
             checkpointing,
             retry_interval: None,
             max_in_flight: 256,
             max_in_flight_per_app: 256,
-            call_timeout: Duration::from_secs(3600),
+            // A step that never returns is a failed attempt after this, not a hung test.
+            call_timeout: CALL_TIMEOUT,
         };
         let in_process = InProcessApps::default();
         // An in-memory store always opens; a failure here is a bug, reported on first use.
@@ -246,8 +258,12 @@ impl TestEngine {
     ) -> Self {
         {
             let mut slot = self.builder.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(builder) = slot.take() {
-                *slot = Some(f(builder));
+            match slot.take() {
+                Some(builder) => *slot = Some(f(builder)),
+                // A test's own mistake, found at once rather than as a workflow that never runs.
+                None => panic!(
+                    "the test engine's app is built at its first event: register workflows and mocks before it"
+                ),
             }
         }
         self
@@ -301,9 +317,11 @@ impl TestEngine {
                     .unwrap_or_else(|p| p.into_inner())
                     .take();
                 let Some(builder) = builder else {
-                    return Err("the app was taken".to_string());
+                    return Err(SyncFailure::Engine("the app was taken".to_string()));
                 };
-                let app = builder.build().map_err(|e| format!("registration: {e}"))?;
+                let app = builder
+                    .build()
+                    .map_err(|e| SyncFailure::Registration(crate::error_chain(&e)))?;
                 let url = crate::in_process::app_url(&self.shared.app_id);
                 let sync = RegisterRequest {
                     url: url.clone(),
@@ -325,10 +343,13 @@ impl TestEngine {
                     .register(sync)
                     .await
                     .map(|_| ())
-                    .map_err(|e| crate::error_chain(&e))
+                    .map_err(|e| SyncFailure::Engine(crate::error_chain(&e)))
             })
             .await;
-        synced.clone().map_err(TestError::Sync)
+        synced.clone().map_err(|f| match f {
+            SyncFailure::Registration(why) => TestError::Registration(why),
+            SyncFailure::Engine(why) => TestError::Sync(why),
+        })
     }
 
     /// Sends a typed event and runs what it starts as far as it goes without the clock
@@ -387,8 +408,9 @@ impl TestEngine {
     }
 
     /// Moves the clock by `duration` (`"3d"`, `"1h30m"`), running what becomes due in time
-    /// order: sleeps that end, timeouts, retries, cron ticks.
+    /// order: sleeps that end, timeouts, retries, and every cron tick on the way.
     pub async fn advance(&self, duration: &str) -> Result<(), TestError> {
+        self.synced().await?;
         self.shared.advance(duration).await
     }
 
@@ -398,12 +420,16 @@ impl TestEngine {
         let target = chrono::DateTime::parse_from_rfc3339(at)
             .map_err(|_| TestError::Time(at.to_string()))?
             .timestamp_millis();
+        self.synced().await?;
         self.shared.advance_until(target).await
     }
 
     /// Moves the clock from one due item to the next until nothing is left to do: every sleep,
-    /// timeout and retry passes in order. Runs that wait for an event stay waiting.
+    /// retry and timeout passes in order, so a run waiting for an event times out (its
+    /// `wait_for_event` returns `None`), as an invoke past its timeout does. Cron ticks are not
+    /// due items here (they never end); [`TestEngine::advance`] fires them.
     pub async fn run_until_idle(&self) -> Result<(), TestError> {
+        self.synced().await?;
         self.shared.run_until_idle().await
     }
 
@@ -444,20 +470,18 @@ impl Shared {
     async fn advance_until(&self, target: i64) -> Result<(), TestError> {
         self.engine.settled().await?;
         for _ in 0..MAX_CLOCK_MOVES {
-            match self.engine.next_due_ms().await? {
-                Some(at) if at <= target => {
-                    self.move_to(at).await?;
-                }
-                _ => break,
+            match self.engine.next_due_ms(true).await? {
+                Some(at) if at <= target => self.move_to(at).await?,
+                _ => return self.move_to(target).await,
             }
         }
-        self.move_to(target).await
+        Err(TestError::NeverIdle)
     }
 
     async fn run_until_idle(&self) -> Result<(), TestError> {
         self.engine.settled().await?;
         for _ in 0..MAX_CLOCK_MOVES {
-            match self.engine.next_due_ms().await? {
+            match self.engine.next_due_ms(false).await? {
                 Some(at) => self.move_to(at).await?,
                 None => return Ok(()),
             }

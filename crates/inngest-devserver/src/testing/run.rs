@@ -32,18 +32,20 @@ pub struct StepView {
 
 impl StepView {
     /// How many times it ran: one per report that ran its body (`StepRun`, `StepError`,
-    /// `StepFailed`, checkpointed or not); a sleep, a wait or an invoke counts once.
+    /// `StepFailed`, checkpointed or not); a sleep, a wait or an invoke counts once; a step only
+    /// planned so far, none.
     pub fn attempts(&self) -> usize {
-        let ran = self
-            .ops
-            .iter()
-            .filter(|op| {
-                ["StepRun", "StepError", "StepFailed"]
-                    .iter()
-                    .any(|k| op.starts_with(k))
-            })
-            .count();
-        ran.max(usize::from(!self.ops.is_empty()))
+        let ran = |op: &&String| {
+            ["StepRun", "StepError", "StepFailed"]
+                .iter()
+                .any(|k| op.starts_with(k))
+        };
+        let waited =
+            |op: &String| matches!(op.as_str(), "Sleep" | "WaitForEvent" | "InvokeFunction");
+        match self.ops.iter().filter(ran).count() {
+            0 => usize::from(self.ops.iter().any(waited)),
+            runs => runs,
+        }
     }
 
     /// Its output, decoded; `None` while it has none (or it failed).
@@ -217,9 +219,16 @@ impl TestRun {
     pub async fn failure_run(&self) -> Result<Option<TestRun>, TestError> {
         self.shared.engine.settled().await?;
         let view = self.view().await?;
-        let failure_fn = format!("{}-failure", view.function_id);
-        let (recent, _) = self.shared.engine.recent().await?;
-        for candidate in recent.into_iter().filter(|r| r.function_id == failure_fn) {
+        let candidates = self
+            .shared
+            .engine
+            .find_runs(crate::RunFilter {
+                function_id: Some(format!("{}-failure", view.function_id)),
+                status: None,
+                limit: Some(1000),
+            })
+            .await?;
+        for candidate in candidates {
             // Its `inngest/function.failed` event names the run that failed.
             let Some(event_id) = candidate.event_id.clone() else {
                 continue;

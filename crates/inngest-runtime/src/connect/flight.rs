@@ -172,6 +172,9 @@ impl RequestTask {
             tokio::time::Instant::now() + self.lease_every,
             self.lease_every,
         );
+        // A step that holds the thread past a tick gets one extension after it, not a burst
+        // naming the same lease.
+        extend.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let response = loop {
             tokio::select! {
                 response = &mut execution => break response,

@@ -68,6 +68,11 @@ impl Execution {
         client: &Inngest,
         intercept: Option<(Arc<dyn crate::intercept::StepInterceptor>, String)>,
     ) -> Self {
+        let intercept = intercept.map(|(interceptor, function_id)| state::Intercept {
+            interceptor,
+            function_id,
+            run_id: req.ctx.run_id.clone(),
+        });
         let checkpoint = match (&req.ctx.fn_id, &req.ctx.qi_id) {
             (Some(fn_id), Some(qi_id))
                 if target.is_none() && !req.ctx.disable_immediate_execution =>

@@ -177,10 +177,15 @@ pub(crate) async fn runnable(
     let span = tracing::info_span!("step", step = %prepared_id(&op), attempt);
     let started = now_nanos();
     // A test engine's interceptor may decide the result; then the body never runs.
-    let interceptor = run.lock().interceptor();
-    let intercepted = interceptor.and_then(|(i, function_id)| {
-        i.intercept(&crate::intercept::StepCall {
-            function_id: &function_id,
+    let interceptor = if op.name.as_deref() == Some("sendEvent") {
+        None
+    } else {
+        run.lock().interceptor()
+    };
+    let intercepted = interceptor.and_then(|i| {
+        i.interceptor.intercept(&crate::intercept::StepCall {
+            function_id: &i.function_id,
+            run_id: &i.run_id,
             step_id: prepared_id(&op),
             attempt,
         })

@@ -56,8 +56,16 @@ pub(super) struct RequestMode {
     pub attempt: u32,
     pub max_attempts: u32,
     pub checkpoint: Option<Arc<Checkpointer>>,
-    /// The app's step interceptor, with the function's id.
-    pub intercept: Option<(Arc<dyn crate::intercept::StepInterceptor>, String)>,
+    /// The app's step interceptor, with the function and run it runs in.
+    pub intercept: Option<Intercept>,
+}
+
+/// An app's step interceptor, with the function and the run a request is for.
+#[derive(Clone)]
+pub(crate) struct Intercept {
+    pub interceptor: Arc<dyn crate::intercept::StepInterceptor>,
+    pub function_id: String,
+    pub run_id: String,
 }
 
 pub(crate) struct RunState {
@@ -73,7 +81,7 @@ pub(crate) struct RunState {
     executing: bool,
     interrupt: Option<Interrupt>,
     checkpoint: Option<Arc<Checkpointer>>,
-    intercept: Option<(Arc<dyn crate::intercept::StepInterceptor>, String)>,
+    intercept: Option<Intercept>,
 }
 
 impl RunState {
@@ -94,10 +102,8 @@ impl RunState {
         }
     }
 
-    /// The interceptor and the function id, if the app has one.
-    pub(super) fn interceptor(
-        &self,
-    ) -> Option<(Arc<dyn crate::intercept::StepInterceptor>, String)> {
+    /// The app's interceptor, if it has one.
+    pub(super) fn interceptor(&self) -> Option<Intercept> {
         self.intercept.clone()
     }
 
