@@ -6,15 +6,16 @@ use super::{Command, Engine};
 use crate::call::{self, CallRequest, CallSpec};
 use crate::run::{Job, Pending, QueueItem};
 
+/// The concurrency slot that caps one app's calls in flight.
+fn app_slot(app_id: &str) -> String {
+    format!("\u{0}app\u{0}{app_id}")
+}
+
 impl Engine {
     /// Starts everything that is due and allowed to run.
     pub(super) fn dispatch_due(&mut self) {
         let now = self.clock.now_ms();
-        let due: Vec<(i64, String)> = self
-            .queue
-            .range(..=(now, String::from("~")))
-            .map(|(k, _)| k.clone())
-            .collect();
+        let due = self.due_keys(now);
         for key in due {
             let Some(item) = self.queue.get(&key).cloned() else {
                 continue;
@@ -56,6 +57,41 @@ impl Engine {
         }
     }
 
+    /// The due queue items worth a look now, in order. A call cannot start while the server
+    /// or its app is at its cap of calls in flight, so once the caps are reached the rest of
+    /// those items are passed over here, without a copy: with thousands of runs queued behind
+    /// a cap, each tick would otherwise copy every one of them.
+    fn due_keys(&self, now: i64) -> Vec<(i64, String)> {
+        let mut free = self
+            .options
+            .max_in_flight
+            .saturating_sub(self.in_flight_total);
+        let mut per_app: std::collections::HashMap<&str, usize> = Default::default();
+        let mut keys = Vec::new();
+        for (key, item) in self.queue.range(..=(now, String::from("~"))) {
+            if let Job::Execute(_) = item.job {
+                if let Some(run) = self.runs.get(&item.run_id) {
+                    if free == 0 {
+                        continue;
+                    }
+                    let app = per_app.entry(run.app_id.as_str()).or_insert_with(|| {
+                        self.in_flight
+                            .get(&app_slot(&run.app_id))
+                            .copied()
+                            .unwrap_or(0)
+                    });
+                    if *app >= self.options.max_in_flight_per_app {
+                        continue;
+                    }
+                    *app += 1;
+                    free -= 1;
+                }
+            }
+            keys.push(key.clone());
+        }
+        keys
+    }
+
     fn time_out(&mut self, run_id: &str, step: &str) {
         let memo = match self.runs.get(run_id).and_then(|r| r.pending.get(step)) {
             Some(Pending::Wait { .. }) => Value::Null,
@@ -80,7 +116,7 @@ impl Engine {
         let f = self.registry.function(&run.function_id)?;
         let mut slots = Vec::with_capacity(f.concurrency.len() + 1);
         // One app's calls (an app that hangs, say) cannot take every call slot of the server.
-        let app_slot = format!("\u{0}app\u{0}{}", run.app_id);
+        let app_slot = app_slot(&run.app_id);
         if self.in_flight.get(&app_slot).copied().unwrap_or(0) >= self.options.max_in_flight_per_app
         {
             return None;
