@@ -652,6 +652,22 @@ fn the_shop_example_runs_as_a_connect_worker_under_dev() {
     }
     let done = dev.wait_for(0, "shop-hello Completed", 30);
     assert!(done.contains("\"Hello, Ada!\""), "{done}");
+    // The line links to the run's page, which shows the output.
+    let link = done
+        .rsplit('(')
+        .next()
+        .map(|l| l.trim_end_matches(')').trim().to_string())
+        .expect("a link");
+    assert!(link.contains("/runs/"), "{done}");
+    let page = block_on(async {
+        reqwest::get(&link)
+            .await
+            .expect("the run page answers")
+            .text()
+            .await
+            .expect("text")
+    });
+    assert!(page.contains("Hello, Ada!"), "{page}");
     assert!(dev.terminate().success(), "{}", dev.output());
     let output = dev.output();
     assert!(

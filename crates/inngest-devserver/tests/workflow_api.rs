@@ -387,6 +387,32 @@ async fn failed_attempts_are_announced_and_kept_on_the_steps() {
         .expect("text");
     assert!(page.contains("Error: partner down (1)"), "{page}");
     assert!(page.contains("attempt 2"), "{page}");
+    assert!(
+        page.contains(&format!("<a href=\"/runs/{}\">", run.run_id)),
+        "each run links to its page: {page}"
+    );
+    // The run's page: its steps from its start, each attempt with its error, the output.
+    let resp = reqwest::get(format!("{}/runs/{}", s.server.url(), run.run_id))
+        .await
+        .expect("the run page answers");
+    assert_eq!(resp.status().as_u16(), 200);
+    let run_page = resp.text().await.expect("text");
+    assert!(
+        run_page.contains(&format!("Run <code>{}</code>", run.run_id)),
+        "{run_page}"
+    );
+    assert!(run_page.contains("Completed"), "{run_page}");
+    assert!(run_page.contains("Error: partner down (0)"), "{run_page}");
+    assert!(
+        run_page.contains("<td>call-partner</td><td>2</td>"),
+        "{run_page}"
+    );
+    assert!(run_page.contains("id=\"output\""), "{run_page}");
+    assert!(run_page.contains("id=\"event\""), "{run_page}");
+    let missing = reqwest::get(format!("{}/runs/01NOSUCHRUN", s.server.url()))
+        .await
+        .expect("answers");
+    assert_eq!(missing.status().as_u16(), 404);
 
     // Failing every attempt: the last failure says no retry follows.
     let event = s.send(FlakyRequested::NAME, json!({ "failures": 9 })).await;

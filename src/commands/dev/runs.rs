@@ -1,5 +1,5 @@
 //! What the embedded server's runs do, one line each: every failed attempt (step, error,
-//! attempt n of m, next try) and every run's end (status and output).
+//! attempt n of m, next try) and every run's end (status, output, and a link to its page).
 
 use std::borrow::Cow;
 
@@ -60,6 +60,7 @@ fn failed_attempt_line(a: &FailedAttempt) -> String {
 fn report_finished(server: &DevServer, console: &Console) {
     let mut finished = server.engine().subscribe_finished();
     let console = console.clone();
+    let base = server.url().to_string();
     tokio::spawn(async move {
         loop {
             match finished.recv().await {
@@ -68,11 +69,12 @@ fn report_finished(server: &DevServer, console: &Console) {
                     console.line(
                         Source::Server,
                         &format!(
-                            "run {} {} {:?}: {}",
+                            "run {} {} {:?}: {} ({base}/runs/{})",
                             run.run_id,
                             run.function_id,
                             run.status,
-                            clip(&output, OUTPUT_CHARS)
+                            clip(&output, OUTPUT_CHARS),
+                            run.run_id
                         ),
                     );
                 }

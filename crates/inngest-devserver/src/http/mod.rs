@@ -209,6 +209,7 @@ pub(crate) fn router(shared: Shared) -> Router {
     let allowed = guard::AllowedHosts(std::sync::Arc::new(shared.allowed_hosts.clone()));
     Router::new()
         .route("/", get(page::index))
+        .route("/runs/{run_id}", get(page::run))
         .route(
             "/e/{key}",
             post(events::send).layer(axum::extract::DefaultBodyLimit::max(MAX_EVENT_REQUEST)),
