@@ -127,9 +127,15 @@ async fn apps(server: &DevServer) -> Value {
         .expect("JSON")
 }
 
-/// Waits until app `cx` has `n` active workers.
+/// Waits until app `cx` has `n` active workers (5 s at most).
 async fn workers(server: &DevServer, n: usize) {
-    for _ in 0..200 {
+    workers_within(server, n, Duration::from_secs(5)).await;
+}
+
+/// [`workers`], waiting up to `within`.
+async fn workers_within(server: &DevServer, n: usize, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
         let apps = apps(server).await;
         let active = apps["data"]
             .as_array()
@@ -733,7 +739,8 @@ async fn a_run_survives_a_restart_of_its_gateway() {
     let second = DevServer::start_on(config, listener.try_clone().expect("a clone"))
         .await
         .expect("the second server starts");
-    workers(&second, 1).await;
+    // The worker may have tried while no server answered, and be in its backoff (1, 2, 5 s).
+    workers_within(&second, 1, Duration::from_secs(20)).await;
     let mut finished = None;
     for _ in 0..200 {
         finished = second
@@ -1041,5 +1048,99 @@ async fn an_unacknowledged_request_is_sent_again_as_the_same_attempt() {
         .expect("the server runs")
         .expect("the run finished");
     assert_eq!(run.output, Some(json!(11)));
+    server.stop().await;
+}
+
+/// A worker told to stop while its socket is down and a step runs: it still reconnects
+/// (paused, taking no new work) to extend the step's lease and deliver its reply, then stops.
+/// The step runs once; the next worker only runs what follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_while_its_socket_is_down_still_delivers_its_step() {
+    let server = DevServer::start(DevServerConfig {
+        port: 0,
+        checkpointing: false,
+        retry_interval: Some(Duration::from_secs(1)),
+        connect_lease: Duration::from_secs(2),
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts");
+    let upstream: std::net::SocketAddr = server
+        .url()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("an address");
+    let proxy = Proxy::to(upstream).await;
+    let first = Counts {
+        ran: Arc::new(AtomicUsize::new(0)),
+        requests: Arc::new(AtomicUsize::new(0)),
+    };
+    let app = App::builder(Inngest::with_config("cx", Config::dev(server.url())))
+        .register(Steps {
+            ran: first.ran.clone(),
+            requests: first.requests.clone(),
+        })
+        .build()
+        .expect("the app builds");
+    let stopping = Worker::new(app)
+        .instance_id("stopping")
+        .gateway_url(format!("ws://{}/v0/connect", proxy.addr));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(stopping.run_until(async {
+        let _ = stopped.await;
+    }));
+    workers(&server, 1).await;
+    let ids = server
+        .send(vec![
+            json!({ "name": Job::NAME, "data": { "n": 3, "slow_ms": 4000 } }),
+        ])
+        .await
+        .expect("sent");
+    for _ in 0..200 {
+        if first.requests.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        first.requests.load(Ordering::SeqCst),
+        1,
+        "the step is running"
+    );
+    assert_eq!(proxy.cut(), 1);
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .expect("the worker stops once its step is delivered")
+        .expect("no panic")
+        .expect("stopped cleanly");
+    assert_eq!(first.ran.load(Ordering::SeqCst), 1, "the step finished");
+
+    let (second, stop_second, _task) = worker(&server, "next");
+    let mut finished = None;
+    for _ in 0..200 {
+        finished = server
+            .finished_run(&ids[0], "cx-steps", Duration::from_millis(50))
+            .await
+            .expect("the server runs");
+        if finished.is_some() {
+            break;
+        }
+        server
+            .advance(Duration::from_secs(2))
+            .await
+            .expect("the clock moves");
+    }
+    let run = finished.expect("the run finished");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(run.output, Some(json!(40)));
+    assert_eq!(
+        second.ran.load(Ordering::SeqCst),
+        1,
+        "the next worker ran step two only"
+    );
+    let failed = run.steps.iter().filter(|s| s.error.is_some()).count();
+    assert_eq!(failed, 0, "no attempt failed: {run:?}");
+    let _ = stop_second.send(());
     server.stop().await;
 }

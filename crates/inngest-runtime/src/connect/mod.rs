@@ -190,7 +190,9 @@ impl Worker {
         let mut exclude: Vec<String> = Vec::new();
         let mut failures = 0usize;
         loop {
-            if *stop.borrow() {
+            // Stopping ends the loop once nothing is in flight; until then a connection is
+            // still needed for the leases and replies of what runs.
+            if *stop.borrow() && flight.len() == 0 {
                 return;
             }
             self.state.send_replace(WorkerState::Connecting);
@@ -238,7 +240,14 @@ impl Worker {
             loop {
                 tokio::select! {
                     () = &mut sleep => break,
-                    _ = stop.changed() => return,
+                    // Stopping: at once when idle, else reconnect now for what is in flight.
+                    _ = stop.changed() => {
+                        if flight.len() == 0 {
+                            return;
+                        }
+                        break;
+                    }
+                    () = flight.idle(), if *stop.borrow() => return,
                     Some(_) = requests.join_next(), if !requests.is_empty() => {}
                 }
             }

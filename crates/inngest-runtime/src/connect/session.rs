@@ -189,15 +189,18 @@ pub(super) async fn run(
             Err(_) => Err(format!("the handshake took more than {HANDSHAKE:?}")),
         }
     };
-    // A shutdown during the dial or the handshake ends it at once: nothing is in flight yet.
+    // A shutdown during the dial or the handshake ends it at once when nothing is in flight;
+    // with requests in flight (a worker stopping while its socket was down), the connection
+    // is still made, paused, to extend their leases and deliver their replies.
     let (mut sink, mut stream, ready) = tokio::select! {
         opened = opened => match opened {
             Ok(parts) => parts,
             Err(why) => return End::Failed(why),
         },
-        _ = stop.changed() => return End::Shutdown,
+        _ = stop.changed(), if flight.len() == 0 => return End::Shutdown,
     };
-    if *stop.borrow() {
+    let pausing_from_start = *stop.borrow();
+    if pausing_from_start && flight.len() == 0 {
         let _ = sink
             .send(frame(&ConnectMessage::bare(
                 GatewayMessageType::WorkerPause,
@@ -205,15 +208,19 @@ pub(super) async fn run(
             .await;
         return End::Shutdown;
     }
-    if let Err(e) = sink
-        .send(frame(&ConnectMessage::bare(
-            GatewayMessageType::WorkerReady,
-        )))
-        .await
-    {
-        return End::Failed(format!("cannot send WORKER_READY: {e}"));
+    let first = if pausing_from_start {
+        GatewayMessageType::WorkerPause
+    } else {
+        GatewayMessageType::WorkerReady
+    };
+    if let Err(e) = sink.send(frame(&ConnectMessage::bare(first))).await {
+        return End::Failed(format!("cannot send {}: {e}", first.name()));
     }
-    worker.state.send_replace(WorkerState::Active);
+    worker.state.send_replace(if pausing_from_start {
+        WorkerState::Paused
+    } else {
+        WorkerState::Active
+    });
     tracing::info!(gateway = %gateway.gateway_endpoint, "connected to Inngest");
 
     let heartbeat_every = go_duration(&ready.heartbeat_interval).unwrap_or(Duration::from_secs(10));
@@ -237,7 +244,7 @@ pub(super) async fn run(
         heartbeat_every,
     );
     let mut unanswered = 0u32;
-    let mut pausing = false;
+    let mut pausing = pausing_from_start;
     let end = loop {
         tokio::select! {
             message = next_message(&mut stream) => {
