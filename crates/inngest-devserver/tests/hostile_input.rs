@@ -168,3 +168,102 @@ fn events_of_any_shape_are_taken_or_refused_and_the_engine_stays_up() {
     println!("events: {} inputs tried", EVENTS.load(Ordering::Relaxed));
     rt.block_on(server.stop());
 }
+
+static API_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// What the new API endpoints answer to any body or query: a 2xx, or a 4xx whose body is JSON
+/// with a message; never a 5xx, and the engine stays up.
+async fn answers_sanely(resp: reqwest::Response, what: &str) {
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.expect("a body");
+    assert!(status < 500, "{what}: {status}");
+    if status >= 400 {
+        let json: Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|_| panic!("{what}: {status} with a body that is not JSON"));
+        assert!(
+            json.get("error").or_else(|| json.get("message")).is_some(),
+            "{what}: {json}"
+        );
+    }
+}
+
+#[test]
+fn flushed_replies_invokes_and_run_queries_of_any_shape_get_a_clear_answer() {
+    use inngest_runtime::protocol::connect::{FlushResponse, SdkResponse};
+    use prost::Message;
+    let rt = runtime();
+    let server = rt.block_on(server());
+    let http = reqwest::Client::new();
+    let base = server.url().to_string();
+    // The clear cases first: each refused with its reason, or taken and ignored.
+    rt.block_on(async {
+        let post = |path: &str, body: Vec<u8>| http.post(format!("{base}{path}")).body(body).send();
+        let garbage = post("/v0/connect/flush", b"\xff\xfe not protobuf".to_vec())
+            .await
+            .expect("answers");
+        assert_eq!(garbage.status().as_u16(), 400);
+        let nameless = post("/v0/connect/flush", SdkResponse::default().encode_to_vec())
+            .await
+            .expect("answers");
+        assert_eq!(nameless.status().as_u16(), 400);
+        let stray = SdkResponse {
+            request_id: "01NOSUCHREQUEST".into(),
+            ..Default::default()
+        };
+        let stray = post("/v0/connect/flush", stray.encode_to_vec())
+            .await
+            .expect("answers");
+        assert_eq!(stray.status().as_u16(), 200, "taken and ignored");
+        let answer = FlushResponse::decode(stray.bytes().await.expect("a body").as_ref())
+            .expect("a FlushResponse");
+        assert_eq!(answer.request_id, "01NOSUCHREQUEST");
+        for (body, status) in [
+            (&b"not json"[..], 400),
+            (&b"{\"data\": [1]}"[..], 400),
+            (&b"{}"[..], 404),
+        ] {
+            let resp = post("/v1/functions/no-such-fn/invoke", body.to_vec())
+                .await
+                .expect("answers");
+            assert_eq!(
+                resp.status().as_u16(),
+                status,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        for (query, status) in [
+            ("status=Bogus", 400),
+            ("limit=0", 400),
+            ("limit=5000", 400),
+            ("limit=x", 400),
+            ("status=Running&limit=3", 200),
+        ] {
+            let resp = http
+                .get(format!("{base}/v1/runs?{query}"))
+                .send()
+                .await
+                .expect("answers");
+            assert_eq!(resp.status().as_u16(), status, "{query}");
+        }
+    });
+    proptest!(config(), |(bytes in prop::collection::vec(any::<u8>(), 0..256), segment in "[A-Za-z0-9_.~-]{1,40}", query in "\\PC{0,40}")| {
+        API_CALLS.fetch_add(3, Ordering::Relaxed);
+        rt.block_on(async {
+            let flush = http.post(format!("{base}/v0/connect/flush")).body(bytes.clone()).send().await.expect("answers");
+            answers_sanely(flush, "flush").await;
+            let invoke = http.post(format!("{base}/v1/functions/{segment}/invoke")).body(bytes.clone()).send().await.expect("answers");
+            answers_sanely(invoke, "invoke").await;
+            let mut url = reqwest::Url::parse(&format!("{base}/v1/runs")).expect("a URL");
+            url.set_query(Some(&query));
+            let runs = http.get(url).send().await.expect("answers");
+            answers_sanely(runs, "runs").await;
+            alive(&server).await;
+        });
+    });
+    println!(
+        "API calls: {} inputs tried",
+        API_CALLS.load(Ordering::Relaxed)
+    );
+    rt.block_on(server.stop());
+}
