@@ -146,6 +146,15 @@ impl Drop for Dev {
     }
 }
 
+/// The pid a `… (pid N)` line names.
+fn pid_in(line: &str) -> String {
+    line.rsplit("(pid ")
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(')')
+        .to_string()
+}
+
 fn pid_alive(pid: &str) -> bool {
     Path::new("/proc").join(pid).exists()
         && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
@@ -253,13 +262,7 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
     // The first build may compile every dependency (a cold CI cache).
     dev.wait_for(0, "shop-welcome-user", 1200);
     let server = dev.server();
-    let pid_line = dev.wait_for(0, "(pid ", 5);
-    let first_pid = pid_line
-        .rsplit("(pid ")
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches(')')
-        .to_string();
+    let first_pid = pid_in(&dev.wait_for(0, "(pid ", 5));
 
     // The first start follows no change, and says how to skip a sleep.
     let ready = dev.wait_for(0, "serving shop: ready", 60);
@@ -397,9 +400,8 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
     let last_pid = dev
         .output()
         .lines()
-        .filter_map(|l| l.rsplit("(pid ").next().filter(|_| l.contains("(pid ")))
-        .next_back()
-        .map(|p| p.trim_end_matches(')').to_string())
+        .rfind(|l| l.contains("(pid "))
+        .map(pid_in)
         .expect("an app pid");
     let status = dev.terminate();
     assert!(status.success(), "exit status {status:?}\n{}", dev.output());
@@ -717,13 +719,7 @@ fn a_connect_worker_runs_under_dev_and_swaps_builds_without_losing_a_run() {
     let mark = dev.seen();
     std::fs::write(&wf, gated_workflow(&original, &gate, "v2")).expect("write");
     dev.wait_for(mark, "serving the new build", 300);
-    let second_pid = dev
-        .wait_for(mark, "connected to the dev server's gateway (pid ", 5)
-        .rsplit("(pid ")
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches(')')
-        .to_string();
+    let second_pid = pid_in(&dev.wait_for(mark, "connected to the dev server's gateway (pid ", 5));
 
     // A run waits in the gated step of build 2 while build 3 is made and swapped in.
     let mark = dev.seen();

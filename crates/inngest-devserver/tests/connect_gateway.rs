@@ -86,15 +86,8 @@ struct Counts {
     requests: Arc<AtomicUsize>,
 }
 
-/// A worker of app `cx` against `server`; its counters, its stop and its task.
-fn worker(
-    server: &DevServer,
-    instance: &str,
-) -> (
-    Counts,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
+/// A worker of app `cx` against `server`, not yet started, and its counters.
+fn cx_worker(server: &DevServer, instance: &str) -> (Counts, Worker) {
     let counts = Counts {
         ran: Arc::new(AtomicUsize::new(0)),
         requests: Arc::new(AtomicUsize::new(0)),
@@ -106,8 +99,35 @@ fn worker(
         })
         .build()
         .expect("the app builds");
-    let worker = Worker::new(app).instance_id(instance);
+    (counts, Worker::new(app).instance_id(instance))
+}
+
+/// Runs `worker` until its stop is sent; the stop and the task.
+fn spawn_worker(
+    worker: Worker,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), inngest_runtime::connect::ConnectError>>,
+) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(worker.run_until(async {
+        let _ = stopped.await;
+    }));
+    (stop, task)
+}
+
+/// A worker of app `cx` against `server`, running; its counters, its stop and its task.
+fn worker(
+    server: &DevServer,
+    instance: &str,
+) -> (
+    Counts,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (counts, worker) = cx_worker(server, instance);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // One task, so that aborting it kills the worker (a crash, in the tests that need one).
     let task = tokio::spawn(async move {
         let _ = worker
             .run_until(async {
@@ -155,21 +175,42 @@ async fn run_one(server: &DevServer, data: Value) -> inngest_devserver::RunView 
         .send(vec![json!({ "name": Job::NAME, "data": data })])
         .await
         .expect("sent");
-    // The sleep of a second is moved past as soon as the run waits in it.
+    finish(server, &ids[0]).await.expect("the run finished")
+}
+
+/// The finished run of `cx-steps` that `event_id` started, moving the clock past its sleep of
+/// a second (and any retry) as soon as it waits; `None` if it does not finish in about 20 s.
+async fn finish(server: &DevServer, event_id: &str) -> Option<inngest_devserver::RunView> {
     for _ in 0..400 {
         if let Some(run) = server
-            .finished_run(&ids[0], "cx-steps", Duration::from_millis(50))
+            .finished_run(event_id, "cx-steps", Duration::from_millis(50))
             .await
             .expect("the server runs")
         {
-            return run;
+            return Some(run);
         }
         server
             .advance(Duration::from_secs(2))
             .await
             .expect("the clock moves");
     }
-    panic!("the run did not finish");
+    None
+}
+
+/// Waits (2 s at most) until the worker behind `counts` has taken its first request: its
+/// first step is running.
+async fn until_running(counts: &Counts) {
+    for _ in 0..200 {
+        if counts.requests.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        counts.requests.load(Ordering::SeqCst),
+        1,
+        "the step is running"
+    );
 }
 
 type Socket =
@@ -397,22 +438,7 @@ async fn a_run_whose_worker_is_killed_mid_step_completes_on_the_next_worker() {
     workers(&server, 0).await;
     let (heir, _stop2, _task2) = worker(&server, "heir");
     workers(&server, 1).await;
-    let mut done = None;
-    for _ in 0..400 {
-        if let Some(run) = server
-            .finished_run(&ids[0], "cx-steps", Duration::from_millis(50))
-            .await
-            .expect("the server runs")
-        {
-            done = Some(run);
-            break;
-        }
-        server
-            .advance(Duration::from_secs(2))
-            .await
-            .expect("the clock moves");
-    }
-    let run = done.expect("the run finished");
+    let run = finish(&server, &ids[0]).await.expect("the run finished");
     assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!(20)));
     assert_eq!(
@@ -521,20 +547,9 @@ async fn a_call_whose_lease_runs_out_is_retried_and_its_late_reply_is_ignored() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_server_sends_its_workers_away() {
     let server = server(false).await;
-    let ran = Arc::new(AtomicUsize::new(0));
-    let app = App::builder(Inngest::with_config("cx", Config::dev(server.url())))
-        .register(Steps {
-            ran: ran.clone(),
-            requests: Arc::default(),
-        })
-        .build()
-        .expect("the app builds");
-    let worker = Worker::new(app).instance_id("w1");
+    let (_, worker) = cx_worker(&server, "w1");
     let mut state = worker.state();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(worker.run_until(async {
-        let _ = stopped.await;
-    }));
+    let (stop, task) = spawn_worker(worker);
     workers(&server, 1).await;
     assert_eq!(
         *state.borrow(),
@@ -723,17 +738,7 @@ async fn a_run_survives_a_restart_of_its_gateway() {
         ])
         .await
         .expect("sent");
-    for _ in 0..200 {
-        if counts.requests.load(Ordering::SeqCst) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(
-        counts.requests.load(Ordering::SeqCst),
-        1,
-        "the step is running"
-    );
+    until_running(&counts).await;
     first.stop().await;
 
     let second = DevServer::start_on(config, listener.try_clone().expect("a clone"))
@@ -741,21 +746,9 @@ async fn a_run_survives_a_restart_of_its_gateway() {
         .expect("the second server starts");
     // The worker may have tried while no server answered, and be in its backoff (1, 2, 5 s).
     workers_within(&second, 1, Duration::from_secs(20)).await;
-    let mut finished = None;
-    for _ in 0..200 {
-        finished = second
-            .finished_run(&ids[0], "cx-steps", Duration::from_millis(50))
-            .await
-            .expect("the server runs");
-        if finished.is_some() {
-            break;
-        }
-        second
-            .advance(Duration::from_secs(2))
-            .await
-            .expect("the clock moves");
-    }
-    let run = finished.expect("the run finished after the restart");
+    let run = finish(&second, &ids[0])
+        .await
+        .expect("the run finished after the restart");
     assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!(50)));
     // The step running when the server stopped ran again on the new one, which knows only what
@@ -782,17 +775,7 @@ async fn a_worker_shut_down_mid_step_finishes_the_step_first() {
         ])
         .await
         .expect("sent");
-    for _ in 0..200 {
-        if first.requests.load(Ordering::SeqCst) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(
-        first.requests.load(Ordering::SeqCst),
-        1,
-        "the step is running"
-    );
+    until_running(&first).await;
     let _ = stop_first.send(());
     // Paused at once, still connected while the step runs.
     workers(&server, 0).await;
@@ -814,21 +797,9 @@ async fn a_worker_shut_down_mid_step_finishes_the_step_first() {
 
     let (second, stop_second, _task) = worker(&server, "w2");
     workers(&server, 1).await;
-    let mut finished = None;
-    for _ in 0..200 {
-        finished = server
-            .finished_run(&ids[0], "cx-steps", Duration::from_millis(50))
-            .await
-            .expect("the server runs");
-        if finished.is_some() {
-            break;
-        }
-        server
-            .advance(Duration::from_secs(2))
-            .await
-            .expect("the clock moves");
-    }
-    let run = finished.expect("the run finished on the second worker");
+    let run = finish(&server, &ids[0])
+        .await
+        .expect("the run finished on the second worker");
     assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!(30)));
     assert_eq!(first.ran.load(Ordering::SeqCst), 1, "step one ran once");
@@ -898,24 +869,8 @@ async fn a_broken_socket_does_not_stop_a_running_step() {
         .parse()
         .expect("an address");
     let proxy = Proxy::to(upstream).await;
-    let counts = Counts {
-        ran: Arc::new(AtomicUsize::new(0)),
-        requests: Arc::new(AtomicUsize::new(0)),
-    };
-    let app = App::builder(Inngest::with_config("cx", Config::dev(server.url())))
-        .register(Steps {
-            ran: counts.ran.clone(),
-            requests: counts.requests.clone(),
-        })
-        .build()
-        .expect("the app builds");
-    let worker = Worker::new(app)
-        .instance_id("flaky-net")
-        .gateway_url(format!("ws://{}/v0/connect", proxy.addr));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(worker.run_until(async {
-        let _ = stopped.await;
-    }));
+    let (counts, worker) = cx_worker(&server, "flaky-net");
+    let (stop, task) = spawn_worker(worker.gateway_url(format!("ws://{}/v0/connect", proxy.addr)));
     workers(&server, 1).await;
     let ids = server
         .send(vec![
@@ -923,33 +878,9 @@ async fn a_broken_socket_does_not_stop_a_running_step() {
         ])
         .await
         .expect("sent");
-    for _ in 0..200 {
-        if counts.requests.load(Ordering::SeqCst) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(
-        counts.requests.load(Ordering::SeqCst),
-        1,
-        "the step is running"
-    );
+    until_running(&counts).await;
     assert_eq!(proxy.cut(), 1, "one socket cut");
-    let mut finished = None;
-    for _ in 0..200 {
-        finished = server
-            .finished_run(&ids[0], "cx-steps", Duration::from_millis(50))
-            .await
-            .expect("the server runs");
-        if finished.is_some() {
-            break;
-        }
-        server
-            .advance(Duration::from_secs(2))
-            .await
-            .expect("the clock moves");
-    }
-    let run = finished.expect("the run finished");
+    let run = finish(&server, &ids[0]).await.expect("the run finished");
     assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!(70)));
     assert_eq!(counts.ran.load(Ordering::SeqCst), 2, "each step ran once");
@@ -1071,24 +1002,9 @@ async fn a_worker_stopped_while_its_socket_is_down_still_delivers_its_step() {
         .parse()
         .expect("an address");
     let proxy = Proxy::to(upstream).await;
-    let first = Counts {
-        ran: Arc::new(AtomicUsize::new(0)),
-        requests: Arc::new(AtomicUsize::new(0)),
-    };
-    let app = App::builder(Inngest::with_config("cx", Config::dev(server.url())))
-        .register(Steps {
-            ran: first.ran.clone(),
-            requests: first.requests.clone(),
-        })
-        .build()
-        .expect("the app builds");
-    let stopping = Worker::new(app)
-        .instance_id("stopping")
-        .gateway_url(format!("ws://{}/v0/connect", proxy.addr));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(stopping.run_until(async {
-        let _ = stopped.await;
-    }));
+    let (first, stopping) = cx_worker(&server, "stopping");
+    let (stop, task) =
+        spawn_worker(stopping.gateway_url(format!("ws://{}/v0/connect", proxy.addr)));
     workers(&server, 1).await;
     let ids = server
         .send(vec![
@@ -1096,17 +1012,7 @@ async fn a_worker_stopped_while_its_socket_is_down_still_delivers_its_step() {
         ])
         .await
         .expect("sent");
-    for _ in 0..200 {
-        if first.requests.load(Ordering::SeqCst) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(
-        first.requests.load(Ordering::SeqCst),
-        1,
-        "the step is running"
-    );
+    until_running(&first).await;
     assert_eq!(proxy.cut(), 1);
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(20), task)
@@ -1117,21 +1023,7 @@ async fn a_worker_stopped_while_its_socket_is_down_still_delivers_its_step() {
     assert_eq!(first.ran.load(Ordering::SeqCst), 1, "the step finished");
 
     let (second, stop_second, _task) = worker(&server, "next");
-    let mut finished = None;
-    for _ in 0..200 {
-        finished = server
-            .finished_run(&ids[0], "cx-steps", Duration::from_millis(50))
-            .await
-            .expect("the server runs");
-        if finished.is_some() {
-            break;
-        }
-        server
-            .advance(Duration::from_secs(2))
-            .await
-            .expect("the clock moves");
-    }
-    let run = finished.expect("the run finished");
+    let run = finish(&server, &ids[0]).await.expect("the run finished");
     assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!(40)));
     assert_eq!(
