@@ -672,9 +672,11 @@ fn the_shop_example_runs_as_a_connect_worker_under_dev() {
     assert!(page.contains("Hello, Ada!"), "{page}");
     assert!(dev.terminate().success(), "{}", dev.output());
     let output = dev.output();
+    // The state watch may coalesce Paused into Closed; the line after `run_until` says the
+    // graceful stop (pause, drain, close) went all the way.
     assert!(
-        output.contains("state=Paused"),
-        "the worker paused on SIGTERM:\n{output}"
+        output.contains("the connect worker stopped"),
+        "the worker stopped gracefully on SIGTERM:\n{output}"
     );
 }
 

@@ -26,6 +26,8 @@ async fn work() -> Result<(), Box<dyn std::error::Error>> {
     });
     println!("running shop's Inngest workflows as a connect worker (Ctrl-C stops)");
     worker.run_until(shutdown_signal()).await?;
+    // Said once the worker has paused, finished what was in flight, and closed.
+    println!("the connect worker stopped");
     Ok(())
 }
 
