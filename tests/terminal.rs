@@ -57,8 +57,10 @@ fn stable(mut run: Value) -> Value {
     }
     for step in run["steps"].as_array_mut().into_iter().flatten() {
         step["at_ms"] = Value::from(0);
-        if step.get("retry_at").is_some() {
-            step["retry_at"] = Value::from("[retry_at]");
+        for key in ["retry_at", "queued_ms", "started_ms", "ended_ms"] {
+            if step.get(key).is_some() {
+                step[key] = Value::from(format!("[{key}]"));
+            }
         }
     }
     run

@@ -54,15 +54,16 @@ use serde_json::Value;
 
 pub use clock::{Clock, ClockError};
 pub use engine::{
-    AdvanceError, AppView, CheckpointError, EngineHandle, EventError, FailedAttempt, FunctionView,
-    InvalidEvent, RunFilter, RunView, Stopped,
+    AdvanceError, AppView, Change, CheckpointError, EngineHandle, EventError, EventFilter,
+    EventView, FailedAttempt, FunctionView, InvalidEvent, RunFilter, RunSummary, RunTrace, RunView,
+    Span, SpanKind, SpanStatus, Stopped,
 };
 pub use expr::ExprError;
 pub use gateway::ConnectedWorker;
 pub use registry::{ConfigError, RegisterError};
 pub use run::{RunStatus, StepRecord};
 pub use store::StoreError;
-pub use sync::{AppSyncer, SyncError};
+pub use sync::{AppSyncer, SyncAttempt, SyncError};
 
 /// An error and its sources, `outer: inner: …`, for answers and logs.
 pub(crate) use inngest_runtime::error::chain as error_chain;
@@ -259,11 +260,13 @@ impl DevServer {
             in_process::InProcessApps::default(),
         )?;
         let url = format!("http://{local}");
-        let syncer = AppSyncer::new();
+        let sync_log = sync::SyncLog::new(clock.clone());
+        let syncer = AppSyncer::new().with_log(sync_log.clone());
         let router = http::router(http::Shared {
             engine: engine.clone(),
             clock: clock.clone(),
             syncer: syncer.clone(),
+            sync_log,
             allowed_hosts: config.allowed_hosts.clone(),
             gateway: gateway.clone(),
             url: url.clone(),

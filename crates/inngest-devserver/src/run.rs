@@ -79,6 +79,17 @@ pub struct StepRecord {
     /// For a `StepError` that is retried: when the next attempt is due (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_at: Option<String>,
+    /// When the call that reported it was due, in ms (the queue delay is `started_ms` minus
+    /// this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_ms: Option<i64>,
+    /// When the call that reported it was sent, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<i64>,
+    /// For a sleep, a wait or an invoke: when it ended (woke, matched, timed out, returned),
+    /// in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_ms: Option<i64>,
 }
 
 impl StepRecord {
@@ -102,6 +113,9 @@ impl StepRecord {
             attempt: 0,
             error: op.error.as_ref().and_then(|e| serde_json::to_value(e).ok()),
             retry_at: None,
+            queued_ms: None,
+            started_ms: None,
+            ended_ms: None,
         }
     }
 }

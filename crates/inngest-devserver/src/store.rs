@@ -24,6 +24,23 @@ pub enum StoreError {
     Decode(#[from] serde_json::Error),
 }
 
+/// Which runs [`Store::find_runs`] selects.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunQuery<'a> {
+    /// Of this function.
+    pub function_id: Option<&'a str>,
+    /// With this status (`Running`, `Completed` …).
+    pub status: Option<&'a str>,
+    /// Older than this run id (the cursor of the next page).
+    pub before: Option<&'a str>,
+    /// Started at or after, in ms.
+    pub from_ms: Option<i64>,
+    /// Started before, in ms.
+    pub to_ms: Option<i64>,
+    /// How many.
+    pub limit: usize,
+}
+
 /// The SQLite state.
 pub struct Store {
     conn: Connection,
@@ -33,6 +50,7 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS apps   (name TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs   (id TEXT PRIMARY KEY, event_id TEXT, status TEXT NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_by_event ON runs(event_id);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status, id);
 CREATE TABLE IF NOT EXISTS queue  (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta   (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,7 +68,33 @@ impl Store {
         };
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")?;
         conn.execute_batch(SCHEMA)?;
+        Self::add_run_columns(&conn)?;
         Ok(Self { conn })
+    }
+
+    /// The columns the runs list filters on (added to a database made before they existed,
+    /// filled from the bodies), with their indexes.
+    fn add_run_columns(conn: &Connection) -> Result<(), StoreError> {
+        let mut has_function = false;
+        {
+            let mut stmt = conn.prepare("PRAGMA table_info(runs)")?;
+            let names = stmt.query_map([], |r| r.get::<_, String>(1))?;
+            for name in names {
+                has_function |= name? == "function_id";
+            }
+        }
+        if !has_function {
+            conn.execute_batch(
+                "ALTER TABLE runs ADD COLUMN function_id TEXT;
+                 ALTER TABLE runs ADD COLUMN started_ms INTEGER;
+                 UPDATE runs SET function_id = json_extract(body, '$.function_id'),
+                                 started_ms = json_extract(body, '$.started_at_ms');",
+            )?;
+        }
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS runs_by_function ON runs(function_id, id);",
+        )?;
+        Ok(())
     }
 
     /// The JSON bodies a query selects, decoded.
@@ -99,13 +143,16 @@ impl Store {
     pub fn save_run(&self, run: &Run) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO runs (id, event_id, status, body) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR REPLACE INTO runs (id, event_id, status, body, function_id, started_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![
                 run.id,
                 run.event_id(),
                 format!("{:?}", run.status),
-                Self::json(run)?
+                Self::json(run)?,
+                run.function_id,
+                run.started_at_ms,
             ])?;
         Ok(())
     }
@@ -131,32 +178,43 @@ impl Store {
         )
     }
 
-    /// The `n` latest runs, newest first.
-    pub fn latest_runs(&self, n: usize) -> Result<Vec<Run>, StoreError> {
+    /// The newest runs that match `query`, newest first.
+    pub fn find_runs(&self, query: &RunQuery<'_>) -> Result<Vec<Run>, StoreError> {
         self.all(
-            "SELECT body FROM runs ORDER BY id DESC LIMIT ?1",
-            params![i64::try_from(n).unwrap_or(i64::MAX)],
+            "SELECT body FROM runs \
+             WHERE (?1 IS NULL OR function_id = ?1) \
+               AND (?2 IS NULL OR status = ?2) \
+               AND (?3 IS NULL OR id < ?3) \
+               AND (?4 IS NULL OR started_ms >= ?4) \
+               AND (?5 IS NULL OR started_ms < ?5) \
+             ORDER BY id DESC LIMIT ?6",
+            params![
+                query.function_id,
+                query.status,
+                query.before,
+                query.from_ms,
+                query.to_ms,
+                i64::try_from(query.limit).unwrap_or(i64::MAX)
+            ],
         )
     }
 
-    /// The newest `limit` runs, of function `function_id` and with status `status` when given.
-    pub fn find_runs(
-        &self,
-        function_id: Option<&str>,
-        status: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Run>, StoreError> {
-        self.all(
-            "SELECT body FROM runs \
-             WHERE (?1 IS NULL OR json_extract(body, '$.function_id') = ?1) \
-               AND (?2 IS NULL OR status = ?2) \
-             ORDER BY id DESC LIMIT ?3",
-            params![
-                function_id,
-                status,
-                i64::try_from(limit).unwrap_or(i64::MAX)
-            ],
-        )
+    /// How many runs match `query` (its `before` and `limit` aside).
+    pub fn count_runs(&self, query: &RunQuery<'_>) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM runs \
+                 WHERE (?1 IS NULL OR function_id = ?1) \
+                   AND (?2 IS NULL OR status = ?2) \
+                   AND (?3 IS NULL OR started_ms >= ?3) \
+                   AND (?4 IS NULL OR started_ms < ?4)",
+            )?
+            .query_row(
+                params![query.function_id, query.status, query.from_ms, query.to_ms],
+                |r| r.get(0),
+            )?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Saves a queue item.
@@ -240,12 +298,30 @@ impl Store {
         self.one("SELECT body FROM events WHERE id = ?1", params![id])
     }
 
-    /// The last `n` saved events, oldest first.
-    pub fn recent_events<T: DeserializeOwned>(&self, n: usize) -> Result<Vec<T>, StoreError> {
-        self.all(
-            "SELECT body FROM (SELECT rowid, body FROM events ORDER BY rowid DESC LIMIT ?1) ORDER BY rowid",
-            params![i64::try_from(n).unwrap_or(i64::MAX)],
-        )
+    /// Saved events newest first, `limit` of them, before the cursor `before` (a cursor
+    /// from an earlier page) and named `name` when given; each with its cursor.
+    pub fn find_events<T: DeserializeOwned>(
+        &self,
+        name: Option<&str>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, T)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT rowid, body FROM events \
+             WHERE (?1 IS NULL OR json_extract(body, '$.name') = ?1) \
+               AND (?2 IS NULL OR rowid < ?2) \
+             ORDER BY rowid DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![name, before, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (cursor, body) = row?;
+            out.push((cursor, serde_json::from_str(&body)?));
+        }
+        Ok(out)
     }
 
     /// Reads a setting.

@@ -38,11 +38,66 @@ pub enum SyncError {
 /// The largest sync answer read.
 pub const MAX_ANSWER: usize = 1024 * 1024;
 
+/// The last sync attempt of an app URL.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncAttempt {
+    /// The app's serve URL.
+    pub url: String,
+    /// When, RFC 3339 (the server's clock).
+    pub at: String,
+    /// Why it failed; `None` when it synced.
+    pub error: Option<String>,
+}
+
+/// The last attempt to sync each app URL (PUTs from this server, syncs the apps sent), so the
+/// dashboard can show an app's last sync error; bounded to [`SyncLog::MAX_URLS`].
+#[derive(Debug, Clone)]
+pub(crate) struct SyncLog {
+    clock: crate::Clock,
+    entries: std::sync::Arc<std::sync::Mutex<Vec<SyncAttempt>>>,
+}
+
+impl SyncLog {
+    /// The most URLs remembered; the oldest attempt goes first.
+    pub const MAX_URLS: usize = 200;
+
+    pub fn new(clock: crate::Clock) -> Self {
+        Self {
+            clock,
+            entries: Default::default(),
+        }
+    }
+
+    /// Records an attempt at `url` now.
+    pub fn record(&self, url: &str, error: Option<String>) {
+        let attempt = SyncAttempt {
+            url: url.to_string(),
+            at: crate::clock::rfc3339(self.clock.now_ms()),
+            error,
+        };
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|a| a.url != url);
+        if entries.len() >= Self::MAX_URLS {
+            entries.remove(0);
+        }
+        entries.push(attempt);
+    }
+
+    /// The attempts, oldest first.
+    pub fn attempts(&self) -> Vec<SyncAttempt> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
 /// PUTs app URLs, as `inngest dev -u` does; works against any dev server, since the app, not
 /// the caller, picks where it registers (its `INNGEST_DEV`).
 #[derive(Debug, Clone)]
 pub struct AppSyncer {
     http: reqwest::Client,
+    log: Option<SyncLog>,
 }
 
 impl Default for AppSyncer {
@@ -60,11 +115,26 @@ impl AppSyncer {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),
+            log: None,
         }
+    }
+
+    /// This syncer, recording every attempt in `log`.
+    pub(crate) fn with_log(mut self, log: SyncLog) -> Self {
+        self.log = Some(log);
+        self
     }
 
     /// Asks the app at `url` to sync; returns its answer.
     pub async fn sync(&self, url: &str) -> Result<Value, SyncError> {
+        let result = self.put(url).await;
+        if let Some(log) = &self.log {
+            log.record(url, result.as_ref().err().map(|e| crate::error_chain(e)));
+        }
+        result
+    }
+
+    async fn put(&self, url: &str) -> Result<Value, SyncError> {
         let resp = self
             .http
             .put(url)

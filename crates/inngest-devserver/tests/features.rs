@@ -523,18 +523,42 @@ async fn runs_are_cancelled_by_matching_events_and_by_the_api() {
         .count();
     assert_eq!(cancelled_events, 2);
 
-    // The page lists the app's functions and the runs.
-    let page = s
-        .http
-        .get(s.server.url())
-        .send()
-        .await
-        .expect("an answer")
-        .text()
-        .await
-        .expect("html");
-    assert!(page.contains("features-fulfil"), "{page}");
-    assert!(page.contains(&runs[1]), "{page}");
+    // The runs list pages by cursor: two at a time reach all three, newest first.
+    let (_, first) = s.get("/v1/runs?function_id=features-fulfil&limit=2").await;
+    assert_eq!(first["metadata"]["total"], 3, "{first}");
+    let cursor = first["metadata"]["next_before"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let (_, second) = s
+        .get(&format!(
+            "/v1/runs?function_id=features-fulfil&limit=2&before={cursor}"
+        ))
+        .await;
+    assert_eq!(second["metadata"]["next_before"], Value::Null, "{second}");
+    let listed: Vec<Value> = first["data"]
+        .as_array()
+        .into_iter()
+        .chain(second["data"].as_array())
+        .flatten()
+        .map(|r| r["run_id"].clone())
+        .collect();
+    let newest_first: Vec<Value> = runs.iter().rev().map(|r| json!(r)).collect();
+    assert_eq!(listed, newest_first);
+    let (_, cancelled) = s
+        .get("/v1/runs?function_id=features-fulfil&status=Cancelled")
+        .await;
+    assert_eq!(cancelled["metadata"]["total"], 2, "{cancelled}");
+    // The events list names the run each event started.
+    let (_, events) = s.get("/v1/events?name=test/order.placed").await;
+    let started: Vec<Value> = events["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .flat_map(|e| e["runs"].as_array().cloned().unwrap_or_default())
+        .map(|r| r["run_id"].clone())
+        .collect();
+    assert!(started.contains(&json!(runs[1])), "{events}");
     let (_, apps) = s.get("/v1/apps").await;
     assert_eq!(apps["data"][0]["id"], "features");
     assert_eq!(

@@ -188,7 +188,7 @@ async fn answers_sanely(resp: reqwest::Response, what: &str) {
 }
 
 #[test]
-fn flushed_replies_invokes_and_run_queries_of_any_shape_get_a_clear_answer() {
+fn flushed_replies_invokes_run_and_event_queries_of_any_shape_get_a_clear_answer() {
     use inngest_runtime::protocol::connect::{FlushResponse, SdkResponse};
     use prost::Message;
     let rt = runtime();
@@ -238,6 +238,13 @@ fn flushed_replies_invokes_and_run_queries_of_any_shape_get_a_clear_answer() {
             ("limit=5000", 400),
             ("limit=x", 400),
             ("status=Running&limit=3", 200),
+            ("from=yesterday", 400),
+            ("to=2026-13-45T00:00:00Z", 400),
+            (
+                "from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00%2B01:00",
+                200,
+            ),
+            ("before=%00%ff&limit=1", 200),
         ] {
             let resp = http
                 .get(format!("{base}/v1/runs?{query}"))
@@ -247,8 +254,33 @@ fn flushed_replies_invokes_and_run_queries_of_any_shape_get_a_clear_answer() {
             assert_eq!(resp.status().as_u16(), status, "{query}");
         }
     });
+    // The dashboard's endpoints: an unknown run or event is a 404 with a message, a bad cursor
+    // a 400.
+    rt.block_on(async {
+        for (method, path, status) in [
+            ("POST", "/v1/runs/01NOSUCHRUN/rerun", 404),
+            ("GET", "/v1/runs/01NOSUCHRUN/trace", 404),
+            ("POST", "/v1/events/01NOSUCHEVENT/replay", 404),
+            ("GET", "/v1/events?before=abc", 400),
+            ("GET", "/v1/events?limit=0", 400),
+            (
+                "GET",
+                "/v1/events?name=x&before=9223372036854775807&limit=2",
+                200,
+            ),
+            ("GET", "/v1/syncs", 200),
+        ] {
+            let resp = http
+                .request(method.parse().expect("a method"), format!("{base}{path}"))
+                .send()
+                .await
+                .expect("answers");
+            assert_eq!(resp.status().as_u16(), status, "{method} {path}");
+            answers_sanely(resp, path).await;
+        }
+    });
     proptest!(config(), |(bytes in prop::collection::vec(any::<u8>(), 0..256), segment in "[A-Za-z0-9_.~-]{1,40}", query in "\\PC{0,40}")| {
-        API_CALLS.fetch_add(3, Ordering::Relaxed);
+        API_CALLS.fetch_add(7, Ordering::Relaxed);
         rt.block_on(async {
             let flush = http.post(format!("{base}/v0/connect/flush")).body(bytes.clone()).send().await.expect("answers");
             answers_sanely(flush, "flush").await;
@@ -258,6 +290,16 @@ fn flushed_replies_invokes_and_run_queries_of_any_shape_get_a_clear_answer() {
             url.set_query(Some(&query));
             let runs = http.get(url).send().await.expect("answers");
             answers_sanely(runs, "runs").await;
+            let mut url = reqwest::Url::parse(&format!("{base}/v1/events")).expect("a URL");
+            url.set_query(Some(&query));
+            let events = http.get(url).send().await.expect("answers");
+            answers_sanely(events, "events").await;
+            for path in [format!("/v1/runs/{segment}/rerun"), format!("/v1/events/{segment}/replay")] {
+                let resp = http.post(format!("{base}{path}")).body(bytes.clone()).send().await.expect("answers");
+                answers_sanely(resp, &path).await;
+            }
+            let trace = http.get(format!("{base}/v1/runs/{segment}/trace")).send().await.expect("answers");
+            answers_sanely(trace, "trace").await;
             alive(&server).await;
         });
     });

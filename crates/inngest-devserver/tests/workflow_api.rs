@@ -379,37 +379,71 @@ async fn failed_attempts_are_announced_and_kept_on_the_steps() {
         api["data"]["steps"][0]["error"]["message"],
         "partner down (0)"
     );
-    let page = reqwest::get(format!("{}/", s.server.url()))
+    // The trace the dashboard draws: one span per attempt of call-partner, each failed one
+    // with its error and its next attempt, the last with the step's output.
+    let trace: Value = reqwest::get(format!("{}/v1/runs/{}/trace", s.server.url(), run.run_id))
         .await
-        .expect("the page answers")
-        .text()
+        .expect("the trace answers")
+        .json()
         .await
-        .expect("text");
-    assert!(page.contains("Error: partner down (1)"), "{page}");
-    assert!(page.contains("attempt 2"), "{page}");
-    assert!(
-        page.contains(&format!("<a href=\"/runs/{}\">", run.run_id)),
-        "each run links to its page: {page}"
+        .expect("JSON");
+    let spans: Vec<(Value, Value, Value, bool)> = trace["data"]["spans"]
+        .as_array()
+        .expect("spans")
+        .iter()
+        .filter(|sp| sp["name"] == "call-partner")
+        .map(|sp| {
+            (
+                sp["attempt"].clone(),
+                sp["status"].clone(),
+                sp["error"]["message"].clone(),
+                sp["retry_at"].is_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (json!(0), json!("retrying"), json!("partner down (0)"), true),
+            (json!(1), json!("retrying"), json!("partner down (1)"), true),
+            (json!(2), json!("completed"), Value::Null, false),
+        ],
+        "{trace}"
     );
-    // The run's page: its steps from its start, each attempt with its error, the output.
+    let last = trace["data"]["spans"]
+        .as_array()
+        .and_then(|a| a.iter().rfind(|sp| sp["name"] == "call-partner"))
+        .expect("the last attempt");
+    assert_eq!(last["output"], json!(2), "{trace}");
+    let (start, end) = (
+        last["started_ms"].as_i64().expect("a start"),
+        last["ended_ms"].as_i64().expect("an end"),
+    );
+    assert!(start <= end, "{last}");
+    assert!(
+        last["queued_ms"].as_i64().is_some_and(|q| q <= start),
+        "{last}"
+    );
+    assert_eq!(trace["data"]["events"][0]["id"], json!(event), "{trace}");
+    // Every view's path answers the dashboard's page (the browser tests check what it shows).
     let resp = reqwest::get(format!("{}/runs/{}", s.server.url(), run.run_id))
         .await
         .expect("the run page answers");
     assert_eq!(resp.status().as_u16(), 200);
-    let run_page = resp.text().await.expect("text");
-    assert!(
-        run_page.contains(&format!("Run <code>{}</code>", run.run_id)),
-        "{run_page}"
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/html; charset=utf-8",
+        "{resp:?}"
     );
-    assert!(run_page.contains("Completed"), "{run_page}");
-    assert!(run_page.contains("Error: partner down (0)"), "{run_page}");
     assert!(
-        run_page.contains("<td>call-partner</td><td>2</td>"),
-        "{run_page}"
+        resp.headers()["content-security-policy"]
+            .to_str()
+            .is_ok_and(|p| p.contains("script-src 'self'")),
+        "{resp:?}"
     );
-    assert!(run_page.contains("id=\"output\""), "{run_page}");
-    assert!(run_page.contains("id=\"event\""), "{run_page}");
-    let missing = reqwest::get(format!("{}/runs/01NOSUCHRUN", s.server.url()))
+    let page = resp.text().await.expect("text");
+    assert!(page.contains("/assets/dashboard.js"), "{page}");
+    let missing = reqwest::get(format!("{}/v1/runs/01NOSUCHRUN/trace", s.server.url()))
         .await
         .expect("answers");
     assert_eq!(missing.status().as_u16(), 404);

@@ -82,7 +82,10 @@ impl Engine {
             });
             let id = event["id"].as_str().unwrap_or_default().to_string();
             self.persist(|s, _| s.save_event(&id, &event));
-            self.events.push_back(event.clone());
+            self.changed(super::Change::Event {
+                id,
+                name: "inngest/scheduled.timer".into(),
+            });
             tracing::info!(function = %function_id, %cron, "cron tick");
             self.start_run(function_id, vec![event], None)
         }

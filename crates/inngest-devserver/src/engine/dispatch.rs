@@ -205,6 +205,13 @@ impl Engine {
             .starts_with(crate::in_process::SCHEME)
             .then(|| (self.in_process.get(&f.app_id), f.config.id.clone()));
         let call_timeout = self.options.call_timeout;
+        let sent_ms = self.clock.now_ms();
+        if checkpoint.is_some() {
+            self.calls.insert(
+                item.run_id.clone(),
+                (item.id.clone(), call.attempt, item.at_ms, sent_ms),
+            );
+        }
         tokio::spawn(async move {
             let result = match (over_connect, in_process) {
                 (_, Some((Some(handler), function))) => {
@@ -248,6 +255,7 @@ impl Engine {
                     item: Box::new(item),
                     slots,
                     result: Box::new(result),
+                    sent_ms,
                 })
                 .await;
         });

@@ -176,10 +176,14 @@ impl Engine {
         self.store.save_events(&batch).map_err(EventError::Store)?;
         let mut ids = Vec::with_capacity(batch.len());
         for (id, event) in batch {
-            self.events.push_back(event.clone());
-            if self.events.len() > super::RECENT_EVENTS {
-                self.events.pop_front();
-            }
+            self.changed(super::Change::Event {
+                id: id.clone(),
+                name: event
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            });
             self.on_event(&event);
             ids.push(id);
         }

@@ -19,8 +19,12 @@ impl Engine {
     ) -> Option<String> {
         let f = self.registry.function(function_id)?;
         let now = self.clock.now_ms();
+        let id = self
+            .run_ids
+            .generate()
+            .unwrap_or_else(|_| ulid::Ulid::new());
         let run = Run {
-            id: ulid::Ulid::new().to_string(),
+            id: id.to_string(),
             function_id: function_id.to_string(),
             app_id: f.app_id.clone(),
             event: events.first().cloned().unwrap_or(Value::Null),
@@ -92,6 +96,10 @@ impl Engine {
             Some(p) => matches!(p, Pending::Sleep { .. }),
         };
         run.memoize(step, memo);
+        let now = self.clock.now_ms();
+        if let Some(record) = run.steps.iter_mut().rev().find(|r| r.id == step) {
+            record.ended_ms = Some(now);
+        }
         let idle = run.pending.is_empty();
         // Its timeout or wake-up item, if still queued, is now moot.
         let moot: Vec<(i64, String)> = self
@@ -109,7 +117,6 @@ impl Engine {
             }
         }
         if idle {
-            let now = self.clock.now_ms();
             self.discover_after(run_id, now, Some(step.to_string()), from_sleep);
         }
         self.save_run(run_id);

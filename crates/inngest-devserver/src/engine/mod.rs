@@ -7,12 +7,14 @@
 //! [`dispatch`] (due queue items become SDK calls), [`outcome`] (an SDK answer becomes memo
 //! entries and new queue items), [`lifecycle`] (runs start and finish), [`cron`].
 
+mod change;
 mod cron;
 mod dispatch;
 mod flow;
 mod intake;
 mod lifecycle;
 mod outcome;
+mod trace;
 mod view;
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,8 +30,10 @@ use crate::clock::Clock;
 use crate::registry::{RegisterError, Registry};
 use crate::run::{QueueItem, Run};
 use crate::store::{Store, StoreError};
+pub use change::Change;
 pub use intake::{EventError, InvalidEvent};
-pub use view::{AppView, FailedAttempt, FunctionView, RunView};
+pub use trace::{RunTrace, Span, SpanKind, SpanStatus};
+pub use view::{AppView, EventView, FailedAttempt, FunctionView, RunSummary, RunView};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -65,7 +69,12 @@ pub(crate) enum Command {
     Run(String, oneshot::Sender<Option<RunView>>),
     EventRuns(String, oneshot::Sender<Vec<RunView>>),
     Event(String, oneshot::Sender<Option<Value>>),
-    Recent(oneshot::Sender<(Vec<RunView>, Vec<Value>)>),
+    /// Received events, newest first.
+    Events(EventFilter, oneshot::Sender<Vec<EventView>>),
+    /// A run with its timeline.
+    Trace(String, oneshot::Sender<Option<RunTrace>>),
+    /// Starts a new run of a run's function with its events; the new run's id.
+    Rerun(String, oneshot::Sender<Option<String>>),
     Apps(oneshot::Sender<Vec<AppView>>),
     Cancel(String, oneshot::Sender<bool>),
     /// Answered once no call is in flight and nothing is due (see [`EngineHandle::settled`]).
@@ -87,6 +96,8 @@ pub(crate) enum Command {
     ),
     /// The newest runs matching a filter.
     FindRuns(RunFilter, oneshot::Sender<Vec<RunView>>),
+    /// How many runs match a filter (its cursor and limit aside).
+    CountRuns(RunFilter, oneshot::Sender<u64>),
     /// Panics inside the engine: how the tests stand in for a bug.
     #[cfg(test)]
     Crash,
@@ -95,17 +106,46 @@ pub(crate) enum Command {
         item: Box<QueueItem>,
         slots: Vec<String>,
         result: Box<CallResult>,
+        /// When it was sent, in ms of the server's clock.
+        sent_ms: i64,
     },
 }
 
 /// Which runs [`EngineHandle::find_runs`] returns: the newest `limit` (at most 1,000), of one
-/// function and with one status when given.
+/// function, with one status, older than a cursor and started in a time range when given.
+///
+/// ```
+/// let failed_today = inngest_devserver::RunFilter {
+///     status: Some(inngest_devserver::RunStatus::Failed),
+///     from_ms: Some(1_764_633_600_000),
+///     ..Default::default()
+/// };
+/// # let _ = failed_today;
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunFilter {
     /// A function's composite id.
     pub function_id: Option<String>,
     /// `Running`, `Completed`, `Failed` or `Cancelled`.
     pub status: Option<crate::RunStatus>,
+    /// How many (default 50).
+    pub limit: Option<usize>,
+    /// Only runs older than this run id: the last id of a page gives the next one.
+    pub before: Option<String>,
+    /// Started at or after, in Unix ms of the server's clock.
+    pub from_ms: Option<i64>,
+    /// Started before, in Unix ms of the server's clock.
+    pub to_ms: Option<i64>,
+}
+
+/// Which events [`EngineHandle::events`] returns: the newest `limit` (at most 1,000, default
+/// 50), named `name` and older than the cursor `before` when given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// An event name.
+    pub name: Option<String>,
+    /// The `cursor` of the last event of the previous page.
+    pub before: Option<i64>,
     /// How many (default 50).
     pub limit: Option<usize>,
 }
@@ -145,6 +185,8 @@ pub struct EngineHandle {
     tx: mpsc::Sender<Command>,
     finished: tokio::sync::broadcast::Sender<RunView>,
     failed_attempts: tokio::sync::broadcast::Sender<FailedAttempt>,
+    /// Weak, so the channel closes (and streams end) when the engine task ends.
+    changes: tokio::sync::broadcast::WeakSender<Change>,
 }
 
 impl EngineHandle {
@@ -200,9 +242,53 @@ impl EngineHandle {
         self.ask(|r| Command::Event(id, r)).await
     }
 
-    /// Recent runs and events, newest first.
+    /// The 100 newest runs and events, newest first.
     pub async fn recent(&self) -> Result<(Vec<RunView>, Vec<Value>), Stopped> {
-        self.ask(Command::Recent).await
+        let runs = self
+            .find_runs(RunFilter {
+                limit: Some(100),
+                ..Default::default()
+            })
+            .await?;
+        let events = self
+            .events(EventFilter {
+                limit: Some(100),
+                ..Default::default()
+            })
+            .await?;
+        Ok((runs, events.into_iter().map(|e| e.event).collect()))
+    }
+
+    /// Received events, newest first, each with the runs it started.
+    pub async fn events(&self, filter: EventFilter) -> Result<Vec<EventView>, Stopped> {
+        self.ask(|r| Command::Events(filter, r)).await
+    }
+
+    /// A run with its trigger and its steps and attempts as spans on a time axis.
+    pub async fn trace(&self, run_id: String) -> Result<Option<RunTrace>, Stopped> {
+        self.ask(|r| Command::Trace(run_id, r)).await
+    }
+
+    /// Starts a new run of `run_id`'s function with the events that started it (flow control
+    /// and deduplication aside, as Inngest's Rerun does); the new run's id, `None` if there is
+    /// no such run or its function is gone.
+    pub async fn rerun(&self, run_id: String) -> Result<Option<String>, Stopped> {
+        self.ask(|r| Command::Rerun(run_id, r)).await
+    }
+
+    /// How many runs match `filter` (its `before` and `limit` aside).
+    pub async fn count_runs(&self, filter: RunFilter) -> Result<u64, Stopped> {
+        self.ask(|r| Command::CountRuns(filter, r)).await
+    }
+
+    /// Every change from now on (a slow receiver gets `Lagged` and should read afresh); the
+    /// receiver's `recv` answers `Closed` once the server stops.
+    pub fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        match self.changes.upgrade() {
+            Some(sender) => sender.subscribe(),
+            // Already stopped: a receiver of a closed channel.
+            None => tokio::sync::broadcast::channel(1).1,
+        }
     }
 
     /// Synced apps and their functions.
@@ -275,9 +361,6 @@ impl EngineHandle {
     }
 }
 
-/// How many received events the engine keeps in memory for the API and the page.
-const RECENT_EVENTS: usize = 1000;
-
 pub(crate) struct Engine {
     clock: Clock,
     store: Store,
@@ -298,7 +381,6 @@ pub(crate) struct Engine {
     flow: flow::FlowState,
     /// Wait conditions, compiled once.
     exprs: crate::expr::ExprCache,
-    events: std::collections::VecDeque<Value>,
     /// Event ids received in the last 24 hours (by id, and in the order received).
     received: HashMap<String, i64>,
     received_order: std::collections::VecDeque<(i64, String)>,
@@ -306,12 +388,18 @@ pub(crate) struct Engine {
     tx: mpsc::Sender<Command>,
     finished: tokio::sync::broadcast::Sender<RunView>,
     failed_attempts: tokio::sync::broadcast::Sender<FailedAttempt>,
+    changes: tokio::sync::broadcast::Sender<Change>,
     /// Where calls to connect apps go.
     gateway: crate::gateway::Gateway,
     /// Apps in this process, called without HTTP.
     in_process: crate::in_process::InProcessApps,
     /// Waiting for [`Command::Settle`].
     settle_waiters: Vec<oneshot::Sender<()>>,
+    /// Run ids: ULIDs that grow even within a millisecond, so id order is start order.
+    run_ids: ulid::Generator,
+    /// The call that offered checkpointing in flight for each run (its queue item, attempt,
+    /// when it was due and sent, in ms): the steps a v4 SDK checkpoints meanwhile belong to it.
+    calls: HashMap<String, (String, u32, i64, i64)>,
     options: EngineOptions,
 }
 
@@ -327,12 +415,17 @@ impl Engine {
         let (tx, rx) = mpsc::channel(1024);
         let (finished, _) = tokio::sync::broadcast::channel(4096);
         let (failed_attempts, _) = tokio::sync::broadcast::channel(1024);
+        let (changes, _) = tokio::sync::broadcast::channel(1024);
+        let weak_changes = changes.downgrade();
         let mut engine = Engine {
+            changes,
             finished: finished.clone(),
             failed_attempts: failed_attempts.clone(),
             gateway,
             in_process,
             settle_waiters: Vec::new(),
+            run_ids: ulid::Generator::new(),
+            calls: HashMap::new(),
             clock,
             store,
             registry: Registry::default(),
@@ -345,7 +438,6 @@ impl Engine {
             crons: Vec::new(),
             flow: flow::FlowState::default(),
             exprs: Default::default(),
-            events: std::collections::VecDeque::new(),
             received: HashMap::new(),
             received_order: std::collections::VecDeque::new(),
             http: reqwest::Client::builder()
@@ -363,6 +455,7 @@ impl Engine {
                 tx,
                 finished,
                 failed_attempts,
+                changes: weak_changes,
             },
             task,
         ))
@@ -386,7 +479,6 @@ impl Engine {
         for item in self.store.items()? {
             self.queue.insert((item.at_ms, item.id.clone()), item);
         }
-        self.events = self.store.recent_events(RECENT_EVENTS)?.into();
         let horizon = self.clock.now_ms().saturating_sub(intake::DEDUPLICATION_MS);
         let mut received = self.store.received_since(horizon)?;
         received.sort_by_key(|(_, at)| *at);
@@ -482,6 +574,9 @@ impl Engine {
                     self.persist(|s, e| {
                         s.set_meta("clock_offset_ms", &e.clock.offset_ms().to_string())
                     });
+                    self.changed(Change::Clock {
+                        now_ms: self.clock.now_ms(),
+                    });
                     self.tick();
                 }
                 let _ = reply.send(moved);
@@ -519,16 +614,21 @@ impl Engine {
                 };
                 let _ = reply.send(found);
             }
-            Command::Recent(reply) => {
-                // The store has every run, finished ones too; live ones are written through.
-                let runs: Vec<RunView> = self
-                    .stored(|s| s.latest_runs(100))
-                    .unwrap_or_default()
-                    .iter()
-                    .map(RunView::from)
-                    .collect();
-                let events = self.events.iter().rev().take(100).cloned().collect();
-                let _ = reply.send((runs, events));
+            Command::Events(filter, reply) => {
+                let _ = reply.send(self.find_events(&filter));
+            }
+            Command::Trace(run_id, reply) => {
+                let trace = match self.runs.get(&run_id) {
+                    Some(run) => Some(RunTrace::from(run)),
+                    None => self
+                        .stored(|s| s.run(&run_id))
+                        .flatten()
+                        .map(|r| RunTrace::from(&r)),
+                };
+                let _ = reply.send(trace);
+            }
+            Command::Rerun(run_id, reply) => {
+                let _ = reply.send(self.rerun(&run_id));
             }
             Command::Apps(reply) => {
                 let _ = reply.send(view::apps(&self.registry));
@@ -566,11 +666,16 @@ impl Engine {
             }
             Command::FindRuns(filter, reply) => {
                 let status = filter.status.map(|s| format!("{s:?}"));
-                let limit = filter.limit.unwrap_or(50).clamp(1, 1000);
+                let query = crate::store::RunQuery {
+                    function_id: filter.function_id.as_deref(),
+                    status: status.as_deref(),
+                    before: filter.before.as_deref(),
+                    from_ms: filter.from_ms,
+                    to_ms: filter.to_ms,
+                    limit: filter.limit.unwrap_or(50).clamp(1, 1000),
+                };
                 let runs = self
-                    .stored(|s| {
-                        s.find_runs(filter.function_id.as_deref(), status.as_deref(), limit)
-                    })
+                    .stored(|s| s.find_runs(&query))
                     .unwrap_or_default()
                     .iter()
                     .map(|stored| match self.runs.get(&stored.id) {
@@ -579,6 +684,17 @@ impl Engine {
                     })
                     .collect();
                 let _ = reply.send(runs);
+            }
+            Command::CountRuns(filter, reply) => {
+                let status = filter.status.map(|s| format!("{s:?}"));
+                let query = crate::store::RunQuery {
+                    function_id: filter.function_id.as_deref(),
+                    status: status.as_deref(),
+                    from_ms: filter.from_ms,
+                    to_ms: filter.to_ms,
+                    ..Default::default()
+                };
+                let _ = reply.send(self.stored(|s| s.count_runs(&query)).unwrap_or(0));
             }
             Command::FireCron(function_id, reply) => {
                 let _ = reply.send(self.fire_cron_now(&function_id));
@@ -589,9 +705,10 @@ impl Engine {
                 item,
                 slots,
                 result,
+                sent_ms,
             } => {
                 self.release(&slots);
-                self.on_called(*item, *result);
+                self.on_called(*item, *result, sent_ms);
             }
         }
     }
@@ -605,6 +722,7 @@ impl Engine {
         }
         self.rebuild_crons();
         tracing::info!(app = %name, modified, "app synced");
+        self.changed(Change::App { id: name });
         Ok(modified)
     }
 
@@ -651,7 +769,59 @@ impl Engine {
     fn save_run(&self, run_id: &str) {
         if let Some(run) = self.runs.get(run_id) {
             self.persist(|s, _| s.save_run(run));
+            self.changed(Change::Run {
+                run_id: run.id.clone(),
+                function_id: run.function_id.clone(),
+                status: run.status,
+            });
         }
+    }
+
+    /// Tells listeners (if any) what changed.
+    fn changed(&self, change: Change) {
+        if self.changes.receiver_count() > 0 {
+            let _ = self.changes.send(change);
+        }
+    }
+
+    /// Received events for the API, each with the runs it started.
+    fn find_events(&self, filter: &EventFilter) -> Vec<EventView> {
+        let limit = filter.limit.unwrap_or(50).clamp(1, 1000);
+        let found: Vec<(i64, Value)> = self
+            .stored(|s| s.find_events(filter.name.as_deref(), filter.before, limit))
+            .unwrap_or_default();
+        found
+            .into_iter()
+            .map(|(cursor, event)| {
+                let id = event.get("id").and_then(Value::as_str).unwrap_or_default();
+                let runs = self
+                    .stored(|s| s.runs_of_event(id))
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|stored| match self.runs.get(&stored.id) {
+                        Some(live) => view::RunSummary::from(live),
+                        None => view::RunSummary::from(stored),
+                    })
+                    .collect();
+                EventView {
+                    cursor,
+                    event,
+                    runs,
+                }
+            })
+            .collect()
+    }
+
+    /// A new run of `run_id`'s function with its events.
+    fn rerun(&mut self, run_id: &str) -> Option<String> {
+        let (function_id, events) = match self.runs.get(run_id) {
+            Some(run) => (run.function_id.clone(), run.events.clone()),
+            None => {
+                let run = self.stored(|s| s.run(run_id)).flatten()?;
+                (run.function_id, run.events)
+            }
+        };
+        self.start_run(&function_id, events, None)
     }
 
     /// Schedules work for a run.

@@ -142,11 +142,24 @@ struct Answer {
     no_retry: bool,
     retry_at: Option<i64>,
     version: i64,
+    /// When the call was due and when it was sent, in ms (for the step records).
+    queued_ms: i64,
+    sent_ms: i64,
 }
 
 impl Engine {
-    pub(super) fn on_called(&mut self, item: QueueItem, result: CallResult) {
+    /// A call sent at `sent_ms` (ms of the server's clock) answered.
+    pub(super) fn on_called(&mut self, item: QueueItem, result: CallResult, sent_ms: i64) {
         self.persist(|s, _| s.delete_item(&item.id));
+        // The call that may have checkpointed is over (a planned step's call, in flight
+        // beside it, is not that call).
+        if self
+            .calls
+            .get(&item.run_id)
+            .is_some_and(|(id, ..)| *id == item.id)
+        {
+            self.calls.remove(&item.run_id);
+        }
         let Job::Execute(call) = item.job else {
             return;
         };
@@ -179,6 +192,8 @@ impl Engine {
                     no_retry,
                     retry_at: retry_after.and_then(|v| backoff::retry_at(&v, now)),
                     version: result.version,
+                    queued_ms: item.at_ms,
+                    sent_ms,
                 };
                 self.apply_ops(&run_id, &call, answer);
             }
@@ -271,6 +286,8 @@ impl Engine {
             no_retry,
             retry_at,
             version,
+            queued_ms,
+            sent_ms,
         } = answer;
         let times = match ops
             .iter()
@@ -338,6 +355,8 @@ impl Engine {
             if is_step {
                 let mut record = StepRecord::of(&op, None, now);
                 record.attempt = call.attempt;
+                record.queued_ms = Some(queued_ms);
+                record.started_ms = Some(sent_ms);
                 if matches!(op.op, Opcode::StepError | Opcode::StepFailed) {
                     let retried = op.op == Opcode::StepError && !(no_retry || last_attempt);
                     failed_steps.push((record.name.clone(), record.error.clone(), retried));
@@ -481,11 +500,27 @@ impl Engine {
             return Ok(());
         }
         let mut complete = None;
+        let call = self.calls.get(run_id).map(|&(_, a, q, s)| (a, q, s));
         for op in steps {
             match op.op {
                 Opcode::StepRun => {
-                    run.steps
-                        .push(StepRecord::of(&op, Some("StepRun (checkpoint)"), now));
+                    let mut record = StepRecord::of(&op, Some("StepRun (checkpoint)"), now);
+                    // The step ran inline during the call in flight: it has its attempt, and
+                    // starts when the call was sent or where the step before it in the same
+                    // call ended.
+                    if let Some((attempt, queued_ms, sent_ms)) = call {
+                        record.attempt = attempt;
+                        let after = run
+                            .steps
+                            .last()
+                            .map(|r| r.at_ms)
+                            .filter(|&at| at >= sent_ms);
+                        record.started_ms = Some(after.unwrap_or(sent_ms));
+                        if after.is_none() {
+                            record.queued_ms = Some(queued_ms);
+                        }
+                    }
+                    run.steps.push(record);
                     run.memoize(&op.id, json!({ "data": op.data.unwrap_or(Value::Null) }));
                 }
                 Opcode::RunComplete => complete = Some(op.data.unwrap_or(Value::Null)),

@@ -49,6 +49,44 @@ impl From<&Run> for RunView {
     }
 }
 
+/// A run in a list: who, where it stands, since when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// The run id.
+    pub run_id: String,
+    /// The function's composite id.
+    pub function_id: String,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// RFC 3339.
+    pub run_started_at: String,
+    /// RFC 3339, once ended.
+    pub ended_at: Option<String>,
+}
+
+impl From<&Run> for RunSummary {
+    fn from(run: &Run) -> Self {
+        Self {
+            run_id: run.id.clone(),
+            function_id: run.function_id.clone(),
+            status: run.status,
+            run_started_at: rfc3339(run.started_at_ms),
+            ended_at: run.ended_at_ms.map(rfc3339),
+        }
+    }
+}
+
+/// A received event with the runs it started (`GET /v1/events`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventView {
+    /// Where it stands in the list: pass it as `before` for the page after it.
+    pub cursor: i64,
+    /// The event as stored (`id`, `name`, `data`, `ts` …).
+    pub event: Value,
+    /// The runs it started, oldest first.
+    pub runs: Vec<RunSummary>,
+}
+
 /// A synced function.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FunctionView {
@@ -62,6 +100,9 @@ pub struct FunctionView {
     pub url: String,
     /// Attempts per step.
     pub max_attempts: u32,
+    /// The options it was synced with, as the SDK sent them (concurrency, throttle,
+    /// debounce, retries, timeouts …; triggers and steps aside).
+    pub options: serde_json::Map<String, Value>,
 }
 
 /// A synced app.
@@ -106,10 +147,26 @@ pub(super) fn apps(registry: &Registry) -> Vec<AppView> {
                         .collect(),
                     url: f.url.clone(),
                     max_attempts: f.max_attempts,
+                    options: options_of(&f.config),
                 })
                 .collect(),
         })
         .collect()
+}
+
+/// A function's synced options without its triggers, steps, id and name.
+fn options_of(
+    config: &inngest_runtime::protocol::sync::FunctionConfig,
+) -> serde_json::Map<String, Value> {
+    match serde_json::to_value(config) {
+        Ok(Value::Object(mut o)) => {
+            for key in ["id", "name", "triggers", "steps"] {
+                o.remove(key);
+            }
+            o
+        }
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// An attempt of a run that failed: a step's error the executor retries or gives up on, or an

@@ -64,6 +64,7 @@ pub(super) async fn event_runs(
 /// workers connected now.
 pub(super) async fn apps(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
     let apps = s.engine.apps().await?;
+    let syncs = s.sync_log.attempts();
     let mut workers = s.gateway.workers();
     let shown: Vec<Value> = apps
         .into_iter()
@@ -76,6 +77,11 @@ pub(super) async fn apps(State(s): State<Shared>) -> Result<Json<Value>, ApiErro
                 o.insert(
                     "workers".into(),
                     serde_json::to_value(connected).unwrap_or(Value::Null),
+                );
+                let last = syncs.iter().find(|a| a.url == app.url);
+                o.insert(
+                    "last_sync".into(),
+                    serde_json::to_value(last).unwrap_or(Value::Null),
                 );
             }
             v
@@ -98,15 +104,41 @@ pub(super) async fn app_functions(
     Ok(envelope(&s, app.functions))
 }
 
-/// `GET /v1/runs` query: `function_id`, `status`, `limit` (1 to 1,000, default 50).
+/// `GET /v1/runs` query: `function_id`, `status`, `limit` (1 to 1,000, default 50), `before`
+/// (the last run id of the previous page), `from` and `to` (RFC 3339, when runs started).
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct RunsQuery {
     function_id: Option<String>,
     status: Option<String>,
     limit: Option<usize>,
+    before: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
-/// The newest runs, newest first, filtered by function and status.
+/// An RFC 3339 query value in Unix ms.
+fn instant(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map(|d| Some(d.timestamp_millis()))
+            .map_err(|e| {
+                ApiError::bad_request(format!("{name} {t:?} is not an RFC 3339 time: {e}"))
+            }),
+    }
+}
+
+/// A `limit` query value: 1 to 1,000.
+fn limit(n: Option<usize>) -> Result<Option<usize>, ApiError> {
+    if n.is_some_and(|n| n == 0 || n > 1000) {
+        return Err(ApiError::bad_request("limit is 1 to 1000"));
+    }
+    Ok(n)
+}
+
+/// The newest runs, newest first, filtered by function, status and start time, a page at a
+/// time: `metadata.next_before` is the cursor of the next page (`null` on the last) and
+/// `metadata.total` how many match.
 pub(super) async fn runs(
     State(s): State<Shared>,
     Query(q): Query<RunsQuery>,
@@ -121,18 +153,112 @@ pub(super) async fn runs(
             })?,
         ),
     };
-    if q.limit.is_some_and(|n| n == 0 || n > 1000) {
-        return Err(ApiError::bad_request("limit is 1 to 1000"));
+    let limit = limit(q.limit)?;
+    let filter = crate::RunFilter {
+        function_id: q.function_id.filter(|f| !f.is_empty()),
+        status,
+        limit,
+        before: q.before.filter(|b| !b.is_empty()),
+        from_ms: instant("from", q.from.as_deref())?,
+        to_ms: instant("to", q.to.as_deref())?,
+    };
+    let total = s.engine.count_runs(filter.clone()).await?;
+    let runs = s.engine.find_runs(filter).await?;
+    let full = runs.len() == limit.unwrap_or(50);
+    let next = runs.last().filter(|_| full).map(|r| r.run_id.clone());
+    let mut answer = envelope(&s, &runs);
+    if let Some(Value::Object(meta)) = answer.0.get_mut("metadata") {
+        meta.insert("next_before".into(), json!(next));
+        meta.insert("total".into(), json!(total));
     }
-    let runs = s
+    Ok(answer)
+}
+
+/// `GET /v1/runs/{run_id}/trace`: the run, its events and its steps and attempts as spans.
+pub(super) async fn trace(
+    State(s): State<Shared>,
+    Path(run_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let trace = s
         .engine
-        .find_runs(crate::RunFilter {
-            function_id: q.function_id.filter(|f| !f.is_empty()),
-            status,
-            limit: q.limit,
+        .trace(run_id.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("run {run_id:?} not found")))?;
+    Ok(envelope(&s, trace))
+}
+
+/// `POST /v1/runs/{run_id}/rerun`: a new run of the same function with the same events.
+pub(super) async fn rerun(
+    State(s): State<Shared>,
+    Path(run_id): Path<String>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let new = s.engine.rerun(run_id.clone()).await?.ok_or_else(|| {
+        ApiError::not_found(format!("run {run_id:?} not found, or its function is gone"))
+    })?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        envelope(&s, json!({ "run_id": new, "rerun_of": run_id })),
+    ))
+}
+
+/// `GET /v1/events` query: `name`, `before` (a cursor), `limit` (1 to 1,000, default 50).
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct EventsQuery {
+    name: Option<String>,
+    before: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// Received events, newest first, each with the runs it started; `metadata.next_before` is
+/// the cursor of the next page.
+pub(super) async fn events(
+    State(s): State<Shared>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = limit(q.limit)?;
+    let events = s
+        .engine
+        .events(crate::EventFilter {
+            name: q.name.filter(|n| !n.is_empty()),
+            before: q.before,
+            limit,
         })
         .await?;
-    Ok(envelope(&s, runs))
+    let full = events.len() == limit.unwrap_or(50);
+    let next = events.last().filter(|_| full).map(|e| e.cursor);
+    let mut answer = envelope(&s, &events);
+    if let Some(Value::Object(meta)) = answer.0.get_mut("metadata") {
+        meta.insert("next_before".into(), json!(next));
+    }
+    Ok(answer)
+}
+
+/// `POST /v1/events/{event_id}/replay`: sends the event again, as new (a new id and time).
+pub(super) async fn replay(
+    State(s): State<Shared>,
+    Path(event_id): Path<String>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let event = s
+        .engine
+        .event(event_id.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("event {event_id:?} not found")))?;
+    let mut again = serde_json::Map::new();
+    for key in ["name", "data", "user", "v"] {
+        if let Some(v) = event.get(key) {
+            again.insert(key.into(), v.clone());
+        }
+    }
+    let ids = s.engine.send_events(vec![Value::Object(again)]).await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        envelope(&s, json!({ "ids": ids, "replay_of": event_id })),
+    ))
+}
+
+/// `GET /v1/syncs`: the last sync attempt of each app URL, oldest first.
+pub(super) async fn syncs(State(s): State<Shared>) -> Json<Value> {
+    envelope(&s, s.sync_log.attempts())
 }
 
 /// `POST /v1/functions/{function_id}/invoke` with `{"data": {...}}`: starts a run as an invoke

@@ -1,15 +1,16 @@
 //! The HTTP surface (axum is only here): the event API, sync, checkpoints, the runs API, time
-//! control and the page. Every error is a 4xx/5xx JSON body `{error, status}`.
+//! control, the change stream and the dashboard. Every error is a 4xx/5xx JSON body `{error, status}`.
 
 mod api;
 mod checkpoint;
 mod connect;
+mod dashboard;
 mod dev;
 mod events;
 mod guard;
 pub(crate) mod listener;
-mod page;
 mod register;
+mod stream;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     pub engine: EngineHandle,
     pub clock: Clock,
     pub syncer: AppSyncer,
+    /// The last sync attempt of each app URL.
+    pub sync_log: crate::sync::SyncLog,
     /// Hosts allowed besides local and private names (see [`guard`]).
     pub allowed_hosts: Vec<String>,
     /// Connect workers.
@@ -208,8 +211,13 @@ async fn time_limit(req: axum::extract::Request, next: axum::middleware::Next) -
 pub(crate) fn router(shared: Shared) -> Router {
     let allowed = guard::AllowedHosts(std::sync::Arc::new(shared.allowed_hosts.clone()));
     Router::new()
-        .route("/", get(page::index))
-        .route("/runs/{run_id}", get(page::run))
+        .route("/", get(dashboard::page))
+        .route("/runs/{run_id}", get(dashboard::page))
+        .route("/events", get(dashboard::page))
+        .route("/apps", get(dashboard::page))
+        .route("/functions", get(dashboard::page))
+        .route("/assets/dashboard.js", get(dashboard::script))
+        .route("/assets/dashboard.css", get(dashboard::style))
         .route(
             "/e/{key}",
             post(events::send).layer(axum::extract::DefaultBodyLimit::max(MAX_EVENT_REQUEST)),
@@ -219,10 +227,16 @@ pub(crate) fn router(shared: Shared) -> Router {
             "/v1/checkpoint/{run_id}/async",
             post(checkpoint::checkpoint),
         )
+        .route("/v1/events", get(api::events))
         .route("/v1/events/{event_id}", get(api::event))
         .route("/v1/events/{event_id}/runs", get(api::event_runs))
+        .route("/v1/events/{event_id}/replay", post(api::replay))
         .route("/v1/runs", get(api::runs))
         .route("/v1/runs/{run_id}", get(api::run).delete(api::cancel))
+        .route("/v1/runs/{run_id}/trace", get(api::trace))
+        .route("/v1/runs/{run_id}/rerun", post(api::rerun))
+        .route("/v1/stream", get(stream::stream))
+        .route("/v1/syncs", get(api::syncs))
         .route("/v1/functions/{function_id}/invoke", post(api::invoke))
         .route("/v1/apps", get(api::apps))
         .route("/v1/apps/{app_id}/functions", get(api::app_functions))

@@ -13,6 +13,15 @@ pub(super) async fn register(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let sync: RegisterRequest = parse_json(&body, "the sync body is not valid")?;
-    let modified = s.engine.register(sync).await?;
-    Ok(Json(json!({ "ok": true, "modified": modified })))
+    let url = sync.url.clone();
+    match s.engine.register(sync).await {
+        Ok(modified) => {
+            s.sync_log.record(&url, None);
+            Ok(Json(json!({ "ok": true, "modified": modified })))
+        }
+        Err(e) => {
+            s.sync_log.record(&url, Some(crate::error_chain(&e)));
+            Err(e.into())
+        }
+    }
 }

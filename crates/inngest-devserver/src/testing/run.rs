@@ -224,8 +224,8 @@ impl TestRun {
             .engine
             .find_runs(crate::RunFilter {
                 function_id: Some(format!("{}-failure", view.function_id)),
-                status: None,
                 limit: Some(1000),
+                ..Default::default()
             })
             .await?;
         for candidate in candidates {
