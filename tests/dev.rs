@@ -654,22 +654,26 @@ fn the_shop_example_runs_as_a_connect_worker_under_dev() {
     }
     let done = dev.wait_for(0, "shop-hello Completed", 30);
     assert!(done.contains("\"Hello, Ada!\""), "{done}");
-    // The line links to the run's page, which shows the output.
+    // The line links to the run's page on the dashboard; the trace it draws has the output.
     let link = done
         .rsplit('(')
         .next()
         .map(|l| l.trim_end_matches(')').trim().to_string())
         .expect("a link");
     assert!(link.contains("/runs/"), "{done}");
-    let page = block_on(async {
-        reqwest::get(&link)
+    let (page, trace) = block_on(async {
+        let page = reqwest::get(&link).await.expect("the run page answers");
+        let trace_url = link.replacen("/runs/", "/v1/runs/", 1) + "/trace";
+        let trace: serde_json::Value = reqwest::get(&trace_url)
             .await
-            .expect("the run page answers")
-            .text()
+            .expect("the trace answers")
+            .json()
             .await
-            .expect("text")
+            .expect("JSON");
+        (page.text().await.expect("text"), trace)
     });
-    assert!(page.contains("Hello, Ada!"), "{page}");
+    assert!(page.contains("/assets/dashboard.js"), "{page}");
+    assert_eq!(trace["data"]["run"]["output"], "Hello, Ada!", "{trace}");
     assert!(dev.terminate().success(), "{}", dev.output());
     let output = dev.output();
     // The state watch may coalesce Paused into Closed; the line after `run_until` says the

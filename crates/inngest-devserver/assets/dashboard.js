@@ -71,7 +71,8 @@ function fact(label, value) {
 }
 
 function statusBadge(status) {
-  return h("span", { class: "badge status-" + String(status).toLowerCase() }, status);
+  const label = status === "cut" ? "cut off" : status;
+  return h("span", { class: "badge status-" + String(status).toLowerCase() }, label);
 }
 
 function ms(t) {
@@ -133,7 +134,11 @@ let current = null; // {name, params, refresh}
 function route() {
   const path = location.pathname;
   let m;
-  if ((m = path.match(/^\/runs\/([^/]+)$/))) return ["run", { id: decodeURIComponent(m[1]) }];
+  if ((m = path.match(/^\/runs\/([^/]+)$/))) {
+    let id = m[1];
+    try { id = decodeURIComponent(id); } catch (_) { /* shown as written: the API says it is unknown */ }
+    return ["run", { id }];
+  }
   if (path === "/events") return ["events", {}];
   if (path === "/apps") return ["apps", {}];
   if (path === "/functions") return ["functions", {}];
@@ -163,6 +168,7 @@ function render() {
   const main = document.getElementById("main");
   main.replaceChildren();
   notice("");
+  if (pending) { clearTimeout(pending); pending = null; }
   current = { name, params, refresh: null };
   const mine = current;
   views[name](main, params, mine).catch((e) => {
@@ -172,6 +178,12 @@ function render() {
 
 // Redraws on changes, at most every 250 ms.
 let pending = null;
+
+/** A counter of a view's loads: an answer is drawn only if no newer load started since. */
+function loads() {
+  let n = 0;
+  return { next: () => ++n, stale: (k) => k !== n };
+}
 function changed(kind, change) {
   if (!current || !current.refresh || !current.refresh.wants(kind, change)) return;
   if (pending) return;
@@ -240,10 +252,12 @@ views.runs = async (main, _params, view) => {
       h("td", {}, end ? fmtDuration(end - ms(r.run_started_at)) : "running"),
       h("td", { class: "num" }, String(r.steps.length)));
   };
+  const seq = loads();
   const load = async () => {
     const limit = Math.min(Math.max(shown, 50), 1000);
+    const mine = seq.next();
     const answer = await api("/v1/runs?" + query(limit).toString());
-    if (view !== current) return;
+    if (view !== current || seq.stale(mine)) return;
     next = answer.metadata.next_before;
     body.replaceChildren(...answer.data.map(row));
     if (!answer.data.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No runs yet: send an event or invoke a function.")));
@@ -251,7 +265,9 @@ views.runs = async (main, _params, view) => {
     more.hidden = !next;
   };
   more.addEventListener("click", () => act(more, async () => {
+    const mine = seq.next();
     const answer = await api("/v1/runs?" + query(50, next).toString());
+    if (view !== current || seq.stale(mine)) return;
     next = answer.metadata.next_before;
     body.append(...answer.data.map(row));
     shown = body.children.length;
@@ -327,9 +343,11 @@ function timeline(trace, now, opened) {
 views.run = async (main, params, view) => {
   const id = params.id;
   const opened = new Map();
+  const seq = loads();
   const draw = async () => {
+    const mine = seq.next();
     const trace = (await api("/v1/runs/" + encodeURIComponent(id) + "/trace")).data;
-    if (view !== current) return;
+    if (view !== current || seq.stale(mine)) return;
     const r = trace.run;
     const now = serverNow();
     const ended = trace.ended_ms;
@@ -417,6 +435,8 @@ views.events = async (main, _params, view) => {
   const more = h("button", { type: "button", id: "more-events", hidden: true }, "Load more");
   main.append(h("h1", {}, "Events"), form, h("h2", {}, "Received"), list, more);
   let next = null;
+  let shown = 50;
+  const seq = loads();
   const item = (ev) => {
     const e = ev.event;
     return h("li", { class: "event", "data-event": e.id },
@@ -434,17 +454,21 @@ views.events = async (main, _params, view) => {
       jsonBlock("payload", e, false));
   };
   const load = async () => {
-    const answer = await api("/v1/events?limit=50");
-    if (view !== current) return;
+    const mine = seq.next();
+    const answer = await api("/v1/events?limit=" + Math.min(Math.max(shown, 50), 1000));
+    if (view !== current || seq.stale(mine)) return;
     next = answer.metadata.next_before;
     list.replaceChildren(...answer.data.map(item));
     if (!answer.data.length) list.append(h("li", { class: "empty" }, "No event received yet."));
     more.hidden = !next;
   };
   more.addEventListener("click", () => act(more, async () => {
+    const mine = seq.next();
     const answer = await api("/v1/events?limit=50&before=" + next);
+    if (view !== current || seq.stale(mine)) return;
     next = answer.metadata.next_before;
     list.append(...answer.data.map(item));
+    shown = list.children.length;
     more.hidden = !next;
   }));
   view.refresh = { wants: (kind) => kind === "event" || kind === "run", run: load };
@@ -461,9 +485,13 @@ views.apps = async (main, _params, view) => {
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     act(add, async () => {
-      await api("/dev/sync", { method: "POST", body: { url: url.value.trim() } });
-      url.value = "";
-      await load();
+      // Synced or not, the list shows the attempt (a failed one with its error).
+      try {
+        await api("/dev/sync", { method: "POST", body: { url: url.value.trim() } });
+        url.value = "";
+      } finally {
+        await load();
+      }
     });
   });
   const list = h("div", { id: "apps" });
@@ -471,9 +499,12 @@ views.apps = async (main, _params, view) => {
   const card = (a) => {
     const sync = a.last_sync;
     const resync = a.transport === "serve" ? h("button", { type: "button", class: "resync", onclick: (e) => act(e.currentTarget, async () => {
-      await api("/dev/sync", { method: "POST", body: { url: a.url } });
-      notice("Resynced " + a.id, "ok");
-      await load();
+      try {
+        await api("/dev/sync", { method: "POST", body: { url: a.url } });
+        notice("Resynced " + a.id, "ok");
+      } finally {
+        await load();
+      }
     }) }, "Resync") : null;
     return h("article", { class: "card app", "data-app": a.id },
       h("h2", {}, a.id, " ", h("span", { class: "badge" }, a.transport === "connect" ? "connect (ws)" : "serve (http)")),
@@ -487,9 +518,11 @@ views.apps = async (main, _params, view) => {
           a.workers.length ? a.workers.map((w) => h("span", { class: "worker", title: w.connection_id }, w.instance_id + (w.active ? " (active)" : " (paused)"))) : "none connected: its runs wait for one")] : null),
       resync);
   };
+  const seq = loads();
   const load = async () => {
+    const mine = seq.next();
     const [apps, syncs] = await Promise.all([api("/v1/apps"), api("/v1/syncs")]);
-    if (view !== current) return;
+    if (view !== current || seq.stale(mine)) return;
     const known = new Set(apps.data.map((a) => a.url));
     const failed = syncs.data.filter((s) => s.error && !known.has(s.url));
     list.replaceChildren(
@@ -499,8 +532,11 @@ views.apps = async (main, _params, view) => {
         h("p", {}, h("code", {}, s.url)),
         h("p", { class: "sync-error" }, fmtTime(s.at) + " failed: " + s.error),
         h("button", { type: "button", class: "resync", onclick: (e) => act(e.currentTarget, async () => {
-          await api("/dev/sync", { method: "POST", body: { url: s.url } });
-          await load();
+          try {
+            await api("/dev/sync", { method: "POST", body: { url: s.url } });
+          } finally {
+            await load();
+          }
         }) }, "Retry"))));
     if (!apps.data.length && !failed.length) list.append(h("p", { class: "empty" }, "No app synced yet. Start one with INNGEST_DEV pointing here, or add it by URL."));
   };
@@ -512,9 +548,12 @@ views.apps = async (main, _params, view) => {
 
 views.functions = async (main, _params, view) => {
   const list = h("div", { id: "functions" });
+  const typed = new Map(); // what the user typed in each Invoke box, kept across redraws
+  const seq = loads();
   main.append(h("h1", {}, "Functions"), list);
   const card = (f) => {
-    const data = h("textarea", { name: "data", rows: 3, spellcheck: "false", id: "invoke-data-" + f.id, "aria-label": "Data for " + f.name }, "{}");
+    const data = h("textarea", { name: "data", rows: 3, spellcheck: "false", id: "invoke-data-" + f.id, "aria-label": "Data for " + f.name }, typed.has(f.id) ? typed.get(f.id) : "{}");
+    data.addEventListener("input", () => typed.set(f.id, data.value));
     const go_ = h("button", { type: "submit", class: "invoke" }, "Invoke");
     const form = h("form", { class: "invoke-form" }, data, go_);
     form.addEventListener("submit", (e) => {
@@ -544,8 +583,9 @@ views.functions = async (main, _params, view) => {
       form);
   };
   const load = async () => {
+    const mine = seq.next();
     const fns = await functionsList();
-    if (view !== current) return;
+    if (view !== current || seq.stale(mine)) return;
     list.replaceChildren(...fns.map(card));
     if (!fns.length) list.append(h("p", { class: "empty" }, "No function synced yet."));
   };
@@ -589,7 +629,18 @@ setInterval(showClock, 1000);
 function connectStream() {
   const live = document.getElementById("live");
   const source = new EventSource("/v1/stream");
-  source.onopen = () => { live.textContent = "live"; live.className = "live on"; };
+  let opened = false;
+  source.onopen = () => {
+    live.textContent = "live";
+    live.className = "live on";
+    // After a gap (the server restarted, the stream's 30 minutes ran out), read afresh what
+    // may have changed meanwhile.
+    if (opened) {
+      readClock().catch(() => {});
+      if (current && current.refresh) current.refresh.run().catch(() => {});
+    }
+    opened = true;
+  };
   source.onerror = () => { live.textContent = "reconnecting…"; live.className = "live off"; };
   for (const kind of ["run", "event", "app", "clock"]) {
     source.addEventListener(kind, (e) => {

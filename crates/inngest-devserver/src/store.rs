@@ -85,12 +85,19 @@ impl Store {
         }
         if !has_function {
             conn.execute_batch(
-                "ALTER TABLE runs ADD COLUMN function_id TEXT;
+                "BEGIN;
+                 ALTER TABLE runs ADD COLUMN function_id TEXT;
                  ALTER TABLE runs ADD COLUMN started_ms INTEGER;
-                 UPDATE runs SET function_id = json_extract(body, '$.function_id'),
-                                 started_ms = json_extract(body, '$.started_at_ms');",
+                 COMMIT;",
             )?;
         }
+        // Runs saved before the columns existed, or by an older binary since, are filled from
+        // their bodies (a body that is not JSON stays unfilled: it matches no filter).
+        conn.execute_batch(
+            "UPDATE runs SET function_id = json_extract(body, '$.function_id'),
+                             started_ms = json_extract(body, '$.started_at_ms')
+             WHERE (function_id IS NULL OR started_ms IS NULL) AND json_valid(body);",
+        )?;
         conn.execute_batch(
             "CREATE INDEX IF NOT EXISTS runs_by_function ON runs(function_id, id);",
         )?;
@@ -340,5 +347,50 @@ impl Store {
             .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
             .execute(params![key, value])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_from_before_the_filter_columns_is_migrated_and_filled() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let path = dir.path().join("old.db");
+        {
+            let old = Connection::open(&path).expect("opens");
+            old.execute_batch(
+                "CREATE TABLE runs (id TEXT PRIMARY KEY, event_id TEXT, status TEXT NOT NULL, body TEXT NOT NULL);
+                 INSERT INTO runs VALUES ('01A', NULL, 'Completed', '{\"function_id\": \"app-a\", \"started_at_ms\": 5}');
+                 INSERT INTO runs VALUES ('01B', NULL, 'Completed', 'not json');",
+            )
+            .expect("the old schema");
+        }
+        let store = Store::open(Some(&path)).expect("the old database opens");
+        let count = |q: RunQuery<'_>| store.count_runs(&q).expect("counted");
+        let of_a = RunQuery {
+            function_id: Some("app-a"),
+            limit: 10,
+            ..Default::default()
+        };
+        assert_eq!(count(of_a), 1);
+        assert_eq!(
+            count(RunQuery {
+                from_ms: Some(5),
+                limit: 10,
+                ..Default::default()
+            }),
+            1
+        );
+        assert_eq!(
+            count(RunQuery::default()),
+            2,
+            "the unreadable body stays, unfiltered"
+        );
+        drop(store);
+        // Opening again (the columns exist now) changes nothing.
+        let store = Store::open(Some(&path)).expect("opens again");
+        assert_eq!(store.count_runs(&of_a).expect("counted"), 1);
     }
 }

@@ -478,6 +478,16 @@ async fn the_dashboard_shows_runs_live_and_acts_on_them() {
     assert!(wait.contains("demo/approved until"), "{wait}");
     b.click("#cancel").await;
     b.until("h1", |t| t.contains("Cancelled")).await;
+    // The wait never matched: the cancel cut it off.
+    let cut = b
+        .until("#spans li.span[data-step=approval]", |t| {
+            t.contains("cut off")
+        })
+        .await;
+    assert!(
+        !cut.contains("until"),
+        "it waits for nothing any more: {cut}"
+    );
     let run = server.run(&waiting).await.expect("running").expect("a run");
     assert_eq!(run.status, inngest_devserver::RunStatus::Cancelled);
 

@@ -545,6 +545,37 @@ async fn runs_are_cancelled_by_matching_events_and_by_the_api() {
         .collect();
     let newest_first: Vec<Value> = runs.iter().rev().map(|r| json!(r)).collect();
     assert_eq!(listed, newest_first);
+    // By start time: all three started in the last hour, none after now (the clock moved a day
+    // since, which the runs' start times do not).
+    let started = done["run_started_at"]
+        .as_str()
+        .expect("a start")
+        .to_string();
+    let (_, since) = s
+        .get(&format!(
+            "/v1/runs?function_id=features-fulfil&from={started}"
+        ))
+        .await;
+    assert!(
+        since["metadata"]["total"].as_u64().is_some_and(|n| n >= 1),
+        "{since}"
+    );
+    let (_, until) = s
+        .get(&format!(
+            "/v1/runs?function_id=features-fulfil&to={started}"
+        ))
+        .await;
+    assert_eq!(
+        since["metadata"]["total"].as_u64().unwrap_or(0)
+            + until["metadata"]["total"].as_u64().unwrap_or(0),
+        3,
+        "[from, to) splits the runs: {since} {until}"
+    );
+    let (_, future) = s
+        .get("/v1/runs?function_id=features-fulfil&from=2100-01-01T00:00:00Z")
+        .await;
+    assert_eq!(future["metadata"]["total"], 0, "{future}");
+    assert_eq!(future["data"], json!([]), "{future}");
     let (_, cancelled) = s
         .get("/v1/runs?function_id=features-fulfil&status=Cancelled")
         .await;

@@ -722,7 +722,10 @@ impl Engine {
         }
         self.rebuild_crons();
         tracing::info!(app = %name, modified, "app synced");
-        self.changed(Change::App { id: name });
+        // A periodic resync that changes nothing is no news (and would redraw the page).
+        if modified {
+            self.changed(Change::App { id: name });
+        }
         Ok(modified)
     }
 

@@ -38,6 +38,9 @@ pub enum SpanStatus {
     Failed,
     /// Still going: sleeping, waiting, invoked run running.
     Running,
+    /// The run ended (cancelled, failed) before it did: a sleep that never woke, a wait that
+    /// never matched, an attempt whose retry never came.
+    Cut,
 }
 
 /// One span of a run's timeline.
@@ -112,10 +115,13 @@ fn span(run: &Run, record: &StepRecord, prev_end: i64, last_of_step: bool) -> Op
     let kind = kind_of(&record.op)?;
     let memo = run.memo.get(&record.id);
     let pending = run.pending.get(&record.id);
+    // The run ended while this was still open: it never finished.
+    let cut = run.is_finished() && last_of_step && memo.is_none();
     let (status, started_ms, ended_ms) = match kind {
         SpanKind::Run => {
             let status = match record.op.as_str() {
                 "StepFailed" => SpanStatus::Failed,
+                "StepError" if record.retry_at.is_some() && cut => SpanStatus::Cut,
                 "StepError" if record.retry_at.is_some() => SpanStatus::Retrying,
                 "StepError" => SpanStatus::Failed,
                 _ => SpanStatus::Completed,
@@ -127,6 +133,8 @@ fn span(run: &Run, record: &StepRecord, prev_end: i64, last_of_step: bool) -> Op
             let going = pending.is_some() && last_of_step && !run.is_finished();
             let status = if going {
                 SpanStatus::Running
+            } else if cut && record.ended_ms.is_none() {
+                SpanStatus::Cut
             } else {
                 SpanStatus::Completed
             };
@@ -145,7 +153,7 @@ fn span(run: &Run, record: &StepRecord, prev_end: i64, last_of_step: bool) -> Op
         }
     };
     let output = match (kind, status) {
-        (_, SpanStatus::Retrying | SpanStatus::Running) => None,
+        (_, SpanStatus::Retrying | SpanStatus::Running | SpanStatus::Cut) => None,
         (SpanKind::Sleep, _) => None,
         _ if record.error.is_some() => None,
         _ => memo.map(shown),
@@ -170,8 +178,16 @@ fn span(run: &Run, record: &StepRecord, prev_end: i64, last_of_step: bool) -> Op
         ended_ms,
         output,
         error: record.error.clone(),
-        retry_at: record.retry_at.clone(),
-        detail: if last_of_step { detail } else { None },
+        // A retry the run's end cut off is not coming.
+        retry_at: record
+            .retry_at
+            .clone()
+            .filter(|_| status != SpanStatus::Cut),
+        detail: if last_of_step && status != SpanStatus::Cut {
+            detail
+        } else {
+            None
+        },
     })
 }
 
@@ -277,6 +293,23 @@ mod tests {
             t.spans[1].detail.as_deref(),
             Some("until 1970-01-01T00:00:09.000Z")
         );
+    }
+
+    #[test]
+    fn a_run_cancelled_during_a_sleep_or_a_backoff_cuts_the_span_off() {
+        let mut failed = record("a", "StepError", 1200);
+        failed.retry_at = Some("2026-01-01T00:00:00Z".into());
+        let mut r = run(vec![failed, record("s", "Sleep", 1300)]);
+        r.pending
+            .insert("s".into(), Pending::Sleep { until_ms: 9000 });
+        r.status = crate::run::RunStatus::Cancelled;
+        r.ended_at_ms = Some(2000);
+        let t = RunTrace::from(&r);
+        assert_eq!(t.spans[0].status, SpanStatus::Cut);
+        assert_eq!(t.spans[0].retry_at, None, "no retry is coming");
+        assert_eq!(t.spans[1].status, SpanStatus::Cut);
+        assert_eq!(t.spans[1].ended_ms, Some(2000), "it ends with the run");
+        assert_eq!(t.spans[1].detail, None);
     }
 
     #[test]
