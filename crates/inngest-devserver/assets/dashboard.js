@@ -213,7 +213,8 @@ views.runs = async (main, _params, view) => {
     h("label", {}, "Status ", status),
     h("label", {}, "Function ", fn),
     h("label", {}, "Started from ", from),
-    h("label", {}, "to ", to));
+    h("label", {}, "to ", to),
+    h("span", { class: "muted" }, "(UTC, as every time here)"));
   const count = h("p", { class: "count", id: "run-count", "aria-live": "polite" });
   const body = h("tbody", { id: "runs" });
   const more = h("button", { type: "button", id: "more-runs", hidden: true }, "Load more");
