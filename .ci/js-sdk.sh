@@ -4,7 +4,8 @@
 # benchmark's JS app in a work folder outside the clone, and prints the folder. The folder is
 # named by a hash of those files, so checkouts with different contracts never share one, and
 # `npm ci` runs once per folder. INNGEST_JS_APP_DIR names a folder to use instead.
-# Used by the tests that drive the official SDK, by `conformance-kit` and by the benchmarks.
+# Used by the tests that drive the official SDK, by `conformance-kit` and by the benchmarks; its
+# axe-core (a dev dependency) checks the dashboard's accessibility in the browser tests.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 src="$root/tests/conformance/js"

@@ -1,8 +1,8 @@
 //! The dashboard in a real browser: headless Chromium driven over WebDriver (`chromedriver`,
 //! both from Debian's packages, installed by `.ci/install.sh`), against our dev server and a
 //! Rust app served over HTTP. Each flow does what a user does (fills a form, clicks a button)
-//! and asserts what the page then shows, without reloading it. Screenshots of the views go to
-//! `$CARGO_TARGET_TMPDIR/dashboard/`.
+//! and asserts what the page then shows, without reloading it; axe-core checks each view for
+//! WCAG 2 A/AA violations. Screenshots of the views go to `$CARGO_TARGET_TMPDIR/dashboard/`.
 
 mod support;
 
@@ -243,6 +243,37 @@ impl Browser {
         panic!("no {css:?} as wanted within 15 s; saw {seen:?}; notice {notice:?}");
     }
 
+    /// Runs axe-core (the npm package beside the official SDK, `.ci/js-sdk.sh`) on the page
+    /// as it is now, for WCAG 2 A and AA; panics with the violations, after a screenshot.
+    async fn accessible(&self, view: &str) {
+        let dir = std::env::var("INNGEST_JS_APP_DIR").expect(
+            "INNGEST_JS_APP_DIR names the JS folder with axe-core: `export INNGEST_JS_APP_DIR=$(bash .ci/js-sdk.sh)`",
+        );
+        let axe = std::fs::read_to_string(format!("{dir}/node_modules/axe-core/axe.min.js"))
+            .expect("axe-core is installed (.ci/js-sdk.sh)");
+        self.client
+            .execute(&format!("{axe}\n;return typeof window.axe;"), vec![])
+            .await
+            .expect("axe loads");
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } })
+                   .then((r) => done(r.violations.map((v) => ({
+                     id: v.id, impact: v.impact, help: v.help,
+                     nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }))))
+                   .catch((e) => done([{ id: 'axe-error', help: String(e) }]));",
+                vec![],
+            )
+            .await
+            .expect("axe runs");
+        if found.as_array().is_some_and(|v| !v.is_empty()) {
+            self.shot(&format!("a11y-{view}")).await;
+            panic!("accessibility violations on {view}: {found:#}");
+        }
+    }
+
     async fn text(&self, css: &str) -> String {
         match self.client.find(Locator::Css(css)).await {
             Ok(el) => el.text().await.unwrap_or_default(),
@@ -354,6 +385,7 @@ async fn the_dashboard_shows_runs_live_and_acts_on_them() {
     let shown = b.until(&row, |t| t.contains("Completed")).await;
     assert!(shown.contains("dash-greet"), "{shown}");
     b.until("#run-count", |t| t == "1 run").await;
+    b.accessible("runs").await;
 
     // Events: the form refuses data that is not a JSON object before sending, shows the
     // server's own validation message, then sends; the event shows the run it started.
@@ -396,6 +428,7 @@ async fn the_dashboard_shows_runs_live_and_acts_on_them() {
         .await;
     assert!(!event.contains("started no run"), "{event}");
     b.shot("events").await;
+    b.accessible("events").await;
 
     // Replay: the event again, as a new one that starts its own run.
     b.click(&format!("{listed} button.replay")).await;
@@ -432,6 +465,7 @@ async fn the_dashboard_shows_runs_live_and_acts_on_them() {
     b.click("#trigger summary").await;
     b.until("#trigger", |t| t.contains("\"Grace\"")).await;
     b.shot("run").await;
+    b.accessible("run").await;
 
     // A sleeping run: the clock moves from the header, the run completes on screen.
     let napping = send(&server, NapRequested::NAME, json!({})).await;
@@ -504,6 +538,7 @@ async fn the_dashboard_shows_runs_live_and_acts_on_them() {
     .await;
     b.until("#output", |t| t.contains("the fuse was lit")).await;
     b.shot("run-failed").await;
+    b.accessible("run-failed").await;
     b.click("#rerun").await;
     let deadline = Instant::now() + Duration::from_secs(15);
     let rerun = loop {
@@ -534,6 +569,7 @@ async fn the_dashboard_shows_runs_live_and_acts_on_them() {
     b.click("nav a[data-section=functions]").await;
     let card = "article[data-function=dash-greet]";
     let shown = b.until(card, |t| t.contains("event:demo/greet")).await;
+    b.accessible("functions").await;
     assert!(
         shown.contains("concurrency"),
         "the options are listed: {shown}"
@@ -570,6 +606,7 @@ async fn the_dashboard_shows_runs_live_and_acts_on_them() {
     })
     .await;
     b.shot("apps").await;
+    b.accessible("apps").await;
 
     // The runs list filters by status and by function, and links to each run.
     b.click("nav a[data-section=runs]").await;
@@ -647,6 +684,7 @@ async fn the_dashboard_fits_a_narrow_window_and_has_a_dark_theme() {
     assert_eq!(theme[0], "dark", "{theme}");
     assert_eq!(theme[1], "rgb(17, 19, 23)", "the dark background: {theme}");
     b.shot("run-narrow-dark").await;
+    b.accessible("run-narrow-dark").await;
     b.stop().await;
     server.stop().await;
 }
