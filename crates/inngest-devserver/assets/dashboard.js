@@ -434,7 +434,17 @@ views.events = async (main, _params, view) => {
   });
   const list = h("ol", { class: "events", id: "events" });
   const more = h("button", { type: "button", id: "more-events", hidden: true }, "Load more");
-  main.append(h("h1", {}, "Events"), form, h("h2", {}, "Received"), list, more);
+  const only = h("input", { id: "filter-event-name", name: "name", placeholder: "any name", autocomplete: "off", value: new URLSearchParams(location.search).get("name") || "" });
+  const filter = h("form", { class: "filters", id: "event-filters", "aria-label": "Filter events" },
+    h("label", {}, "Name ", only));
+  const named = () => (only.value.trim() ? "&name=" + encodeURIComponent(only.value.trim()) : "");
+  filter.addEventListener("submit", (e) => e.preventDefault());
+  filter.addEventListener("change", () => {
+    history.replaceState(null, "", "/events" + (only.value.trim() ? "?name=" + encodeURIComponent(only.value.trim()) : ""));
+    shown = 50;
+    load().catch((e) => notice(e.message));
+  });
+  main.append(h("h1", {}, "Events"), form, h("h2", {}, "Received"), filter, list, more);
   let next = null;
   let shown = 50;
   const seq = loads();
@@ -456,7 +466,7 @@ views.events = async (main, _params, view) => {
   };
   const load = async () => {
     const mine = seq.next();
-    const answer = await api("/v1/events?limit=" + Math.min(Math.max(shown, 50), 1000));
+    const answer = await api("/v1/events?limit=" + Math.min(Math.max(shown, 50), 1000) + named());
     if (view !== current || seq.stale(mine)) return;
     next = answer.metadata.next_before;
     list.replaceChildren(...answer.data.map(item));
@@ -465,7 +475,7 @@ views.events = async (main, _params, view) => {
   };
   more.addEventListener("click", () => act(more, async () => {
     const mine = seq.next();
-    const answer = await api("/v1/events?limit=50&before=" + next);
+    const answer = await api("/v1/events?limit=50&before=" + next + named());
     if (view !== current || seq.stale(mine)) return;
     next = answer.metadata.next_before;
     list.append(...answer.data.map(item));

@@ -445,6 +445,26 @@ async fn the_dashboard_shows_runs_live_and_acts_on_them() {
     )
     .await;
 
+    // The name filter: only the server's own `inngest/function.finished` events, then only ours.
+    b.until("#events", |t| t.contains("inngest/function.finished"))
+        .await;
+    b.fill("#filter-event-name", "demo/greet\u{E007}").await;
+    let ours = b
+        .until("#events", |t| {
+            t.contains("demo/greet") && !t.contains("inngest/function.finished")
+        })
+        .await;
+    assert!(
+        ours.contains(&replay_id) && ours.contains(&sent_id),
+        "{ours}"
+    );
+    let url = b.client.current_url().await.expect("a URL");
+    assert_eq!(
+        url.query(),
+        Some("name=demo%2Fgreet"),
+        "the filter is in the URL"
+    );
+
     // The run of the sent event: each step with its output, the final output, the trigger.
     b.click(&format!("{listed} a.run-link")).await;
     b.until("h1", |t| {
