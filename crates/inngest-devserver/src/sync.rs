@@ -68,13 +68,17 @@ impl SyncLog {
         }
     }
 
+    /// The longest URL and error kept, in bytes (a register body may carry anything).
+    pub const MAX_TEXT: usize = 2048;
+
     /// Records an attempt at `url` now.
     pub fn record(&self, url: &str, error: Option<String>) {
         let attempt = SyncAttempt {
-            url: url.to_string(),
+            url: clip(url),
             at: crate::clock::rfc3339(self.clock.now_ms()),
-            error,
+            error: error.as_deref().map(clip),
         };
+        let url = attempt.url.as_str();
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.retain(|a| a.url != url);
         if entries.len() >= Self::MAX_URLS {
@@ -90,6 +94,15 @@ impl SyncLog {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+}
+
+/// `text` cut to at most [`SyncLog::MAX_TEXT`] bytes, on a character boundary.
+fn clip(text: &str) -> String {
+    let mut end = text.len().min(SyncLog::MAX_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
 }
 
 /// PUTs app URLs, as `inngest dev -u` does; works against any dev server, since the app, not
@@ -199,5 +212,44 @@ impl AppSyncer {
             };
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sync_log_stays_bounded_whatever_it_is_sent() {
+        let log = SyncLog::new(crate::Clock::default());
+        let huge = "é".repeat(1_000_000);
+        log.record(&huge, Some(huge.clone()));
+        let kept = log.attempts();
+        assert!(kept[0].url.len() <= SyncLog::MAX_TEXT && kept[0].url.starts_with('é'));
+        assert!(
+            kept[0]
+                .error
+                .as_ref()
+                .is_some_and(|e| e.len() <= SyncLog::MAX_TEXT)
+        );
+        for n in 0..(SyncLog::MAX_URLS + 50) {
+            log.record(&format!("http://127.0.0.1:{n}/api"), None);
+        }
+        let kept = log.attempts();
+        assert_eq!(kept.len(), SyncLog::MAX_URLS);
+        assert_eq!(
+            kept.last().map(|a| a.url.as_str()),
+            Some(format!("http://127.0.0.1:{}/api", SyncLog::MAX_URLS + 49).as_str()),
+            "the newest stays, the oldest go"
+        );
+        // The same URL again replaces its entry.
+        log.record("http://127.0.0.1:60/api", Some("down".into()));
+        let again: Vec<_> = log
+            .attempts()
+            .into_iter()
+            .filter(|a| a.url == "http://127.0.0.1:60/api")
+            .collect();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].error.as_deref(), Some("down"));
     }
 }
