@@ -5,6 +5,10 @@
 //! `cargo bench -p inngest-devserver --bench dashboard [-- --runs N --write]`; `--write` puts
 //! the table into docs/performance.md.
 
+mod support;
+
+use support::{percentile, write_section};
+
 use std::time::{Duration, Instant};
 
 use inngest_devserver::{DevServer, DevServerConfig, RunFilter, RunStatus};
@@ -57,11 +61,6 @@ impl Workflow for Audit {
     async fn handler(&self, ctx: Context<Self>) -> Result<u64, WorkflowError> {
         Ok(ctx.event.data.n)
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 async fn fill(server: &DevServer, runs: usize) {
@@ -240,18 +239,6 @@ fn main() {
     });
     println!("{table}");
     if write {
-        let doc =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/performance.md");
-        let text = std::fs::read_to_string(&doc).expect("docs/performance.md");
-        let (Some(start), Some(end)) = (
-            text.find("<!-- dashboard-bench:start -->"),
-            text.find("<!-- dashboard-bench:end -->"),
-        ) else {
-            panic!("docs/performance.md has no dashboard-bench markers");
-        };
-        let end = end + "<!-- dashboard-bench:end -->".len();
-        std::fs::write(&doc, format!("{}{table}{}", &text[..start], &text[end..]))
-            .expect("written");
-        println!("written into docs/performance.md");
+        write_section("dashboard-bench", &table);
     }
 }

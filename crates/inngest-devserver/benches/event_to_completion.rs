@@ -8,6 +8,10 @@
 //! `cargo bench -p inngest-devserver --bench event_to_completion [-- --runs N --write]`;
 //! `--write` puts the table into docs/performance.md.
 
+mod support;
+
+use support::{percentile, write_section};
+
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
@@ -51,11 +55,6 @@ async fn serve(router: axum::Router) -> String {
         let _ = axum::serve(listener, router).await;
     });
     format!("http://{addr}")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 struct Result_ {
@@ -384,18 +383,6 @@ fn main() {
     table.push_str("\n<!-- devserver-bench:end -->");
     println!("{table}");
     if write {
-        let doc =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/performance.md");
-        let text = std::fs::read_to_string(&doc).expect("docs/performance.md");
-        let (Some(start), Some(end)) = (
-            text.find("<!-- devserver-bench:start -->"),
-            text.find("<!-- devserver-bench:end -->"),
-        ) else {
-            panic!("docs/performance.md has no devserver-bench markers");
-        };
-        let end = end + "<!-- devserver-bench:end -->".len();
-        std::fs::write(&doc, format!("{}{table}{}", &text[..start], &text[end..]))
-            .expect("written");
-        println!("written into docs/performance.md");
+        write_section("devserver-bench", &table);
     }
 }

@@ -5,7 +5,11 @@
 //! `cargo bench -p inngest-devserver --bench test_engine [-- --runs N --write]`; `--write` puts
 //! the table into docs/performance.md.
 
-use std::time::{Duration, Instant};
+mod support;
+
+use support::{percentile, write_section};
+
+use std::time::Instant;
 
 use inngest_devserver::testing::TestEngine;
 use inngest_runtime::{Context, Event, Workflow, WorkflowError, WorkflowOptions};
@@ -48,11 +52,6 @@ async fn one_test(n: u64, classic: bool) {
     let run = t.send(Go { n }).await.expect("sent");
     run.advance("3d").await.expect("moved");
     assert_eq!(run.output::<u64>().await.expect("completed"), n + 3);
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn main() {
@@ -111,18 +110,6 @@ fn main() {
     table.push_str("\n<!-- test-engine-bench:end -->");
     println!("{table}");
     if write {
-        let doc =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/performance.md");
-        let text = std::fs::read_to_string(&doc).expect("docs/performance.md");
-        let (Some(start), Some(end)) = (
-            text.find("<!-- test-engine-bench:start -->"),
-            text.find("<!-- test-engine-bench:end -->"),
-        ) else {
-            panic!("docs/performance.md has no test-engine-bench markers");
-        };
-        let end = end + "<!-- test-engine-bench:end -->".len();
-        std::fs::write(&doc, format!("{}{table}{}", &text[..start], &text[end..]))
-            .expect("written");
-        println!("written into docs/performance.md");
+        write_section("test-engine-bench", &table);
     }
 }

@@ -7,7 +7,7 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -158,34 +158,19 @@ struct Browser {
 
 impl Browser {
     async fn start(width: u32, height: u32) -> Self {
-        let mut driver = Command::new("chromedriver")
-            .arg("--port=0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("chromedriver does not start ({e}): install chromium and chromium-driver (.ci/install.sh)")
-            });
-        let stdout = driver.stdout.take().expect("piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            let mut lines = std::io::BufReader::new(stdout).lines();
-            for line in lines.by_ref() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("started successfully on port ").nth(1) {
-                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    let _ = tx.send(port.parse::<u16>().ok());
-                    break;
-                }
-            }
-            for _ in lines {}
+        let mut command = Command::new("chromedriver");
+        command.arg("--port=0");
+        if let Err(e) = Command::new("chromedriver").arg("--version").output() {
+            panic!(
+                "chromedriver does not start ({e}): install chromium and chromium-driver (.ci/install.sh)"
+            );
+        }
+        // "ChromeDriver was started successfully on port 37547."
+        let (driver, port) = support::spawn_saying_port(command, "chromedriver", |line| {
+            let rest = line.split("started successfully on port ").nth(1)?;
+            let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            port.parse().ok()
         });
-        let port = rx
-            .recv_timeout(Duration::from_secs(30))
-            .ok()
-            .flatten()
-            .expect("chromedriver says its port within 30 s");
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -444,6 +429,21 @@ async fn the_dashboard_shows_runs_live_and_acts_on_them() {
         |t| t.contains("dash-greet") && t.contains("Completed"),
     )
     .await;
+
+    // Text from outside stays text: an event named like markup shows as written.
+    let markup = "<img id=\"injected\" src=x onerror=\"document.title='owned'\">";
+    server
+        .send(vec![
+            json!({ "name": markup, "data": { "html": "<b id=\"bold\">x</b>" } }),
+        ])
+        .await
+        .expect("accepted");
+    b.until("#events", |t| t.contains(markup)).await;
+    for css in ["#injected", "#bold"] {
+        let found = b.client.find_all(Locator::Css(css)).await.expect("a query");
+        assert!(found.is_empty(), "{css} became an element");
+    }
+    assert_ne!(b.client.title().await.expect("a title"), "owned");
 
     // The name filter: only the server's own `inngest/function.finished` events, then only ours.
     b.until("#events", |t| t.contains("inngest/function.finished"))

@@ -82,7 +82,7 @@ impl Engine {
             });
             let id = event["id"].as_str().unwrap_or_default().to_string();
             self.persist(|s, _| s.save_event(&id, &event));
-            self.changed(super::Change::Event {
+            self.changed(|| super::Change::Event {
                 id,
                 name: "inngest/scheduled.timer".into(),
             });

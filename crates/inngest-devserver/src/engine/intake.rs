@@ -176,7 +176,7 @@ impl Engine {
         self.store.save_events(&batch).map_err(EventError::Store)?;
         let mut ids = Vec::with_capacity(batch.len());
         for (id, event) in batch {
-            self.changed(super::Change::Event {
+            self.changed(|| super::Change::Event {
                 id: id.clone(),
                 name: event
                     .get("name")

@@ -138,6 +138,22 @@ pub struct RunFilter {
     pub to_ms: Option<i64>,
 }
 
+impl RunFilter {
+    /// `with` given the store's query for this filter (the store's `count_runs` ignores its
+    /// cursor and limit).
+    fn query<T>(&self, with: impl FnOnce(crate::store::RunQuery<'_>) -> T) -> T {
+        let status = self.status.map(|s| format!("{s:?}"));
+        with(crate::store::RunQuery {
+            function_id: self.function_id.as_deref(),
+            status: status.as_deref(),
+            before: self.before.as_deref(),
+            from_ms: self.from_ms,
+            to_ms: self.to_ms,
+            limit: self.limit.unwrap_or(50).clamp(1, 1000),
+        })
+    }
+}
+
 /// Which events [`EngineHandle::events`] returns: the newest `limit` (at most 1,000, default
 /// 50), named `name` and older than the cursor `before` when given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -574,7 +590,7 @@ impl Engine {
                     self.persist(|s, e| {
                         s.set_meta("clock_offset_ms", &e.clock.offset_ms().to_string())
                     });
-                    self.changed(Change::Clock {
+                    self.changed(|| Change::Clock {
                         now_ms: self.clock.now_ms(),
                     });
                     self.tick();
@@ -665,17 +681,8 @@ impl Engine {
                 let _ = reply.send(self.invoke_now(&function_id, data));
             }
             Command::FindRuns(filter, reply) => {
-                let status = filter.status.map(|s| format!("{s:?}"));
-                let query = crate::store::RunQuery {
-                    function_id: filter.function_id.as_deref(),
-                    status: status.as_deref(),
-                    before: filter.before.as_deref(),
-                    from_ms: filter.from_ms,
-                    to_ms: filter.to_ms,
-                    limit: filter.limit.unwrap_or(50).clamp(1, 1000),
-                };
                 let runs = self
-                    .stored(|s| s.find_runs(&query))
+                    .stored(|s| filter.query(|q| s.find_runs(&q)))
                     .unwrap_or_default()
                     .iter()
                     .map(|stored| match self.runs.get(&stored.id) {
@@ -686,15 +693,8 @@ impl Engine {
                 let _ = reply.send(runs);
             }
             Command::CountRuns(filter, reply) => {
-                let status = filter.status.map(|s| format!("{s:?}"));
-                let query = crate::store::RunQuery {
-                    function_id: filter.function_id.as_deref(),
-                    status: status.as_deref(),
-                    from_ms: filter.from_ms,
-                    to_ms: filter.to_ms,
-                    ..Default::default()
-                };
-                let _ = reply.send(self.stored(|s| s.count_runs(&query)).unwrap_or(0));
+                let count = self.stored(|s| filter.query(|q| s.count_runs(&q)));
+                let _ = reply.send(count.unwrap_or(0));
             }
             Command::FireCron(function_id, reply) => {
                 let _ = reply.send(self.fire_cron_now(&function_id));
@@ -724,7 +724,7 @@ impl Engine {
         tracing::info!(app = %name, modified, "app synced");
         // A periodic resync that changes nothing is no news (and would redraw the page).
         if modified {
-            self.changed(Change::App { id: name });
+            self.changed(|| Change::App { id: name });
         }
         Ok(modified)
     }
@@ -772,7 +772,7 @@ impl Engine {
     fn save_run(&self, run_id: &str) {
         if let Some(run) = self.runs.get(run_id) {
             self.persist(|s, _| s.save_run(run));
-            self.changed(Change::Run {
+            self.changed(|| Change::Run {
                 run_id: run.id.clone(),
                 function_id: run.function_id.clone(),
                 status: run.status,
@@ -780,10 +780,10 @@ impl Engine {
         }
     }
 
-    /// Tells listeners (if any) what changed.
-    fn changed(&self, change: Change) {
+    /// Tells listeners (if any) what changed; `change` is made only when someone listens.
+    fn changed(&self, change: impl FnOnce() -> Change) {
         if self.changes.receiver_count() > 0 {
-            let _ = self.changes.send(change);
+            let _ = self.changes.send(change());
         }
     }
 

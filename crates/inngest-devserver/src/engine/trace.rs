@@ -195,8 +195,15 @@ impl From<&Run> for RunTrace {
     fn from(run: &Run) -> Self {
         let mut spans = Vec::with_capacity(run.steps.len());
         let mut prev_end = run.started_at_ms;
+        // Where each step's last record is (a retried step has one per attempt).
+        let last: std::collections::HashMap<&str, usize> = run
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
         for (i, record) in run.steps.iter().enumerate() {
-            let last_of_step = !run.steps[i + 1..].iter().any(|r| r.id == record.id);
+            let last_of_step = last.get(record.id.as_str()) == Some(&i);
             if let Some(s) = span(run, record, prev_end, last_of_step) {
                 if s.kind == SpanKind::Run {
                     prev_end = s.ended_ms.unwrap_or(prev_end);

@@ -8,10 +8,19 @@ use serde_json::{Value, json};
 use super::{ApiError, Shared};
 
 fn envelope<T: Serialize>(s: &Shared, data: T) -> Json<Value> {
-    Json(json!({
-        "data": data,
-        "metadata": { "fetched_at": crate::clock::rfc3339(s.clock.now_ms()), "cached_until": null },
-    }))
+    paged(s, data, json!({}))
+}
+
+/// [`envelope`] with more metadata (a list's `next_before`, `total`).
+fn paged<T: Serialize>(s: &Shared, data: T, more: Value) -> Json<Value> {
+    let mut metadata = json!({
+        "fetched_at": crate::clock::rfc3339(s.clock.now_ms()),
+        "cached_until": null,
+    });
+    if let (Value::Object(meta), Value::Object(more)) = (&mut metadata, more) {
+        meta.extend(more);
+    }
+    Json(json!({ "data": data, "metadata": metadata }))
 }
 
 pub(super) async fn run(
@@ -166,12 +175,11 @@ pub(super) async fn runs(
     let runs = s.engine.find_runs(filter).await?;
     let full = runs.len() == limit.unwrap_or(50);
     let next = runs.last().filter(|_| full).map(|r| r.run_id.clone());
-    let mut answer = envelope(&s, &runs);
-    if let Some(Value::Object(meta)) = answer.0.get_mut("metadata") {
-        meta.insert("next_before".into(), json!(next));
-        meta.insert("total".into(), json!(total));
-    }
-    Ok(answer)
+    Ok(paged(
+        &s,
+        &runs,
+        json!({ "next_before": next, "total": total }),
+    ))
 }
 
 /// `GET /v1/runs/{run_id}/trace`: the run, its events and its steps and attempts as spans.
@@ -226,11 +234,7 @@ pub(super) async fn events(
         .await?;
     let full = events.len() == limit.unwrap_or(50);
     let next = events.last().filter(|_| full).map(|e| e.cursor);
-    let mut answer = envelope(&s, &events);
-    if let Some(Value::Object(meta)) = answer.0.get_mut("metadata") {
-        meta.insert("next_before".into(), json!(next));
-    }
-    Ok(answer)
+    Ok(paged(&s, &events, json!({ "next_before": next })))
 }
 
 /// `POST /v1/events/{event_id}/replay`: sends the event again, as new (a new id and time).

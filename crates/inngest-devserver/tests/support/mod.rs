@@ -64,7 +64,20 @@ pub trait Served {
 /// Spawns an app that binds a free port itself and prints `listening on 127.0.0.1:<port>` on
 /// its stdout; returns it and the port. The rest of its stdout is read and dropped, so its
 /// writes never meet a closed pipe.
-pub fn spawn_listening(mut command: Command, what: &str) -> (Child, u16) {
+pub fn spawn_listening(command: Command, what: &str) -> (Child, u16) {
+    spawn_saying_port(command, what, |line| {
+        line.strip_prefix("listening on 127.0.0.1:")
+            .and_then(|p| p.trim().parse::<u16>().ok())
+    })
+}
+
+/// Spawns a program that binds a free port itself and says which on a line of its stdout that
+/// `port_in` reads; returns it and the port. The rest of its stdout is read and dropped.
+pub fn spawn_saying_port(
+    mut command: Command,
+    what: &str,
+    port_in: fn(&str) -> Option<u16>,
+) -> (Child, u16) {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -76,10 +89,7 @@ pub fn spawn_listening(mut command: Command, what: &str) -> (Child, u16) {
         let mut lines = std::io::BufReader::new(stdout).lines();
         for line in lines.by_ref() {
             let Ok(line) = line else { break };
-            if let Some(port) = line
-                .strip_prefix("listening on 127.0.0.1:")
-                .and_then(|p| p.trim().parse::<u16>().ok())
-            {
+            if let Some(port) = port_in(&line) {
                 let _ = tx.send(port);
                 break;
             }
