@@ -6,7 +6,9 @@
 //! WebSocket frames echoed at once.
 //!
 //! `cargo bench -p inngest-devserver --bench event_to_completion [-- --runs N --write]`;
-//! `--write` puts the table into docs/performance.md.
+//! `--write` puts the table into docs/performance.md. `--only connect` (or `serve`) measures
+//! those rows and the floors only, to compare changes quickly (it cannot be combined with
+//! `--write`).
 
 mod support;
 
@@ -72,7 +74,7 @@ enum Transport {
 }
 
 /// Latency of `runs` sequential runs, then throughput of `runs` runs sent 16 at a time.
-async fn measure(transport: Transport, checkpointing: bool, runs: usize) -> (Result_, usize) {
+async fn measure(transport: Transport, checkpointing: bool, runs: usize) -> Result_ {
     let server = DevServer::start(DevServerConfig {
         port: 0,
         checkpointing,
@@ -126,14 +128,16 @@ async fn measure(transport: Transport, checkpointing: bool, runs: usize) -> (Res
                 .expect("accepted");
         }
     };
-    // Warm up, and count the SDK calls one run takes.
-    let calls_before = Instant::now();
+    // Warm up, and check the run is the one the floors stand for: three steps.
     send(0).await;
     let first = finished.recv().await.expect("a run");
     assert_eq!(first.status, RunStatus::Completed);
     assert_eq!(first.output, Some(json!(3)));
-    let _ = calls_before;
-    let calls_per_run = first.steps.len() + usize::from(!checkpointing);
+    assert_eq!(
+        first.steps.len(),
+        3,
+        "the run's steps changed: fix the floors"
+    );
 
     let mut latencies = Vec::with_capacity(runs);
     for n in 0..runs as u64 {
@@ -176,70 +180,20 @@ async fn measure(transport: Transport, checkpointing: bool, runs: usize) -> (Res
         Transport::Serve => "serve (HTTP)",
         Transport::Connect => "connect (WebSocket)",
     };
-    (
-        Result_ {
-            label: format!("{over}, {mode}"),
-            p50: percentile(&latencies, 0.5),
-            p99: percentile(&latencies, 0.99),
-            per_sec,
-        },
-        calls_per_run,
-    )
-}
-
-/// `round_trips` bare POSTs per "run", sequentially and 16 runs at a time.
-async fn floor(round_trips: usize, runs: usize) -> Result_ {
-    let url = serve(axum::Router::new().route(
-        "/",
-        axum::routing::post(|_b: axum::body::Bytes| async { axum::Json(json!({ "ok": true })) }),
-    ))
-    .await;
-    let http = reqwest::Client::new();
-    let body: Value = json!({ "name": Go::NAME, "data": { "n": 1 } });
-    let one_run = move |http: reqwest::Client, url: String, body: Value| async move {
-        for _ in 0..round_trips {
-            http.post(&url)
-                .json(&body)
-                .send()
-                .await
-                .expect("sent")
-                .bytes()
-                .await
-                .expect("read");
-        }
-    };
-    one_run(http.clone(), url.clone(), body.clone()).await;
-    let mut latencies = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let t = Instant::now();
-        one_run(http.clone(), url.clone(), body.clone()).await;
-        latencies.push(t.elapsed());
-    }
-    latencies.sort();
-    let t = Instant::now();
-    let mut set = tokio::task::JoinSet::new();
-    let per = runs.div_ceil(16);
-    for _ in 0..16 {
-        let (http, url, body) = (http.clone(), url.clone(), body.clone());
-        set.spawn(async move {
-            for _ in 0..per {
-                one_run(http.clone(), url.clone(), body.clone()).await;
-            }
-        });
-    }
-    while set.join_next().await.is_some() {}
     Result_ {
-        label: format!("floor: {round_trips} bare HTTP round trips"),
+        label: format!("{over}, {mode}"),
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
-        per_sec: (per * 16) as f64 / t.elapsed().as_secs_f64(),
+        per_sec,
     }
 }
 
-/// One event POST and `frames` WebSocket round trips per "run" (a frame the size of an
-/// execution request, echoed at once), sequentially and 16 runs at a time.
-async fn ws_floor(frames: usize, runs: usize) -> Result_ {
-    let event_url = serve(axum::Router::new().route(
+/// The floor of a run: `posts` bare HTTP POSTs and `frames` bare WebSocket round trips (a
+/// frame the size of an execution request, echoed at once) per "run", made sequentially and
+/// then 16 runs at a time. The POSTs go to an axum route that answers at once, with the same
+/// HTTP client as the event POSTs.
+async fn bare_floor(posts: usize, frames: usize, runs: usize) -> Result_ {
+    let url = serve(axum::Router::new().route(
         "/",
         axum::routing::post(|_b: axum::body::Bytes| async { axum::Json(json!({ "ok": true })) }),
     ))
@@ -248,8 +202,9 @@ async fn ws_floor(frames: usize, runs: usize) -> Result_ {
         .await
         .expect("a port");
     let ws_url = format!("ws://{}/", listener.local_addr().expect("bound"));
-    tokio::spawn(async move {
+    let echo = tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
+            let _ = tcp.set_nodelay(true);
             tokio::spawn(async move {
                 let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
                     return;
@@ -274,16 +229,18 @@ async fn ws_floor(frames: usize, runs: usize) -> Result_ {
         body: &Value,
         ws: &mut Socket,
         payload: &[u8],
-        frames: usize,
+        (posts, frames): (usize, usize),
     ) {
-        http.post(url)
-            .json(body)
-            .send()
-            .await
-            .expect("sent")
-            .bytes()
-            .await
-            .expect("read");
+        for _ in 0..posts {
+            http.post(url)
+                .json(body)
+                .send()
+                .await
+                .expect("sent")
+                .bytes()
+                .await
+                .expect("read");
+        }
         for _ in 0..frames {
             ws.send(tokio_tungstenite::tungstenite::Message::Binary(
                 payload.to_vec().into(),
@@ -293,14 +250,19 @@ async fn ws_floor(frames: usize, runs: usize) -> Result_ {
             ws.next().await.expect("an echo").expect("a frame");
         }
     }
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
-        .await
-        .expect("the socket opens");
-    one_run(&http, &event_url, &body, &mut ws, &payload, frames).await;
+    let open = |ws_url: String| async move {
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(ws_url.as_str(), None, true)
+            .await
+            .expect("the socket opens");
+        ws
+    };
+    let shape = (posts, frames);
+    let mut ws = open(ws_url.clone()).await;
+    one_run(&http, &url, &body, &mut ws, &payload, shape).await;
     let mut latencies = Vec::with_capacity(runs);
     for _ in 0..runs {
         let t = Instant::now();
-        one_run(&http, &event_url, &body, &mut ws, &payload, frames).await;
+        one_run(&http, &url, &body, &mut ws, &payload, shape).await;
         latencies.push(t.elapsed());
     }
     latencies.sort();
@@ -308,76 +270,128 @@ async fn ws_floor(frames: usize, runs: usize) -> Result_ {
     let mut set = tokio::task::JoinSet::new();
     let per = runs.div_ceil(16);
     for _ in 0..16 {
-        let (http, url, body, payload, ws_url) = (
-            http.clone(),
-            event_url.clone(),
-            body.clone(),
-            payload.clone(),
-            ws_url.clone(),
-        );
+        let (http, url, body, payload) = (http.clone(), url.clone(), body.clone(), payload.clone());
+        let socket = open(ws_url.clone());
         set.spawn(async move {
-            let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
-                .await
-                .expect("the socket opens");
+            let mut ws = socket.await;
             for _ in 0..per {
-                one_run(&http, &url, &body, &mut ws, &payload, frames).await;
+                one_run(&http, &url, &body, &mut ws, &payload, shape).await;
             }
         });
     }
     while set.join_next().await.is_some() {}
+    echo.abort();
+    let label = match (posts, frames) {
+        (p, 0) => format!("floor: {p} bare HTTP round trips"),
+        (p, f) => format!("floor: {p} HTTP POSTs + {f} bare WebSocket round trips"),
+    };
     Result_ {
-        label: format!("floor: 1 HTTP POST + {frames} bare WebSocket round trips"),
+        label,
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
         per_sec: (per * 16) as f64 / t.elapsed().as_secs_f64(),
     }
 }
 
+/// One row of the table: a run's measurement and the floor of the same round trips, measured
+/// in alternating rounds because this machine's speed drifts from one minute to the next.
+struct Row {
+    /// Per round: the run, and its floor.
+    rounds: Vec<(Result_, Result_)>,
+}
+
+impl Row {
+    fn share((run, floor): &(Result_, Result_)) -> f64 {
+        run.p50.as_secs_f64() / floor.p50.as_secs_f64()
+    }
+
+    /// The round with the median p50 ÷ floor.
+    fn median(&self) -> &(Result_, Result_) {
+        let mut order: Vec<&(Result_, Result_)> = self.rounds.iter().collect();
+        order.sort_by(|a, b| Self::share(a).total_cmp(&Self::share(b)));
+        order[order.len() / 2]
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let runs = args
-        .iter()
-        .position(|a| a == "--runs")
-        .and_then(|i| args.get(i + 1))
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let runs = value("--runs").and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let rounds: usize = value("--rounds")
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+        .unwrap_or(3)
+        .max(1);
     let write = args.iter().any(|a| a == "--write");
+    let only = value("--only");
+    assert!(
+        !(write && only.is_some()),
+        "--write needs every row: leave out --only"
+    );
+    let wanted = move |t: Transport| match only.as_deref() {
+        None => true,
+        Some("serve") => t == Transport::Serve,
+        Some("connect") => t == Transport::Connect,
+        Some(other) => panic!("--only takes serve or connect, not {other:?}"),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a runtime");
+    // The round trips each row makes: serve, 1 event POST and 4 calls (classic) or 1 call and
+    // 3 checkpoint POSTs (checkpoint), all HTTP; connect, the calls are WebSocket exchanges
+    // instead (the checkpoints stay HTTP).
+    let configs: Vec<(Transport, bool, (usize, usize))> = [
+        (Transport::Serve, false, (5, 0)),
+        (Transport::Connect, false, (1, 4)),
+        (Transport::Serve, true, (5, 0)),
+        (Transport::Connect, true, (4, 1)),
+    ]
+    .into_iter()
+    .filter(|(t, ..)| wanted(*t))
+    .collect();
     let rows = rt.block_on(async {
-        let (classic, classic_calls) = measure(Transport::Serve, false, runs).await;
-        let (checkpoint, _) = measure(Transport::Serve, true, runs).await;
-        let (connect_classic, _) = measure(Transport::Connect, false, runs).await;
-        let (connect_checkpoint, _) = measure(Transport::Connect, true, runs).await;
-        // Classic: one event POST and one call per step plus the final call.
-        let http_floor = floor(1 + classic_calls, runs).await;
-        let ws_floor = ws_floor(classic_calls, runs).await;
-        vec![
-            classic,
-            connect_classic,
-            checkpoint,
-            connect_checkpoint,
-            http_floor,
-            ws_floor,
-        ]
+        let mut rows: Vec<Row> = configs.iter().map(|_| Row { rounds: Vec::new() }).collect();
+        for _ in 0..rounds {
+            for (row, &(transport, checkpointing, (posts, frames))) in rows.iter_mut().zip(&configs)
+            {
+                let measured = measure(transport, checkpointing, runs).await;
+                let floor = bare_floor(posts, frames, runs).await;
+                row.rounds.push((measured, floor));
+            }
+        }
+        rows
     });
     let mut table = format!(
-        "<!-- devserver-bench:start -->\n\nMeasured {} on this machine ({} cores), {runs} runs per row, loopback, release build.\n\n\
-         | 3-step run | p50 event → completed | p99 | completed runs/s (16 senders) |\n|---|---:|---:|---:|\n",
+        "<!-- devserver-bench:start -->\n\nMeasured {} on this machine ({} cores), {runs} runs per row and round, {rounds} rounds, loopback, release build. Each row's run and its floor are measured one after the other in every round; the round with the median p50 ÷ floor is shown, with every round's ratio.\n\n\
+         | 3-step run | p50 event → completed | p99 | completed runs/s (16 senders) | its floor: p50, runs/s | p50 ÷ floor |\n|---|---:|---:|---:|---|---:|\n",
         chrono::Utc::now().format("%Y-%m-%d"),
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(0),
     );
-    for r in &rows {
+    for row in &rows {
+        let (r, floor) = row.median();
+        let shares: Vec<String> = row
+            .rounds
+            .iter()
+            .map(|round| format!("{:.2}", Row::share(round)))
+            .collect();
         table.push_str(&format!(
-            "| {} | {:.0} µs | {:.0} µs | {:.0} |\n",
+            "| {} | {:.0} µs | {:.0} µs | {:.0} | {}: {:.0} µs, {:.0} | **{:.2}x** ({}) |\n",
             r.label,
             r.p50.as_secs_f64() * 1e6,
             r.p99.as_secs_f64() * 1e6,
-            r.per_sec
+            r.per_sec,
+            floor.label.trim_start_matches("floor: "),
+            floor.p50.as_secs_f64() * 1e6,
+            floor.per_sec,
+            r.p50.as_secs_f64() / floor.p50.as_secs_f64(),
+            shares.join(", "),
         ));
     }
     table.push_str("\n<!-- devserver-bench:end -->");

@@ -12,8 +12,8 @@ pub struct CallRequest {
     pub url: String,
     /// `step` or a hashed id.
     pub step_id: String,
-    /// The JSON body.
-    pub body: Value,
+    /// The JSON body, serialized.
+    pub body: bytes::Bytes,
 }
 
 impl CallRequest {
@@ -27,6 +27,8 @@ impl CallRequest {
     /// - Every event gets `user: {}` when it has none.
     /// - `checkpoint` is `(fn uuid, qi id)` when the SDK may checkpoint (only for discovery calls
     ///   without forced planning, as the SDK checks).
+    ///
+    /// The body is written straight from the run (its events and memo are not copied first).
     pub fn new(
         run: &Run,
         function_url: &str,
@@ -37,32 +39,104 @@ impl CallRequest {
             .outgoing
             .and_then(|o| run.stack.iter().position(|s| s == o))
             .map_or(0, |p| p + 1);
-        let mut ctx = json!({
-            "run_id": run.id,
-            "step_id": "step",
-            "attempt": call.attempt,
-            "max_attempts": run.max_attempts,
-            "disable_immediate_execution": call.force_plan,
-            "use_api": false,
-            "stack": { "stack": run.stack, "current": current },
-        });
-        if let Some((fn_id, qi_id)) = checkpoint {
-            ctx["fn_id"] = json!(fn_id);
-            ctx["qi_id"] = json!(qi_id);
-        }
-        let body = json!({
-            "event": with_user(&run.event),
-            "events": run.events.iter().map(with_user).collect::<Vec<_>>(),
-            "steps": run.memo,
-            "ctx": ctx,
-            "version": run.version,
-            "use_api": false,
-        });
+        let body = Body {
+            event: WithUser(&run.event),
+            events: Events(&run.events),
+            steps: &run.memo,
+            ctx: Ctx {
+                run_id: &run.id,
+                step_id: "step",
+                attempt: call.attempt,
+                max_attempts: run.max_attempts,
+                disable_immediate_execution: call.force_plan,
+                use_api: false,
+                stack: Stack {
+                    stack: &run.stack,
+                    current,
+                },
+                fn_id: checkpoint.map(|(fn_id, _)| fn_id),
+                qi_id: checkpoint.map(|(_, qi_id)| qi_id),
+            },
+            version: run.version,
+            use_api: false,
+        };
+        // Writing JSON of `Value`s and plain fields into memory cannot fail.
+        let body = serde_json::to_vec(&body).unwrap_or_default();
         Self {
             url: with_step_id(function_url, call.step_id),
             step_id: call.step_id.to_string(),
-            body,
+            body: body.into(),
         }
+    }
+}
+
+/// An execution request's body, borrowed from the run.
+#[derive(serde::Serialize)]
+struct Body<'a> {
+    event: WithUser<'a>,
+    events: Events<'a>,
+    steps: &'a serde_json::Map<String, Value>,
+    ctx: Ctx<'a>,
+    version: i64,
+    use_api: bool,
+}
+
+/// Its `ctx`.
+#[derive(serde::Serialize)]
+struct Ctx<'a> {
+    run_id: &'a str,
+    step_id: &'static str,
+    attempt: u32,
+    max_attempts: u32,
+    disable_immediate_execution: bool,
+    use_api: bool,
+    stack: Stack<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fn_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qi_id: Option<&'a str>,
+}
+
+/// `ctx.stack`.
+#[derive(serde::Serialize)]
+struct Stack<'a> {
+    stack: &'a [String],
+    current: usize,
+}
+
+/// An event as the driver sends it: `user: {}` when it has none (or it is null).
+struct WithUser<'a>(&'a Value);
+
+impl serde::Serialize for WithUser<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(o) = self.0 else {
+            return self.0.serialize(serializer);
+        };
+        let empty = serde_json::Map::new();
+        let has_user = o.get("user").is_some_and(|u| !u.is_null());
+        let mut map =
+            serializer.serialize_map(Some(o.len() + usize::from(!o.contains_key("user"))))?;
+        for (k, v) in o {
+            if k == "user" && !has_user {
+                map.serialize_entry(k, &empty)?;
+            } else {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        if !o.contains_key("user") {
+            map.serialize_entry("user", &empty)?;
+        }
+        map.end()
+    }
+}
+
+/// The run's events, each [`WithUser`].
+struct Events<'a>(&'a [Value]);
+
+impl serde::Serialize for Events<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(WithUser))
     }
 }
 
@@ -77,17 +151,6 @@ pub struct CallSpec<'a> {
     pub outgoing: Option<&'a str>,
     /// `disable_immediate_execution`.
     pub force_plan: bool,
-}
-
-/// An event as the driver sends it: `user: {}` when it has none.
-fn with_user(event: &Value) -> Value {
-    let mut e = event.clone();
-    if let Value::Object(o) = &mut e {
-        if matches!(o.get("user"), None | Some(Value::Null)) {
-            o.insert("user".into(), json!({}));
-        }
-    }
-    e
 }
 
 /// Replaces (or adds) the `stepId` query parameter.
@@ -161,7 +224,7 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
         .header("content-type", "application/json")
         .header(headers::SERVER_KIND, "dev")
         .header(headers::STEP_ID, &req.step_id)
-        .json(&req.body)
+        .body(req.body.clone())
         .send()
         .await;
     let resp = match resp {
@@ -405,6 +468,57 @@ fn driver_error(reason: String) -> CallOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_body_is_the_go_drivers_with_user_filled_in() {
+        let run: Run = serde_json::from_value(json!({
+            "id": "01RUN", "function_id": "app-fn", "app_id": "app",
+            "event": {"name": "a", "data": {"n": 1}, "user": null},
+            "events": [
+                {"name": "a", "data": {"n": 1}, "user": null},
+                {"name": "b", "data": {}, "user": {"id": 7}},
+                {"name": "c", "data": {}},
+            ],
+            "memo": {"h1": {"data": 2}}, "stack": ["h1"], "status": "Running", "output": null,
+            "started_at_ms": 1000, "ended_at_ms": null, "version": 2, "force_plan": false,
+            "pending": {}, "parent": null, "max_attempts": 4, "steps": [],
+        }))
+        .expect("a run");
+        let spec = CallSpec {
+            step_id: "step",
+            attempt: 1,
+            outgoing: Some("h1"),
+            force_plan: false,
+        };
+        let body = |checkpoint| {
+            let req = CallRequest::new(&run, "http://a/api?fnId=f", &spec, checkpoint);
+            serde_json::from_slice::<Value>(&req.body).expect("JSON")
+        };
+        let ctx = json!({
+            "run_id": "01RUN", "step_id": "step", "attempt": 1, "max_attempts": 4,
+            "disable_immediate_execution": false, "use_api": false,
+            "stack": {"stack": ["h1"], "current": 1},
+        });
+        assert_eq!(
+            body(None),
+            json!({
+                "event": {"name": "a", "data": {"n": 1}, "user": {}},
+                "events": [
+                    {"name": "a", "data": {"n": 1}, "user": {}},
+                    {"name": "b", "data": {}, "user": {"id": 7}},
+                    {"name": "c", "data": {}, "user": {}},
+                ],
+                "steps": {"h1": {"data": 2}},
+                "ctx": ctx,
+                "version": 2,
+                "use_api": false,
+            })
+        );
+        let checkpointing = body(Some(("uuid-1", "qi-1")));
+        assert_eq!(checkpointing["ctx"]["fn_id"], json!("uuid-1"));
+        assert_eq!(checkpointing["ctx"]["qi_id"], json!("qi-1"));
+        assert!(body(None)["ctx"].get("fn_id").is_none());
+    }
 
     #[test]
     fn step_ids_replace_the_registered_one() {

@@ -6,15 +6,19 @@
 //! for the `WORKER_REPLY`, which is answered with `WORKER_REPLY_ACK`. When no worker is
 //! connected nothing runs and no attempt is used up; when the worker goes away mid-call, the
 //! attempt fails and is retried, on another worker if there is one.
+//!
+//! A call is no task of its own: its [`Answer`] is called by the session that reads the reply,
+//! or by the gateway's one timer task when the call runs out of time, so a reply reaches the
+//! engine with no hop between tasks.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use inngest_runtime::protocol::connect::{
     ConnectMessage, GatewayExecutorRequestData, GatewayMessageType, SdkResponse,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// Why a call did not reach a worker, or got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +44,12 @@ pub(crate) enum GatewayError {
 /// How long a worker has to acknowledge a request before the call counts as not delivered.
 const ACK_WAIT: Duration = Duration::from_secs(5);
 
+/// How long the timer task sleeps at most (it ends within this once the gateway is dropped).
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// Where a call's outcome goes; called exactly once.
+pub(crate) type Answer = Box<dyn FnOnce(Result<SdkResponse, GatewayError>) + Send>;
+
 /// A call waiting for its reply.
 struct Pending {
     /// The lease the worker holds now (it names it to extend it).
@@ -48,16 +58,49 @@ struct Pending {
     previous_lease_id: Option<String>,
     /// Whether the worker acknowledged the request (`WORKER_REQUEST_ACK`).
     acked: bool,
-    reply: oneshot::Sender<SdkResponse>,
+    answer: Answer,
     /// When its lease runs out unless extended.
-    lease_until: tokio::time::Instant,
+    lease_until: Instant,
+    /// When it must have been acknowledged.
+    ack_until: Instant,
+    /// When the call times out, and after how long.
+    deadline: Instant,
+    timeout: Duration,
 }
+
+impl Pending {
+    /// When the timer must look at it next.
+    fn due(&self) -> Instant {
+        let due = self.lease_until.min(self.deadline);
+        if self.acked {
+            due
+        } else {
+            due.min(self.ack_until)
+        }
+    }
+
+    /// Why it is over at `now`, if it is.
+    fn expired(&self, now: Instant, ack_wait: Duration) -> Option<GatewayError> {
+        if now >= self.deadline {
+            Some(GatewayError::Timeout(self.timeout))
+        } else if !self.acked && now >= self.ack_until {
+            Some(GatewayError::NotAcknowledged(ack_wait))
+        } else if self.lease_until <= now {
+            Some(GatewayError::LeaseExpired)
+        } else {
+            None
+        }
+    }
+}
+
+use tokio::time::Instant;
 
 /// One connected worker.
 struct Worker {
     connection_id: String,
     instance_id: String,
-    tx: mpsc::Sender<ConnectMessage>,
+    /// Unbounded: what is queued is bounded by the engine's cap of calls in flight per app.
+    tx: mpsc::UnboundedSender<ConnectMessage>,
     /// Sent `WORKER_PAUSE`: no new requests.
     paused: bool,
 }
@@ -70,6 +113,8 @@ struct State {
     pending: HashMap<String, Pending>,
     /// Round-robin position per app.
     next: HashMap<String, usize>,
+    /// When the timer task wakes next (`None`: it is not running yet).
+    timer_at: Option<Instant>,
 }
 
 /// A worker as the API shows it.
@@ -106,6 +151,8 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub(crate) struct Gateway {
     state: Arc<Mutex<State>>,
+    /// Wakes the timer task when a call is due before it would wake.
+    timer: Arc<tokio::sync::Notify>,
     lease: Duration,
     heartbeat: Duration,
 }
@@ -123,6 +170,7 @@ impl Gateway {
         let floor = Duration::from_millis(100);
         Self {
             state: Arc::default(),
+            timer: Arc::default(),
             lease: lease.max(floor),
             heartbeat: heartbeat.max(floor),
         }
@@ -162,7 +210,12 @@ impl Gateway {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
+    }
+
+    /// How long a worker has to acknowledge a request.
+    fn ack_wait(&self) -> Duration {
+        ACK_WAIT.min(self.lease)
     }
 
     /// A worker joins `app`; frames for it go to `tx`.
@@ -171,7 +224,7 @@ impl Gateway {
         app: &str,
         connection_id: &str,
         instance_id: &str,
-        tx: mpsc::Sender<ConnectMessage>,
+        tx: mpsc::UnboundedSender<ConnectMessage>,
     ) {
         self.lock()
             .workers
@@ -192,7 +245,7 @@ impl Gateway {
         let mut st = self.lock();
         for w in st.workers.values_mut().flatten() {
             w.paused = true;
-            let _ = w.tx.try_send(closing.clone());
+            let _ = w.tx.send(closing.clone());
         }
     }
 
@@ -219,8 +272,12 @@ impl Gateway {
 
     /// The reply to a pending call (over any connection, or flushed); whether it was pending.
     pub fn reply(&self, reply: SdkResponse) -> bool {
-        match self.lock().pending.remove(&reply.request_id) {
-            Some(p) => p.reply.send(reply).is_ok(),
+        let pending = self.lock().pending.remove(&reply.request_id);
+        match pending {
+            Some(p) => {
+                (p.answer)(Ok(reply));
+                true
+            }
             None => false,
         }
     }
@@ -244,83 +301,112 @@ impl Gateway {
             .collect()
     }
 
-    /// Sends `request` to a worker of `app` and waits for its reply.
-    pub async fn call(
+    /// Sends `request` to a worker of `app`; `answer` gets its reply, or why there is none
+    /// (no worker, the worker gone, no acknowledgement, the lease or `timeout` run out).
+    pub fn call(
         &self,
         app: &str,
         request: GatewayExecutorRequestData,
         timeout: Duration,
-    ) -> Result<SdkResponse, GatewayError> {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let tx = {
-            let mut st = self.lock();
-            let start = st.next.get(app).copied().unwrap_or(0);
-            let Some(list) = st.workers.get(app) else {
-                return Err(GatewayError::NoWorker(app.to_string()));
-            };
-            let n = list.len();
-            let Some(i) = (0..n).map(|k| (start + k) % n).find(|&i| !list[i].paused) else {
-                return Err(GatewayError::NoWorker(app.to_string()));
-            };
-            let tx = list[i].tx.clone();
-            st.next.insert(app.to_string(), i + 1);
-            st.pending.insert(
-                request.request_id.clone(),
-                Pending {
-                    lease_id: request.lease_id.clone(),
-                    previous_lease_id: None,
-                    acked: false,
-                    reply: reply_tx,
-                    lease_until: tokio::time::Instant::now() + self.lease,
-                },
-            );
-            tx
-        };
+        answer: Answer,
+    ) {
+        let now = Instant::now();
         let id = request.request_id.clone();
+        let pending = Pending {
+            lease_id: request.lease_id.clone(),
+            previous_lease_id: None,
+            acked: false,
+            answer,
+            lease_until: now + self.lease,
+            ack_until: now + self.ack_wait(),
+            deadline: now
+                .checked_add(timeout)
+                .unwrap_or(now + Duration::from_secs(86_400 * 365)),
+            timeout,
+        };
         let frame = ConnectMessage::of(GatewayMessageType::GatewayExecutorRequest, &request);
-        if tx.send(frame).await.is_err() {
-            self.lock().pending.remove(&id);
-            return Err(GatewayError::Lost);
+        let mut st = self.lock();
+        let start = st.next.get(app).copied().unwrap_or(0);
+        let worker = st.workers.get(app).and_then(|list| {
+            let n = list.len();
+            (0..n)
+                .map(|k| (start + k) % n)
+                .find(|&i| !list[i].paused)
+                .map(|i| (i, list[i].tx.clone()))
+        });
+        let Some((i, tx)) = worker else {
+            drop(st);
+            return (pending.answer)(Err(GatewayError::NoWorker(app.to_string())));
+        };
+        st.next.insert(app.to_string(), i + 1);
+        if tx.send(frame).is_err() {
+            drop(st);
+            return (pending.answer)(Err(GatewayError::Lost));
         }
-        let sent_at = tokio::time::Instant::now();
-        let deadline = sent_at + timeout;
-        let ack_deadline = sent_at + ACK_WAIT.min(self.lease);
-        tokio::pin!(reply_rx);
-        loop {
-            // Wake when the lease would run out (or the acknowledgement is due), then see
-            // whether it was extended (or acknowledged) meanwhile.
-            let (lease_until, acked) = match self.lock().pending.get(&id) {
-                Some(p) => (p.lease_until, p.acked),
-                // Answered (or dropped with its worker) while we looked away.
-                None => (
-                    tokio::time::Instant::now() + Duration::from_millis(10),
-                    true,
-                ),
-            };
-            let wake = if acked {
-                lease_until.min(deadline)
-            } else {
-                lease_until.min(deadline).min(ack_deadline)
-            };
-            tokio::select! {
-                reply = &mut reply_rx => return reply.map_err(|_| GatewayError::Lost),
-                () = tokio::time::sleep_until(wake) => {
-                    let now = tokio::time::Instant::now();
-                    if now >= deadline {
-                        self.lock().pending.remove(&id);
-                        return Err(GatewayError::Timeout(timeout));
-                    }
-                    let mut st = self.lock();
-                    if st.pending.get(&id).is_some_and(|p| !p.acked) && now >= ack_deadline {
-                        st.pending.remove(&id);
-                        return Err(GatewayError::NotAcknowledged(ACK_WAIT.min(self.lease)));
-                    }
-                    if st.pending.get(&id).is_some_and(|p| p.lease_until <= now) {
-                        st.pending.remove(&id);
-                        return Err(GatewayError::LeaseExpired);
-                    }
-                }
+        let due = pending.due();
+        st.pending.insert(id, pending);
+        // The timer runs from the first call on, and is woken only when this call is due before
+        // it would look anyway.
+        match st.timer_at {
+            None => {
+                st.timer_at = Some(due);
+                tokio::spawn(watch(
+                    Arc::downgrade(&self.state),
+                    self.timer.clone(),
+                    self.ack_wait(),
+                ));
             }
+            Some(at) if due < at => {
+                st.timer_at = Some(due);
+                self.timer.notify_one();
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The gateway's timer: ends the calls whose time ran out (not acknowledged in time, a lease not
+/// extended, the call's timeout), then sleeps until the next is due. It ends once the gateway
+/// is dropped.
+async fn watch(state: Weak<Mutex<State>>, wake: Arc<tokio::sync::Notify>, ack_wait: Duration) {
+    loop {
+        let woken = wake.notified();
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        let now = Instant::now();
+        let (over, next) = {
+            let mut st = lock(&state);
+            let ended: Vec<(String, GatewayError)> = st
+                .pending
+                .iter()
+                .filter_map(|(id, p)| Some((id.clone(), p.expired(now, ack_wait)?)))
+                .collect();
+            let over: Vec<(Answer, GatewayError)> = ended
+                .into_iter()
+                .filter_map(|(id, why)| Some((st.pending.remove(&id)?.answer, why)))
+                .collect();
+            let next = st
+                .pending
+                .values()
+                .map(Pending::due)
+                .min()
+                .unwrap_or(now + IDLE_CHECK)
+                .min(now + IDLE_CHECK);
+            st.timer_at = Some(next);
+            (over, next)
+        };
+        drop(state);
+        for (answer, why) in over {
+            answer(Err(why));
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(next) => {}
+            () = woken => {}
         }
     }
 }

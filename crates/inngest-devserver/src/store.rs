@@ -1,7 +1,8 @@
 //! Durable state: apps, runs, queue items, events and the clock offset in SQLite.
 //!
-//! The engine keeps its state in memory and writes every change through to the store; on
-//! start it loads what was there, so runs, sleeps and waits survive a restart. The store is a
+//! The engine keeps its state in memory and writes what each turn of its loop changed to the
+//! store at the end of the turn, in one transaction (see `engine::journal`); on start it loads
+//! what was there, so runs, sleeps and waits survive a restart. The store is a
 //! file the caller names, or an in-memory database for tests.
 
 use std::path::Path;
@@ -146,12 +147,26 @@ impl Store {
         self.all("SELECT body FROM apps ORDER BY name", [])
     }
 
-    /// Saves a run.
+    /// Runs `writes` in one transaction: all of them, or none when one fails.
+    pub fn in_transaction<T>(
+        &self,
+        writes: impl FnOnce(&Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let done = writes(self)?;
+        tx.commit()?;
+        Ok(done)
+    }
+
+    /// Saves a run. A run's event, function and start never change, so a saved run only has
+    /// its status and body updated (an update in place, where a replace would delete the row
+    /// and its index entries and insert them again).
     pub fn save_run(&self, run: &Run) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO runs (id, event_id, status, body, function_id, started_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO runs (id, event_id, status, body, function_id, started_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
             )?
             .execute(params![
                 run.id,

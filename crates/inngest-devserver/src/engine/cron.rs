@@ -81,7 +81,8 @@ impl Engine {
                 "ts": now,
             });
             let id = event["id"].as_str().unwrap_or_default().to_string();
-            self.persist(|s, _| s.save_event(&id, &event));
+            self.journal
+                .push(super::journal::Write::Event(id.clone(), event.clone()));
             self.changed(|| super::Change::Event {
                 id,
                 name: "inngest/scheduled.timer".into(),

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::journal::Write;
 use super::{Command, Engine};
 use crate::call::{self, CallRequest, CallSpec};
 use crate::run::{Job, Pending, QueueItem};
@@ -12,11 +13,27 @@ fn app_slot(app_id: &str) -> String {
 }
 
 impl Engine {
-    /// Starts everything that is due and allowed to run.
+    /// Starts everything that is due and allowed to run, also what becomes due on the way (a
+    /// sleep that ends schedules its run's next call for now).
     pub(super) fn dispatch_due(&mut self) {
         let now = self.clock.now_ms();
-        let due = self.due_keys(now);
-        for key in due {
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let due: Vec<(i64, String)> = self
+                .due_keys(now)
+                .into_iter()
+                .filter(|key| seen.insert(key.clone()))
+                .collect();
+            if due.is_empty() {
+                return;
+            }
+            self.dispatch(due);
+        }
+    }
+
+    /// Starts the due items `keys` (an item over a limit stays queued).
+    fn dispatch(&mut self, keys: Vec<(i64, String)>) {
+        for key in keys {
             let Some(item) = self.queue.get(&key).cloned() else {
                 continue;
             };
@@ -26,7 +43,7 @@ impl Engine {
                 .is_some_and(|r| !r.is_finished());
             if !live {
                 self.queue.remove(&key);
-                self.persist(|s, _| s.delete_item(&item.id));
+                self.journal.push(Write::DeleteItem(item.id.clone()));
                 continue;
             }
             match &item.job {
@@ -39,17 +56,17 @@ impl Engine {
                 }
                 Job::Wake { step } => {
                     self.queue.remove(&key);
-                    self.persist(|s, _| s.delete_item(&item.id));
+                    self.journal.push(Write::DeleteItem(item.id.clone()));
                     self.resolve(&item.run_id, step, Value::Null);
                 }
                 Job::Timeout { step } => {
                     self.queue.remove(&key);
-                    self.persist(|s, _| s.delete_item(&item.id));
+                    self.journal.push(Write::DeleteItem(item.id.clone()));
                     self.time_out(&item.run_id, step);
                 }
                 Job::Deadline => {
                     self.queue.remove(&key);
-                    self.persist(|s, _| s.delete_item(&item.id));
+                    self.journal.push(Write::DeleteItem(item.id.clone()));
                     tracing::info!(run = %item.run_id, "run cancelled by its finish timeout");
                     self.finish(&item.run_id, crate::run::RunStatus::Cancelled, None, None);
                 }
@@ -178,8 +195,6 @@ impl Engine {
         };
         let req = CallRequest::new(run, &f.url, &spec, checkpoint);
         tracing::debug!(run = %run.id, step = %call.step_id, attempt = call.attempt, "calling the app");
-        let http = self.http.clone();
-        let tx = self.tx.clone();
         // A function synced over connect runs on a worker of its app, through the gateway.
         let over_connect = (f.url.starts_with("ws://") || f.url.starts_with("wss://")).then(|| {
             let request = inngest_runtime::protocol::connect::GatewayExecutorRequestData {
@@ -191,7 +206,7 @@ impl Engine {
                 function_id: f.uuid.clone(),
                 function_slug: f.config.id.clone(),
                 step_id: Some(call.step_id.clone()),
-                request_payload: serde_json::to_vec(&req.body).unwrap_or_default(),
+                request_payload: req.body.to_vec(),
                 run_id: run.id.clone(),
                 lease_id: ulid::Ulid::new().to_string(),
                 job_id: item.id.clone(),
@@ -212,10 +227,38 @@ impl Engine {
                 (item.id.clone(), call.attempt, item.at_ms, sent_ms),
             );
         }
+        // A connect call is no task: the gateway answers it from the session that reads the
+        // reply (or from its timer).
+        if let (Some((gateway, app, request)), None) = (over_connect, &in_process) {
+            let tx = self.tx.clone();
+            let answer: crate::gateway::Answer = Box::new(move |answer| {
+                let result = match answer {
+                    Ok(reply) => call::from_connect(&reply),
+                    Err(
+                        e @ (crate::gateway::GatewayError::NoWorker(_)
+                        | crate::gateway::GatewayError::NotAcknowledged(_)),
+                    ) => call::unreachable(e.to_string()),
+                    Err(e) => call::failed_attempt(e.to_string()),
+                };
+                report(
+                    &tx,
+                    Command::Called {
+                        item: Box::new(item),
+                        slots,
+                        result: Box::new(result),
+                        sent_ms,
+                    },
+                );
+            });
+            gateway.call(&app, request, call_timeout, answer);
+            return;
+        }
+        let http = self.http.clone();
+        let tx = self.tx.clone();
         tokio::spawn(async move {
-            let result = match (over_connect, in_process) {
-                (_, Some((Some(handler), function))) => {
-                    let body = serde_json::to_vec(&req.body).unwrap_or_default();
+            let result = match in_process {
+                Some((Some(handler), function)) => {
+                    let body = req.body.clone();
                     let step = (req.step_id != "step").then(|| req.step_id.clone());
                     // A panic in the workflow is a failed attempt (as a dropped connection is
                     // over HTTP), and a call that never returns times out: neither may leave
@@ -237,18 +280,8 @@ impl Engine {
                         )),
                     }
                 }
-                (_, Some((None, _))) => call::unreachable("the in-process app is gone".into()),
-                (None, None) => call::send(&http, &req).await,
-                (Some((gateway, app, request)), None) => {
-                    match gateway.call(&app, request, call_timeout).await {
-                        Ok(reply) => call::from_connect(&reply),
-                        Err(
-                            e @ (crate::gateway::GatewayError::NoWorker(_)
-                            | crate::gateway::GatewayError::NotAcknowledged(_)),
-                        ) => call::unreachable(e.to_string()),
-                        Err(e) => call::failed_attempt(e.to_string()),
-                    }
-                }
+                Some((None, _)) => call::unreachable("the in-process app is gone".into()),
+                None => call::send(&http, &req).await,
             };
             let _ = tx
                 .send(Command::Called {
@@ -258,6 +291,17 @@ impl Engine {
                     sent_ms,
                 })
                 .await;
+        });
+    }
+}
+
+/// Hands a finished call to the engine from outside its task (without waiting when its queue
+/// has room).
+fn report(tx: &tokio::sync::mpsc::Sender<Command>, called: Command) {
+    if let Err(tokio::sync::mpsc::error::TrySendError::Full(called)) = tx.try_send(called) {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(called).await;
         });
     }
 }

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Engine;
+use super::journal::Write;
 use crate::registry::name_matches;
 use crate::run::{Pending, RunStatus};
 
@@ -146,9 +147,20 @@ impl std::io::Write for ByteCounter {
 }
 
 impl Engine {
-    /// Accepts a batch of events: all or none. Each gets an `id` (a ULID) and `ts` when it has
-    /// none; the batch is stored in one transaction before any of it is routed.
+    /// Accepts a batch of events from outside: all or none. Each gets an `id` (a ULID) and
+    /// `ts` when it has none; the batch is stored in one transaction before any of it is
+    /// routed, so a batch the store refuses is refused as a whole.
     pub(super) fn ingest(&mut self, events: Vec<Value>) -> Result<Vec<String>, EventError> {
+        self.accept(events, true)
+    }
+
+    /// Accepts events the server makes itself (lifecycle and invoke events): stored with the
+    /// rest of the turn.
+    pub(super) fn emit(&mut self, events: Vec<Value>) -> Result<Vec<String>, EventError> {
+        self.accept(events, false)
+    }
+
+    fn accept(&mut self, events: Vec<Value>, store_now: bool) -> Result<Vec<String>, EventError> {
         if events.len() > MAX_BATCH {
             return Err(EventError::TooMany(events.len()));
         }
@@ -173,7 +185,9 @@ impl Engine {
             let id = event["id"].as_str().unwrap_or_default().to_string();
             batch.push((id, event));
         }
-        self.store.save_events(&batch).map_err(EventError::Store)?;
+        if store_now {
+            self.store.save_events(&batch).map_err(EventError::Store)?;
+        }
         let mut ids = Vec::with_capacity(batch.len());
         for (id, event) in batch {
             self.changed(|| super::Change::Event {
@@ -185,6 +199,9 @@ impl Engine {
                     .to_string(),
             });
             self.on_event(&event);
+            if !store_now {
+                self.journal.push(Write::Event(id.clone(), event));
+            }
             ids.push(id);
         }
         Ok(ids)
@@ -202,7 +219,7 @@ impl Engine {
             return false;
         }
         let now = self.clock.now_ms();
-        self.persist(|s, _| s.remember_received(&key, now));
+        self.journal.push(Write::Received(key.clone(), now));
         self.received.insert(key.clone(), now);
         self.received_order.push_back((now, key));
         true
@@ -222,7 +239,7 @@ impl Engine {
             }
         }
         if expired {
-            self.persist(|s, _| s.forget_received(horizon));
+            self.journal.push(Write::ForgetReceived(horizon));
         }
     }
 

@@ -113,7 +113,8 @@ impl Engine {
             .collect();
         for key in moot {
             if let Some(item) = self.queue.remove(&key) {
-                self.persist(|s, _| s.delete_item(&item.id));
+                self.journal
+                    .push(super::journal::Write::DeleteItem(item.id.clone()));
             }
         }
         if idle {
@@ -132,27 +133,43 @@ impl Engine {
         reason: Option<&str>,
     ) {
         let now = self.clock.now_ms();
-        let Some(run) = self.runs.get_mut(run_id) else {
-            return;
-        };
-        if run.is_finished() {
+        if self.runs.get(run_id).is_none_or(|r| r.is_finished()) {
             return;
         }
+        // Memory keeps only what is still running: the run leaves it, and its last state goes
+        // to the store with the turn.
+        let Some(mut run) = self.runs.remove(run_id) else {
+            return;
+        };
         run.status = status;
         run.output = output.clone();
         run.ended_at_ms = Some(now);
-        let run = run.clone();
         self.running.remove(run_id);
         tracing::info!(run = %run_id, function = %run.function_id, ?status, "run finished");
         self.queue.retain(|_, i| i.run_id != run_id);
-        self.persist(|s, _| s.delete_run_items(run_id));
-        self.save_run(run_id);
-        // Saved: memory keeps only what is still running.
-        self.runs.remove(run_id);
+        self.journal
+            .push(super::journal::Write::DeleteRunItems(run_id.to_string()));
+        self.changed(|| super::Change::Run {
+            run_id: run.id.clone(),
+            function_id: run.function_id.clone(),
+            status,
+        });
         // Nobody listening is fine.
         let _ = self.finished.send(RunView::from(&run));
+        self.announce_finish(&run, status, output.as_ref(), reason, now);
+        self.journal.run_finished(run);
+    }
 
-        let data = finished_data(&run, status, output.as_ref(), reason);
+    /// What follows a run's end: its parent resumes, and the lifecycle events are emitted.
+    fn announce_finish(
+        &mut self,
+        run: &Run,
+        status: RunStatus,
+        output: Option<&Value>,
+        reason: Option<&str>,
+        now: i64,
+    ) {
+        let data = finished_data(run, status, output, reason);
         let finished = json!({
             "name": FUNCTION_FINISHED, "data": data, "id": ulid::Ulid::new().to_string(), "ts": now,
         });
@@ -179,7 +196,7 @@ impl Engine {
             _ => {}
         }
         emitted.push(finished);
-        let _ = self.ingest(emitted);
+        let _ = self.emit(emitted);
     }
 
     /// Starts an invoked child for a parent's `InvokeFunction` op.
@@ -198,7 +215,7 @@ impl Engine {
             "id": ulid::Ulid::new().to_string(),
             "ts": self.clock.now_ms(),
         });
-        let _ = self.ingest(vec![event.clone()]);
+        let _ = self.emit(vec![event.clone()]);
         self.start_run(function_id, vec![event], None)
     }
 
@@ -257,7 +274,7 @@ impl Engine {
                 },
             );
         }
-        let _ = self.ingest(vec![event.clone()]);
+        let _ = self.emit(vec![event.clone()]);
         match self.start_run(target, vec![event], Some(link)) {
             Some(child) => {
                 if let Some(Pending::Invoke { child_run_id, .. }) = self

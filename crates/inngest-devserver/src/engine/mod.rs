@@ -5,13 +5,15 @@
 //! each have a module: [`intake`] (an event arrives: triggers, waits, cancellations),
 //! [`flow`] (batching, debounce, rate limit, idempotency, throttle, singleton before a start),
 //! [`dispatch`] (due queue items become SDK calls), [`outcome`] (an SDK answer becomes memo
-//! entries and new queue items), [`lifecycle`] (runs start and finish), [`cron`].
+//! entries and new queue items), [`lifecycle`] (runs start and finish), [`cron`]; and
+//! [`journal`], what a turn of the loop must tell the store, written when the turn ends.
 
 mod change;
 mod cron;
 mod dispatch;
 mod flow;
 mod intake;
+mod journal;
 mod lifecycle;
 mod outcome;
 mod trace;
@@ -416,6 +418,10 @@ pub(crate) struct Engine {
     /// The call that offered checkpointing in flight for each run (its queue item, attempt,
     /// when it was due and sent, in ms): the steps a v4 SDK checkpoints meanwhile belong to it.
     calls: HashMap<String, (String, u32, i64, i64)>,
+    /// The store writes of this turn of the loop.
+    journal: journal::Journal,
+    /// Answers sent when the turn's writes are done (see [`Engine::answer`]).
+    answers: Vec<Box<dyn FnOnce() + Send>>,
     options: EngineOptions,
 }
 
@@ -442,6 +448,8 @@ impl Engine {
             settle_waiters: Vec::new(),
             run_ids: ulid::Generator::new(),
             calls: HashMap::new(),
+            journal: journal::Journal::default(),
+            answers: Vec::new(),
             clock,
             store,
             registry: Registry::default(),
@@ -514,6 +522,14 @@ impl Engine {
     async fn run_loop(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
             self.tick();
+            // The calls just started go out (their tasks run) before the store is written.
+            if self.journal.has_writes() {
+                tokio::task::yield_now().await;
+            }
+            self.flush();
+            for answer in std::mem::take(&mut self.answers) {
+                answer();
+            }
             self.answer_settled();
             let wait = self.next_wake();
             tokio::select! {
@@ -541,6 +557,14 @@ impl Engine {
                 let _ = waiter.send(());
             }
         }
+    }
+
+    /// Answers a command that changed state once the turn's writes are in the store, so that
+    /// an answer is never ahead of the store.
+    fn answer<T: Send + 'static>(&mut self, reply: oneshot::Sender<T>, value: T) {
+        self.answers.push(Box::new(move || {
+            let _ = reply.send(value);
+        }));
     }
 
     /// Runs whatever time has made due: cron ticks, flow-control starts, queue items.
@@ -572,30 +596,33 @@ impl Engine {
     fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::SendEvents(events, reply) => {
-                let _ = reply.send(self.ingest(events));
+                let accepted = self.ingest(events);
+                self.answer(reply, accepted);
             }
             Command::Register(sync, reply) => {
-                let _ = reply.send(self.register(*sync));
+                let registered = self.register(*sync);
+                self.answer(reply, registered);
             }
             Command::Checkpoint {
                 run_id,
                 steps,
                 reply,
             } => {
-                let _ = reply.send(self.checkpoint(&run_id, steps));
+                let saved = self.checkpoint(&run_id, steps);
+                self.answer(reply, saved);
             }
             Command::Advance(by, reply) => {
                 let moved = self.clock.advance(by);
                 if moved.is_ok() {
-                    self.persist(|s, e| {
-                        s.set_meta("clock_offset_ms", &e.clock.offset_ms().to_string())
-                    });
+                    self.journal.push(journal::Write::Meta(
+                        "clock_offset_ms",
+                        self.clock.offset_ms().to_string(),
+                    ));
                     self.changed(|| Change::Clock {
                         now_ms: self.clock.now_ms(),
                     });
-                    self.tick();
                 }
-                let _ = reply.send(moved);
+                self.answer(reply, moved);
             }
             Command::Run(id, reply) => {
                 let run = match self.runs.get(&id) {
@@ -644,7 +671,8 @@ impl Engine {
                 let _ = reply.send(trace);
             }
             Command::Rerun(run_id, reply) => {
-                let _ = reply.send(self.rerun(&run_id));
+                let started = self.rerun(&run_id);
+                self.answer(reply, started);
             }
             Command::Apps(reply) => {
                 let _ = reply.send(view::apps(&self.registry));
@@ -654,7 +682,7 @@ impl Engine {
                 if running {
                     self.finish(&run_id, crate::run::RunStatus::Cancelled, None, None);
                 }
-                let _ = reply.send(running);
+                self.answer(reply, running);
             }
             Command::Settle(reply) => self.settle_waiters.push(reply),
             Command::NextDue(with_crons, reply) => {
@@ -678,7 +706,8 @@ impl Engine {
                 let _ = reply.send(memo);
             }
             Command::Invoke(function_id, data, reply) => {
-                let _ = reply.send(self.invoke_now(&function_id, data));
+                let started = self.invoke_now(&function_id, data);
+                self.answer(reply, started);
             }
             Command::FindRuns(filter, reply) => {
                 let runs = self
@@ -697,7 +726,8 @@ impl Engine {
                 let _ = reply.send(count.unwrap_or(0));
             }
             Command::FireCron(function_id, reply) => {
-                let _ = reply.send(self.fire_cron_now(&function_id));
+                let started = self.fire_cron_now(&function_id);
+                self.answer(reply, started);
             }
             #[cfg(test)]
             Command::Crash => panic!("a bug in the engine"),
@@ -717,8 +747,8 @@ impl Engine {
         let name = sync.app_name.clone();
         let modified = self.registry.register(sync, self.clock.now_ms())?;
         if let Some(app) = self.registry.apps().find(|a| a.sync.app_name == name) {
-            let app = app.clone();
-            self.persist(|s, _| s.save_app(&name, &app));
+            let app = Box::new(app.clone());
+            self.journal.push(journal::Write::App(name.clone(), app));
         }
         self.rebuild_crons();
         tracing::info!(app = %name, modified, "app synced");
@@ -762,16 +792,10 @@ impl Engine {
         }
     }
 
-    /// Runs a store write; a failure is logged (the in-memory state stays authoritative).
-    fn persist(&self, write: impl FnOnce(&Store, &Self) -> Result<(), StoreError>) {
-        if let Err(e) = write(&self.store, self) {
-            tracing::error!(error = %crate::error_chain(&e), "could not persist state");
-        }
-    }
-
-    fn save_run(&self, run_id: &str) {
+    /// Notes that a run in memory changed (it is written when the turn ends).
+    fn save_run(&mut self, run_id: &str) {
         if let Some(run) = self.runs.get(run_id) {
-            self.persist(|s, _| s.save_run(run));
+            self.journal.run_changed(run_id);
             self.changed(|| Change::Run {
                 run_id: run.id.clone(),
                 function_id: run.function_id.clone(),
@@ -835,7 +859,7 @@ impl Engine {
             at_ms,
             job,
         };
-        self.persist(|s, _| s.save_item(&item));
+        self.journal.push(journal::Write::Item(item.clone()));
         self.queue.insert((item.at_ms, item.id.clone()), item);
     }
 }

@@ -150,7 +150,8 @@ struct Answer {
 impl Engine {
     /// A call sent at `sent_ms` (ms of the server's clock) answered.
     pub(super) fn on_called(&mut self, item: QueueItem, result: CallResult, sent_ms: i64) {
-        self.persist(|s, _| s.delete_item(&item.id));
+        self.journal
+            .push(super::journal::Write::DeleteItem(item.id.clone()));
         // The call that may have checkpointed is over (a planned step's call, in flight
         // beside it, is not that call).
         if self

@@ -222,7 +222,7 @@ async fn session(mut socket: WebSocket, s: Shared) {
     {
         return;
     }
-    let (tx, mut rx) = mpsc::channel::<ConnectMessage>(64);
+    let (tx, mut rx) = mpsc::unbounded_channel::<ConnectMessage>();
     let conn = connect.connection_id.clone();
     for app in &connect.apps {
         s.gateway
@@ -285,7 +285,11 @@ async fn session(mut socket: WebSocket, s: Shared) {
                     GatewayMessageType::WorkerReply => match m.payload_as::<SdkResponse>() {
                         Ok(reply) => {
                             let ack = WorkerReplyAckData { request_id: reply.request_id.clone() };
-                            let _ = s.gateway.reply(reply);
+                            if s.gateway.reply(reply) {
+                                // The run goes on first (its call's waiter runs on this thread
+                                // next); the acknowledgement only lets the worker forget it.
+                                tokio::task::yield_now().await;
+                            }
                             Some(frame(GatewayMessageType::WorkerReplyAck, &ack))
                         }
                         Err(_) => None,

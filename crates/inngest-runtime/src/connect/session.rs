@@ -230,10 +230,22 @@ pub(super) async fn run(
     // connection is up.
     let (out_tx, mut out_rx) = mpsc::channel::<Frame>(256);
     let mut writer = AbortOnDrop(tokio::spawn(async move {
-        while let Some(frame) = out_rx.recv().await {
-            let closing = matches!(frame, Frame::Close(_));
-            if sink.send(frame).await.is_err() || closing {
-                break;
+        // The frames queued meanwhile go out with one write: a request's acknowledgement and
+        // its reply, when the reply was ready before the writer ran, take one syscall.
+        while let Some(mut frame) = out_rx.recv().await {
+            loop {
+                let closing = matches!(frame, Frame::Close(_));
+                if sink.feed(frame).await.is_err() || closing {
+                    let _ = sink.flush().await;
+                    return;
+                }
+                match out_rx.try_recv() {
+                    Ok(next) => frame = next,
+                    Err(_) => break,
+                }
+            }
+            if sink.flush().await.is_err() {
+                return;
             }
         }
     }));
