@@ -19,15 +19,17 @@ impl Engine {
         let now = self.clock.now_ms();
         let mut seen = std::collections::HashSet::new();
         loop {
+            let enqueued = self.enqueued;
             let due: Vec<(i64, String)> = self
                 .due_keys(now)
                 .into_iter()
                 .filter(|key| seen.insert(key.clone()))
                 .collect();
-            if due.is_empty() {
+            self.dispatch(due);
+            // Another look (a walk of the due queue) only when the pass queued more work.
+            if self.enqueued == enqueued {
                 return;
             }
-            self.dispatch(due);
         }
     }
 
@@ -87,10 +89,10 @@ impl Engine {
         let mut keys = Vec::new();
         for (key, item) in self.queue.range(..=(now, String::from("~"))) {
             if let Job::Execute(_) = item.job {
+                if free == 0 {
+                    continue;
+                }
                 if let Some(run) = self.runs.get(&item.run_id) {
-                    if free == 0 {
-                        continue;
-                    }
                     let app = per_app.entry(run.app_id.as_str()).or_insert_with(|| {
                         self.in_flight
                             .get(&app_slot(&run.app_id))
@@ -220,6 +222,7 @@ impl Engine {
             .starts_with(crate::in_process::SCHEME)
             .then(|| (self.in_process.get(&f.app_id), f.config.id.clone()));
         let call_timeout = self.options.call_timeout;
+        self.calls_started = self.calls_started.wrapping_add(1);
         let sent_ms = self.clock.now_ms();
         if checkpoint.is_some() {
             self.calls.insert(

@@ -113,6 +113,39 @@ pub(crate) enum Command {
     },
 }
 
+/// At most this many commands share a turn of the engine loop.
+const TURN_COMMANDS: usize = 64;
+
+impl Command {
+    /// Whether it reads the store (finished runs and events live only there).
+    fn reads_store(&self) -> bool {
+        match self {
+            Command::Run(..)
+            | Command::EventRuns(..)
+            | Command::Event(..)
+            | Command::Events(..)
+            | Command::Trace(..)
+            | Command::Rerun(..)
+            | Command::Memo(..)
+            | Command::FindRuns(..)
+            | Command::CountRuns(..) => true,
+            Command::SendEvents(..)
+            | Command::Register(..)
+            | Command::Checkpoint { .. }
+            | Command::Advance(..)
+            | Command::Apps(..)
+            | Command::Cancel(..)
+            | Command::Settle(..)
+            | Command::NextDue(..)
+            | Command::FireCron(..)
+            | Command::Invoke(..)
+            | Command::Called { .. } => false,
+            #[cfg(test)]
+            Command::Crash => false,
+        }
+    }
+}
+
 /// Which runs [`EngineHandle::find_runs`] returns: the newest `limit` (at most 1,000), of one
 /// function, with one status, older than a cursor and started in a time range when given.
 ///
@@ -422,6 +455,10 @@ pub(crate) struct Engine {
     journal: journal::Journal,
     /// Answers sent when the turn's writes are done (see [`Engine::answer`]).
     answers: Vec<Box<dyn FnOnce() + Send>>,
+    /// SDK calls started so far (a turn that started one lets it go out before writing).
+    calls_started: u64,
+    /// Queue items made so far (a tick looks again when its pass made some).
+    enqueued: u64,
     options: EngineOptions,
 }
 
@@ -450,6 +487,8 @@ impl Engine {
             calls: HashMap::new(),
             journal: journal::Journal::default(),
             answers: Vec::new(),
+            calls_started: 0,
+            enqueued: 0,
             clock,
             store,
             registry: Registry::default(),
@@ -520,12 +559,14 @@ impl Engine {
     }
 
     async fn run_loop(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut calls_at_flush = self.calls_started;
         loop {
             self.tick();
-            // The calls just started go out (their tasks run) before the store is written.
-            if self.journal.has_writes() {
+            // The calls the turn started go out (their tasks run) before the store is written.
+            if self.calls_started != calls_at_flush && self.journal.has_writes() {
                 tokio::task::yield_now().await;
             }
+            calls_at_flush = self.calls_started;
             self.flush();
             for answer in std::mem::take(&mut self.answers) {
                 answer();
@@ -534,7 +575,19 @@ impl Engine {
             let wait = self.next_wake();
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd),
+                    Some(cmd) => {
+                        self.handle(cmd);
+                        // A burst of commands shares the turn, and so its commit (a command
+                        // that reads the store has the turn's writes written first).
+                        for _ in 1..TURN_COMMANDS {
+                            let Ok(cmd) = rx.try_recv() else { break };
+                            self.tick();
+                            if cmd.reads_store() {
+                                self.flush();
+                            }
+                            self.handle(cmd);
+                        }
+                    }
                     None => break,
                 },
                 _ = tokio::time::sleep(wait) => {}
@@ -860,6 +913,7 @@ impl Engine {
             job,
         };
         self.journal.push(journal::Write::Item(item.clone()));
+        self.enqueued = self.enqueued.wrapping_add(1);
         self.queue.insert((item.at_ms, item.id.clone()), item);
     }
 }

@@ -97,6 +97,24 @@ fn bare(kind: GatewayMessageType) -> Frame {
     Frame::Binary(ConnectMessage::bare(kind).encode_to_vec().into())
 }
 
+/// Writes `first` and whatever else is queued for the worker meanwhile with one flush: a
+/// reply's acknowledgement and the run's next request, queued while the engine answered the
+/// reply, go out in one write.
+async fn write(
+    socket: &mut WebSocket,
+    first: Frame,
+    queued: &mut mpsc::UnboundedReceiver<ConnectMessage>,
+) -> Result<(), axum::Error> {
+    use futures::SinkExt;
+    socket.feed(first).await?;
+    while let Ok(next) = queued.try_recv() {
+        socket
+            .feed(Frame::Binary(next.encode_to_vec().into()))
+            .await?;
+    }
+    socket.flush().await
+}
+
 /// The next connect message, or why there is none.
 async fn next(socket: &mut WebSocket) -> Result<ConnectMessage, String> {
     loop {
@@ -297,13 +315,14 @@ async fn session(mut socket: WebSocket, s: Shared) {
                     _ => None,
                 };
                 if let Some(answer) = answer {
-                    if socket.send(answer).await.is_err() {
+                    if write(&mut socket, answer, &mut rx).await.is_err() {
                         break;
                     }
                 }
             }
             Some(out) = rx.recv() => {
-                if socket.send(Frame::Binary(out.encode_to_vec().into())).await.is_err() {
+                let out = Frame::Binary(out.encode_to_vec().into());
+                if write(&mut socket, out, &mut rx).await.is_err() {
                     break;
                 }
             }
