@@ -283,7 +283,11 @@ async fn bare_floor(posts: usize, frames: usize, runs: usize) -> Result_ {
     echo.abort();
     let label = match (posts, frames) {
         (p, 0) => format!("floor: {p} bare HTTP round trips"),
-        (p, f) => format!("floor: {p} HTTP POSTs + {f} bare WebSocket round trips"),
+        (p, f) => format!(
+            "floor: {p} HTTP POST{} + {f} bare WebSocket round trip{}",
+            if p == 1 { "" } else { "s" },
+            if f == 1 { "" } else { "s" }
+        ),
     };
     Result_ {
         label,
