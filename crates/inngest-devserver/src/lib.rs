@@ -413,7 +413,9 @@ impl DevServer {
             let _ = tx.send(());
         }
         // The engine and sync tasks hold no resources that need a graceful end: every change
-        // is already in the store.
+        // that was answered is in the store (the engine awaits only between turns, or once in a
+        // turn before its commit and its answers: stopped there, the turn is as if it never ran,
+        // and its calls are made again on the next start).
         self.engine_abort.abort();
         for t in self.tasks.iter().skip(1) {
             t.abort();
