@@ -16,9 +16,10 @@ impl Engine {
     /// Starts everything that is due and allowed to run, also what becomes due on the way (a
     /// sleep that ends schedules its run's next call for now).
     pub(super) fn dispatch_due(&mut self) {
-        let now = self.clock.now_ms();
         let mut seen = std::collections::HashSet::new();
         loop {
+            // Read on every pass: what a pass queues "now" may be a millisecond later.
+            let now = self.clock.now_ms();
             let enqueued = self.enqueued;
             let due: Vec<(i64, String)> = self
                 .due_keys(now)
