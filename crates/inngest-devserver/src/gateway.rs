@@ -19,6 +19,7 @@ use inngest_runtime::protocol::connect::{
     ConnectMessage, GatewayExecutorRequestData, GatewayMessageType, SdkResponse,
 };
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// Why a call did not reach a worker, or got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -92,8 +93,6 @@ impl Pending {
         }
     }
 }
-
-use tokio::time::Instant;
 
 /// One connected worker.
 struct Worker {

@@ -223,7 +223,7 @@ impl Engine {
             .starts_with(crate::in_process::SCHEME)
             .then(|| (self.in_process.get(&f.app_id), f.config.id.clone()));
         let call_timeout = self.options.call_timeout;
-        self.calls_started = self.calls_started.wrapping_add(1);
+        self.call_started = true;
         let sent_ms = self.clock.now_ms();
         if checkpoint.is_some() {
             self.calls.insert(

@@ -68,11 +68,7 @@ impl Journal {
 
     /// Whether the turn has anything to write.
     pub fn has_writes(&self) -> bool {
-        !self.is_empty()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.runs.is_empty()
+        !self.writes.is_empty() || !self.runs.is_empty()
     }
 }
 

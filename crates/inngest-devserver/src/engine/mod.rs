@@ -455,8 +455,8 @@ pub(crate) struct Engine {
     journal: journal::Journal,
     /// Answers sent when the turn's writes are done (see [`Engine::answer`]).
     answers: Vec<Box<dyn FnOnce() + Send>>,
-    /// SDK calls started so far (a turn that started one lets it go out before writing).
-    calls_started: u64,
+    /// Whether an SDK call started since the last write (it goes out before the next one).
+    call_started: bool,
     /// Queue items made so far (a tick looks again when its pass made some).
     enqueued: u64,
     options: EngineOptions,
@@ -487,7 +487,7 @@ impl Engine {
             calls: HashMap::new(),
             journal: journal::Journal::default(),
             answers: Vec::new(),
-            calls_started: 0,
+            call_started: false,
             enqueued: 0,
             clock,
             store,
@@ -559,14 +559,12 @@ impl Engine {
     }
 
     async fn run_loop(mut self, mut rx: mpsc::Receiver<Command>) {
-        let mut calls_at_flush = self.calls_started;
         loop {
             self.tick();
             // The calls the turn started go out (their tasks run) before the store is written.
-            if self.calls_started != calls_at_flush && self.journal.has_writes() {
+            if std::mem::take(&mut self.call_started) && self.journal.has_writes() {
                 tokio::task::yield_now().await;
             }
-            calls_at_flush = self.calls_started;
             self.flush();
             for answer in std::mem::take(&mut self.answers) {
                 answer();

@@ -81,7 +81,7 @@ pub(super) async fn socket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Res
 }
 
 fn frame(kind: GatewayMessageType, payload: &impl prost::Message) -> Frame {
-    Frame::Binary(ConnectMessage::of(kind, payload).encode_to_vec().into())
+    encoded(&ConnectMessage::of(kind, payload))
 }
 
 /// A duration as Go's `time.ParseDuration` reads it: whole seconds as `10s`, else milliseconds.
@@ -93,8 +93,13 @@ fn go_duration(d: Duration) -> String {
     }
 }
 
+/// A message as a binary frame.
+fn encoded(message: &ConnectMessage) -> Frame {
+    Frame::Binary(message.encode_to_vec().into())
+}
+
 fn bare(kind: GatewayMessageType) -> Frame {
-    Frame::Binary(ConnectMessage::bare(kind).encode_to_vec().into())
+    encoded(&ConnectMessage::bare(kind))
 }
 
 /// Writes `first` and whatever else is queued for the worker meanwhile with one flush: a
@@ -108,9 +113,7 @@ async fn write(
     use futures::SinkExt;
     socket.feed(first).await?;
     while let Ok(next) = queued.try_recv() {
-        socket
-            .feed(Frame::Binary(next.encode_to_vec().into()))
-            .await?;
+        socket.feed(encoded(&next)).await?;
     }
     socket.flush().await
 }
@@ -321,8 +324,7 @@ async fn session(mut socket: WebSocket, s: Shared) {
                 }
             }
             Some(out) = rx.recv() => {
-                let out = Frame::Binary(out.encode_to_vec().into());
-                if write(&mut socket, out, &mut rx).await.is_err() {
+                if write(&mut socket, encoded(&out), &mut rx).await.is_err() {
                     break;
                 }
             }
