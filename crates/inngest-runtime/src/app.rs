@@ -11,11 +11,11 @@ use tracing::Instrument;
 use crate::client::Inngest;
 use crate::error::{RegistrationError, WorkflowError};
 use crate::event::ReceivedEvent;
-use crate::execution::{Execution, Outcome};
+use crate::execution::{Execution, Outcome, RunRequest};
 use crate::options::{Trigger, WorkflowOptions};
 use crate::protocol::event::names;
 use crate::protocol::sync::{FunctionConfig, StepConfig, StepRetries, StepRuntime, TriggerConfig};
-use crate::protocol::{EventPayload, ExecutionRequest, JsonRepr, RawJson, SerializedError};
+use crate::protocol::{EventPayload, JsonRepr, SerializedError, SharedJson};
 use crate::step::{Services, Step};
 use crate::workflow::{Context, FailureContext, Workflow, has_failure_handler};
 
@@ -23,11 +23,8 @@ use crate::workflow::{Context, FailureContext, Workflow, has_failure_handler};
 /// source): 4 retries, so 5 attempts.
 pub const DEFAULT_RETRIES: u32 = 4;
 
-type Handler = Arc<
-    dyn Fn(Arc<ExecutionRequest<RawJson>>, Execution, Step) -> BoxFuture<'static, Outcome>
-        + Send
-        + Sync,
->;
+type Handler =
+    Arc<dyn Fn(Arc<RunRequest>, Execution, Step) -> BoxFuture<'static, Outcome> + Send + Sync>;
 
 /// One registered function: a workflow or the failure handler of one.
 #[derive(Clone)]
@@ -251,7 +248,7 @@ impl AppBuilder {
                         batch: crate::workflow::Batch::new(req.clone(), validate),
                     };
                     let out = w.handler(ctx).await?;
-                    serde_json::to_value(out).map_err(|e| {
+                    SharedJson::of(&out).map_err(|e| {
                         WorkflowError::non_retriable(format!("output is not JSON: {e}"))
                     })
                 })
@@ -276,7 +273,7 @@ impl AppBuilder {
                     exec.drive(async move {
                         let ctx = failure_context::<W>(&req, attempt, step);
                         w.on_failure(ctx).await?;
-                        Ok(Value::Null)
+                        Ok(SharedJson::null())
                     })
                     .await
                 })
@@ -345,11 +342,7 @@ impl AppBuilder {
 /// The context of a failure handler, from its `inngest/function.failed` event. Nothing in the
 /// event can stop the handler from running: an error that is not an error object becomes its
 /// text, and an original event that does not decode as `W::Event` is `None` beside the raw one.
-fn failure_context<W: Workflow>(
-    req: &ExecutionRequest<RawJson>,
-    attempt: u32,
-    step: Step,
-) -> FailureContext<W> {
+fn failure_context<W: Workflow>(req: &RunRequest, attempt: u32, step: Step) -> FailureContext<W> {
     let mut data = match req.event.data.to_tree() {
         Ok(Value::Object(map)) => map,
         _ => serde_json::Map::new(),
@@ -391,7 +384,7 @@ fn failure_context<W: Workflow>(
 pub(crate) async fn execute(
     app: &App,
     f: &Registered,
-    mut req: ExecutionRequest<RawJson>,
+    mut req: RunRequest,
     target: Option<String>,
 ) -> Outcome {
     // Everything the handler logs, its steps' too, carries the run's fields.

@@ -21,10 +21,29 @@ pub fn hash(id: &str) -> String {
 /// let (hashed, _) = StepIdCounter::default().next_hashed("my-step-id");
 /// assert_eq!(hashed.as_str(), "e7d8a2f140845095749d60246ff1110c9d01d76a");
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HashedId([u8; 40]);
 
 impl HashedId {
+    /// A hashed id as the executor sends it back (a memo key): `None` unless it is 40
+    /// lowercase hex digits, the only ids this crate makes (so no other key can name a step).
+    ///
+    /// ```
+    /// use inngest_runtime::step_id::{HashedId, hash};
+    /// let id = hash("my-step-id");
+    /// assert_eq!(HashedId::parse(&id).map(|h| h.to_string()), Some(id));
+    /// assert!(HashedId::parse("E7D8A2F140845095749D60246FF1110C9D01D76A").is_none());
+    /// assert!(HashedId::parse("step").is_none());
+    /// ```
+    pub fn parse(text: &str) -> Option<Self> {
+        let bytes: [u8; 40] = text.as_bytes().try_into().ok()?;
+        // Without a branch per byte: this runs for every memo key of every request.
+        let hex = bytes.iter().fold(true, |ok, &b| {
+            ok & ((b.wrapping_sub(b'0') < 10) | (b.wrapping_sub(b'a') < 6))
+        });
+        hex.then_some(Self(bytes))
+    }
+
     fn of(digest: &[u8; 20]) -> Self {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0u8; 40];

@@ -184,9 +184,12 @@ impl<W: Workflow> Context<W> {
     /// A non-retriable error naming the first event that does not decode or validate; returned
     /// from the handler with `?`, it fails the run as a bad trigger event does.
     pub fn events(&self) -> Result<Vec<ReceivedEvent<W::Event>>, WorkflowError> {
-        self.batch
-            .request
-            .events
+        let events = self.batch.request.events().map_err(|e| {
+            WorkflowError::non_retriable(format!(
+                "the request's events are not a list of events: {e}"
+            ))
+        })?;
+        events
             .iter()
             .map(|e| decode_trigger(e, self.batch.validate))
             .collect()
@@ -196,13 +199,13 @@ impl<W: Workflow> Context<W> {
 /// The raw events of a request, for [`Context::events`].
 #[derive(Clone)]
 pub(crate) struct Batch {
-    request: std::sync::Arc<crate::protocol::ExecutionRequest<crate::protocol::RawJson>>,
+    request: std::sync::Arc<crate::execution::RunRequest>,
     validate: bool,
 }
 
 impl Batch {
     pub(crate) fn new(
-        request: std::sync::Arc<crate::protocol::ExecutionRequest<crate::protocol::RawJson>>,
+        request: std::sync::Arc<crate::execution::RunRequest>,
         validate: bool,
     ) -> Self {
         Self { request, validate }
@@ -212,7 +215,7 @@ impl Batch {
 /// Decodes a triggering event as `E`, validating it when `validate` (the run's first request;
 /// a run with memoized steps got past it).
 pub(crate) fn decode_trigger<E: Event>(
-    payload: &crate::protocol::EventPayload<crate::protocol::RawJson>,
+    payload: &crate::protocol::EventPayload<crate::protocol::SharedJson>,
     validate: bool,
 ) -> Result<ReceivedEvent<E>, WorkflowError> {
     let decoded = if validate {

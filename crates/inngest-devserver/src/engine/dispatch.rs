@@ -269,7 +269,7 @@ impl Engine {
                     // the call counted as in flight for good.
                     let call = tokio::spawn(async move {
                         handler
-                            .execute_in_process(&function, step.as_deref(), &body)
+                            .execute_in_process(&function, step.as_deref(), body)
                             .await
                     });
                     match tokio::time::timeout(call_timeout, call).await {

@@ -143,7 +143,11 @@ impl RequestTask {
         }
     }
 
-    async fn run(mut self, handler: crate::serve::ServeHandler, req: GatewayExecutorRequestData) {
+    async fn run(
+        mut self,
+        handler: crate::serve::ServeHandler,
+        mut req: GatewayExecutorRequestData,
+    ) {
         let ack = WorkerRequestAckData {
             request_id: req.request_id.clone(),
             account_id: req.account_id.clone(),
@@ -164,7 +168,7 @@ impl RequestTask {
         let execution = handler.execute_in_process(
             &req.function_slug,
             req.step_id.as_deref(),
-            &req.request_payload,
+            bytes::Bytes::from(std::mem::take(&mut req.request_payload)),
         );
         tokio::pin!(execution);
         let mut lease = Some(req.lease_id.clone());

@@ -15,8 +15,10 @@
 //! within the same request; the end of the run is reported as `RunComplete`.
 
 mod checkpoint;
+mod memo;
 pub(crate) mod ops;
 mod output;
+mod request;
 mod state;
 
 use std::future::{Future, poll_fn};
@@ -28,18 +30,19 @@ use serde_json::Value;
 
 use crate::client::Inngest;
 use crate::error::WorkflowError;
-use crate::protocol::{ExecutionRequest, GeneratorOp, Opcode, RawJson};
+use crate::protocol::{GeneratorOp, Opcode, SharedJson};
 use state::{NextAction, RequestMode, RunState};
 
 pub(crate) use output::StepOutput;
+pub(crate) use request::{RunRequest, StateShapeError};
 pub(crate) use state::{Interrupt, SharedRun};
 
 /// How one execution request ended.
 pub(crate) enum Outcome {
-    /// The handler returned.
-    Returned(Result<Value, WorkflowError>),
+    /// The handler returned (its output written as JSON).
+    Returned(Result<SharedJson, WorkflowError>),
     /// The handler returned in checkpoint mode (reported as `RunComplete`).
-    Completed(Value),
+    Completed(SharedJson),
     /// A step ran (or failed) and ends this request.
     Step(Box<Interrupt>),
     /// New steps to report.
@@ -62,7 +65,7 @@ impl Execution {
     /// Prepares the state for a request; `target` is the `stepId` unless it is `step`.
     /// The memo moves out of `req` into the run state.
     pub fn new(
-        req: &mut ExecutionRequest<RawJson>,
+        req: &mut RunRequest,
         target: Option<String>,
         max_attempts: u32,
         client: &Inngest,
@@ -98,9 +101,9 @@ impl Execution {
             _ => None,
         };
         let checkpointing = checkpoint.is_some();
-        let first_request = req.steps.is_empty();
+        let first_request = req.is_first_request();
         let run = SharedRun::new(RunState::new(RequestMode {
-            memo: std::mem::take(&mut req.steps),
+            memo: req.take_memo(),
             immediate: !req.ctx.disable_immediate_execution,
             target,
             attempt: req.ctx.attempt,
@@ -133,7 +136,7 @@ impl Execution {
     /// Drives the handler future to the end of this request.
     pub async fn drive(
         self,
-        handler: impl Future<Output = Result<Value, WorkflowError>>,
+        handler: impl Future<Output = Result<SharedJson, WorkflowError>>,
     ) -> Outcome {
         let mut handler = pin!(handler);
         let run = self.run;

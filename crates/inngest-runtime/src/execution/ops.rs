@@ -12,7 +12,7 @@ use tracing::Instrument;
 use super::output::{Memo, StepOutput};
 use super::state::{FoundStep, SharedRun};
 use crate::error::WorkflowError;
-use crate::protocol::{GeneratorOp, MemoValue, Opcode, SerializedError, Userland};
+use crate::protocol::{GeneratorOp, MemoValue, Opcode, SerializedError, SharedJson, Userland};
 use crate::step_id::HashedId;
 
 /// A step id resolved for one use, its hash kept inline (see [`HashedId`]).
@@ -204,9 +204,7 @@ pub(crate) async fn runnable(
             op.data = Some(data.clone());
             if let Some(checkpoint) = checkpoint {
                 if checkpoint.save(&op).await {
-                    if let Ok(memo) =
-                        serde_json::value::to_raw_value(&MemoValue::data(data.clone()))
-                    {
+                    if let Ok(memo) = SharedJson::of(&MemoValue::data(data.clone())) {
                         run.lock().memoize_executed(&hashed, memo);
                         return Ok(StepOutput::Tree(data));
                     }

@@ -8,12 +8,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use std::collections::HashMap;
-
 use super::checkpoint::Checkpointer;
+use super::memo::MemoTable;
 use crate::error::WorkflowError;
-use crate::protocol::GeneratorOp;
-use crate::protocol::{RawJson, Steps};
+use crate::protocol::{GeneratorOp, SharedJson};
 use crate::step_id::{HashedId, StepIdCounter};
 
 /// A step found in this execution that has no memoized result.
@@ -48,7 +46,7 @@ pub(super) enum NextAction {
 /// How a request asks the SDK to behave.
 pub(super) struct RequestMode {
     /// The memoized steps, by hashed id.
-    pub memo: Steps<RawJson>,
+    pub memo: MemoTable,
     /// The hashed id the executor targets (`stepId` other than `step`).
     pub target: Option<String>,
     /// Whether a lone new `run` step may be executed at once.
@@ -69,8 +67,7 @@ pub(crate) struct Intercept {
 }
 
 pub(crate) struct RunState {
-    /// Keyed by strings from the request: std's keyed hasher, so no body can make them collide.
-    memo: HashMap<String, RawJson>,
+    memo: MemoTable,
     ids: StepIdCounter,
     target: Option<String>,
     immediate: bool,
@@ -88,7 +85,7 @@ impl RunState {
     pub(super) fn new(mode: RequestMode) -> Self {
         Self {
             ids: StepIdCounter::with_capacity(mode.memo.len()),
-            memo: mode.memo.into_iter().collect(),
+            memo: mode.memo,
             target: mode.target,
             immediate: mode.immediate,
             attempt: mode.attempt,
@@ -109,9 +106,9 @@ impl RunState {
 
     /// Resolves the next use of `id` and takes its memo: each hashed id is handed out once per
     /// request, so its memo is read once. Returns the hash, the repeat index and the memo.
-    pub(super) fn next_step(&mut self, id: &str) -> (HashedId, Option<u32>, Option<RawJson>) {
+    pub(super) fn next_step(&mut self, id: &str) -> (HashedId, Option<u32>, Option<SharedJson>) {
         let (hashed, index) = self.ids.next_hashed(id);
-        let memo = self.memo.remove(hashed.as_str());
+        let memo = self.memo.take(&hashed);
         (hashed, index, memo)
     }
 
@@ -143,8 +140,10 @@ impl RunState {
     }
 
     /// Checkpoint mode: a step ran and was saved; the run goes on in this request.
-    pub(super) fn memoize_executed(&mut self, hashed: &str, memo: RawJson) {
-        self.memo.insert(hashed.to_string(), memo);
+    pub(super) fn memoize_executed(&mut self, hashed: &str, memo: SharedJson) {
+        if let Some(id) = HashedId::parse(hashed) {
+            self.memo.insert(id, memo);
+        }
         self.found.retain(|f| f.op.id != hashed);
         self.granted = None;
         self.executing = false;

@@ -3,12 +3,16 @@
 //! - [`Value`], a tree: for code that looks inside the values, such as a server matching
 //!   events or a test comparing requests. The default.
 //! - [`RawJson`] (`Box<RawValue>`), the value's text as it came: for code that only decodes
-//!   each value into its own type, such as the SDK answering a request. Reading a request this
-//!   way builds no tree; each value is decoded straight from its text, once, when a step asks.
+//!   each value into its own type. Reading a request this way builds no tree; each value is
+//!   decoded straight from its text, once, when a step asks.
+//! - [`SharedJson`], the value's text inside the buffer it came in (a request body): what the
+//!   SDK answering a request holds. Like [`RawJson`] it builds no tree, and it copies nothing
+//!   either: every value of a request shares the body's one allocation.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 
+use bytes::Bytes;
 use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -59,6 +63,100 @@ impl JsonRepr for RawJson {
 #[cold]
 fn unreachable_raw() -> RawJson {
     serde_json::value::to_raw_value(&Value::Null).unwrap_or_default()
+}
+
+/// A JSON value's text in a shared buffer: cloning it or cutting it out of a request body
+/// copies nothing. It always holds one valid JSON value (every constructor checks or is given
+/// text a JSON parser produced).
+///
+/// ```
+/// use inngest_runtime::protocol::{JsonRepr, SharedJson};
+/// let body = bytes::Bytes::from_static(br#"{"data":{"n":1}}"#);
+/// let raw: &serde_json::value::RawValue = serde_json::from_slice(&body).unwrap();
+/// let shared = SharedJson::within(&body, raw);
+/// assert_eq!(shared.decode::<serde_json::Value>().unwrap()["data"]["n"], 1);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedJson(Bytes);
+
+impl SharedJson {
+    /// The value `raw`, which a parser read out of `buffer`: a view into `buffer` when `raw`
+    /// lies inside it (a borrowed [`RawValue`] always does), else a copy.
+    pub fn within(buffer: &Bytes, raw: &RawValue) -> Self {
+        Self(share(buffer, raw.get()))
+    }
+
+    /// `value` written as JSON.
+    ///
+    /// # Errors
+    ///
+    /// `value` cannot be written as JSON (a map with non-string keys).
+    pub fn of<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Self> {
+        serde_json::to_vec(value).map(|text| Self(Bytes::from(text)))
+    }
+
+    /// A copy of a value kept as its own text.
+    pub fn copied(raw: &RawValue) -> Self {
+        Self(Bytes::copy_from_slice(raw.get().as_bytes()))
+    }
+
+    /// JSON `null`.
+    pub fn null() -> Self {
+        Self(Bytes::from_static(b"null"))
+    }
+
+    /// The value's text, as bytes (valid UTF-8).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The value's text, as the buffer that holds it.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+/// `part` as a view into `buffer` when it lies inside it, else a copy.
+pub(crate) fn share(buffer: &Bytes, part: &str) -> Bytes {
+    let start = buffer.as_ptr() as usize;
+    let at = part.as_ptr() as usize;
+    match at.checked_sub(start) {
+        Some(offset) if offset.saturating_add(part.len()) <= buffer.len() => {
+            buffer.slice(offset..offset + part.len())
+        }
+        _ => Bytes::copy_from_slice(part.as_bytes()),
+    }
+}
+
+impl Debug for SharedJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedJson({})", String::from_utf8_lossy(&self.0))
+    }
+}
+
+impl Serialize for SharedJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Written as the value itself, not as a string (a rare path: the SDK only decodes).
+        let raw: &RawValue = serde_json::from_slice(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = RawJson::deserialize(deserializer)?;
+        Ok(Self(Bytes::from(String::from(Box::<str>::from(raw)))))
+    }
+}
+
+impl JsonRepr for SharedJson {
+    fn empty_object() -> Self {
+        Self(Bytes::from_static(b"{}"))
+    }
+
+    fn decode<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_slice(&self.0)
+    }
 }
 
 /// Memoized step values keyed by hashed step id, in the order the request lists them (which
@@ -194,6 +292,30 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&raw).expect("serializes"), text);
         assert_eq!(RawJson::empty_object().get(), "{}");
+    }
+
+    #[test]
+    fn shared_values_are_views_into_their_buffer_and_copies_of_anything_else() {
+        let body = Bytes::from(r#"{"a":{"n":[1,2]},"b":"x"}"#.to_string());
+        let text = std::str::from_utf8(&body).expect("utf-8");
+        let parts: HashMap<&str, &RawValue> = serde_json::from_str(text).expect("object");
+        let a = SharedJson::within(&body, parts["a"]);
+        assert_eq!(a.as_bytes(), br#"{"n":[1,2]}"#);
+        assert_eq!(a.as_bytes().as_ptr(), body[5..].as_ptr(), "no copy");
+        assert_eq!(
+            serde_json::to_string(&a).expect("serializes"),
+            r#"{"n":[1,2]}"#
+        );
+        let elsewhere: Box<RawValue> = serde_json::from_str(r#""y""#).expect("raw");
+        let copied = SharedJson::within(&body, &elsewhere);
+        assert_eq!(copied, SharedJson::copied(&elsewhere));
+        assert_eq!(copied.decode::<String>().expect("decodes"), "y");
+        let owned: SharedJson = serde_json::from_str(r#" [1, {"k": null}] "#).expect("value");
+        assert_eq!(owned.as_bytes(), br#"[1, {"k": null}]"#);
+        assert_eq!(
+            SharedJson::empty_object().decode::<Value>().expect("{}"),
+            serde_json::json!({})
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub mod sync;
 
 pub use error::SerializedError;
 pub use event::EventPayload;
-pub use json::{JsonRepr, RawJson, Steps};
+pub use json::{JsonRepr, RawJson, SharedJson, Steps};
 pub use memo::MemoValue;
 pub use opcode::{GeneratorOp, Opcode, Userland};
 pub use request::{ExecutionRequest, RequestContext, RunStack};

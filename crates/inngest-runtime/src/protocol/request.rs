@@ -9,8 +9,10 @@ use super::json::{JsonRepr, Steps};
 /// The body of an execution request.
 ///
 /// Every request carries the whole run state (trigger events, memoized steps, context), so an
-/// SDK can answer it without any other state. Values are [`Value`] trees by default; the SDK
-/// reads them as raw text (`ExecutionRequest<RawJson>`, see [`super::json`]).
+/// SDK can answer it without any other state. Values are [`Value`] trees by default, or raw
+/// text (`ExecutionRequest<RawJson>`, see [`super::json`]). This type is the whole request,
+/// for servers and tests; the SDK answering a request reads only what it acts on, as views
+/// into the body, and falls back to [`ExecutionRequest::parse`] for its checks and messages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(deserialize = "V: JsonRepr"))]
 pub struct ExecutionRequest<V = Value> {

@@ -15,6 +15,7 @@ mod introspection;
 mod respond;
 mod sync;
 
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -22,7 +23,8 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use crate::app::App;
 use crate::config::Mode;
-use crate::protocol::{ExecutionRequest, RawJson, Steps, headers, request::RequestParseError};
+use crate::execution::{RunRequest, StateShapeError};
+use crate::protocol::{headers, request::RequestParseError};
 use crate::signature::{self, VerifiedWith};
 use respond::Reply;
 
@@ -44,7 +46,7 @@ enum LargeStateError {
     Read {
         what: &'static str,
         #[source]
-        source: reqwest::Error,
+        source: StateShapeError,
     },
 }
 
@@ -60,6 +62,8 @@ enum LargeStateError {
 pub struct ServeHandler {
     app: std::sync::Arc<App>,
     framework: &'static str,
+    /// `framework` as a header value, made once (none if it is no valid header value).
+    framework_header: Option<http::HeaderValue>,
     body_limit: usize,
     clock: fn() -> i64,
 }
@@ -71,16 +75,16 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The query parameters of a serve request.
+/// The query parameters of a serve request, borrowed from the URI unless percent-encoded.
 #[derive(Debug, Default)]
-struct Query {
-    fn_id: Option<String>,
-    step_id: Option<String>,
-    probe: Option<String>,
-    deploy_id: Option<String>,
+struct Query<'a> {
+    fn_id: Option<Cow<'a, str>>,
+    step_id: Option<Cow<'a, str>>,
+    probe: Option<Cow<'a, str>>,
+    deploy_id: Option<Cow<'a, str>>,
 }
 
-fn parse_query(q: Option<&str>) -> Query {
+fn parse_query(q: Option<&str>) -> Query<'_> {
     let mut out = Query::default();
     for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
         let slot = match k.as_ref() {
@@ -90,7 +94,7 @@ fn parse_query(q: Option<&str>) -> Query {
             "deployId" => &mut out.deploy_id,
             _ => continue,
         };
-        *slot = Some(v.into_owned());
+        *slot = Some(v);
     }
     out
 }
@@ -109,6 +113,7 @@ impl ServeHandler {
         Self {
             app: std::sync::Arc::new(app),
             framework: "rust",
+            framework_header: Some(http::HeaderValue::from_static("rust")),
             body_limit: DEFAULT_BODY_LIMIT,
             clock: unix_now,
         }
@@ -117,6 +122,10 @@ impl ServeHandler {
     /// Names the framework in `X-Inngest-Framework` and sync payloads.
     pub fn framework(mut self, name: &'static str) -> Self {
         self.framework = name;
+        // Checked first, so that `from_static` (which panics on an invalid value) cannot.
+        self.framework_header = http::HeaderValue::from_str(name)
+            .is_ok()
+            .then(|| http::HeaderValue::from_static(name));
         self
     }
 
@@ -207,7 +216,7 @@ impl ServeHandler {
                 )
                 .await
             }
-            Method::POST => self.post(&parts.headers, query, &body).await,
+            Method::POST => self.post(&parts.headers, query, body).await,
             _ => Reply::error_json(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed".into()),
         };
         reply.into_response(self, server_kind.as_deref(), verified)
@@ -221,11 +230,11 @@ impl ServeHandler {
         &self,
         fn_id: &str,
         step_id: Option<&str>,
-        body: &[u8],
+        body: Bytes,
     ) -> Response<Bytes> {
         let query = Query {
-            fn_id: Some(fn_id.to_string()),
-            step_id: step_id.map(str::to_string),
+            fn_id: Some(Cow::Borrowed(fn_id)),
+            step_id: step_id.map(Cow::Borrowed),
             ..Query::default()
         };
         self.post(&HeaderMap::new(), query, body)
@@ -233,7 +242,7 @@ impl ServeHandler {
             .into_response(self, None, None)
     }
 
-    async fn post(&self, h: &HeaderMap, query: Query, body: &[u8]) -> Reply {
+    async fn post(&self, h: &HeaderMap, query: Query<'_>, body: Bytes) -> Reply {
         if let Some(probe) = query.probe {
             return if probe == "trust" {
                 Reply::empty(StatusCode::OK)
@@ -254,7 +263,7 @@ impl ServeHandler {
                 "Function {fn_id:?} was not found in this app; is the app synced correctly?"
             ));
         };
-        let mut req = match ExecutionRequest::parse(body) {
+        let mut req = match RunRequest::parse(body) {
             Ok(r) => r,
             Err(e @ RequestParseError::NotJson(_)) => {
                 return Reply::error_json(StatusCode::BAD_REQUEST, e.to_string());
@@ -268,8 +277,10 @@ impl ServeHandler {
         }
         let step_id = query
             .step_id
-            .or_else(|| header(h, headers::STEP_ID).map(str::to_string));
-        let target = step_id.filter(|s| s != "step" && !s.is_empty());
+            .or_else(|| header(h, headers::STEP_ID).map(Cow::Borrowed));
+        let target = step_id
+            .filter(|s| s != "step" && !s.is_empty())
+            .map(Cow::into_owned);
         let max_attempts = req
             .ctx
             .max_attempts
@@ -280,43 +291,28 @@ impl ServeHandler {
     }
 
     /// `use_api`: the state was too large to send; fetch events and steps from the API.
-    async fn fetch_large_state(
-        &self,
-        req: &mut ExecutionRequest<RawJson>,
-    ) -> Result<(), LargeStateError> {
+    async fn fetch_large_state(&self, req: &mut RunRequest) -> Result<(), LargeStateError> {
         let config = self.app.client.config();
-        let base = format!("{}/v0/runs/{}", config.api_origin(), req.ctx.run_id);
-        let get = |path: &'static str| {
+        let base = &format!("{}/v0/runs/{}", config.api_origin(), req.ctx.run_id);
+        let get = |what: &'static str, path: &'static str| async move {
             let mut r = self.app.client.http().get(format!("{base}/{path}"));
             if let Some(b) = config.signing_key_bearer() {
                 r = r.bearer_auth(b);
             }
+            let fetch = |source| LargeStateError::Fetch { what, source };
             r.send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(fetch)?
+                .bytes()
+                .await
+                .map_err(fetch)
         };
-        let fetch = |what| move |source| LargeStateError::Fetch { what, source };
         let read = |what| move |source| LargeStateError::Read { what, source };
-        let events: Vec<crate::protocol::EventPayload<RawJson>> = get("batch")
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(fetch("events"))?
-            .json()
-            .await
-            .map_err(read("events"))?;
-        let steps: Steps<RawJson> = get("actions")
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(fetch("steps"))?
-            .json()
-            .await
-            .map_err(read("steps"))?;
-        if let Some(first) = events.first() {
-            req.event = first.clone();
-        }
-        req.events = events;
-        if req.ctx.stack.stack.is_empty() {
-            req.ctx.stack.stack = steps.keys().map(str::to_string).collect();
-        }
-        req.steps = steps;
+        let events = get("events", "batch").await?;
+        let steps = get("steps", "actions").await?;
+        req.replace_events(events).map_err(read("events"))?;
+        req.replace_steps(steps).map_err(read("steps"))?;
         Ok(())
     }
 

@@ -7,13 +7,13 @@ use serde_json::{Value, json};
 use super::ServeHandler;
 use crate::error::WorkflowError;
 use crate::execution::Outcome;
-use crate::protocol::{GeneratorOp, Opcode, headers};
+use crate::protocol::{GeneratorOp, JsonRepr, Opcode, headers};
 use crate::signature::VerifiedWith;
 
 /// A response before the SDK headers and signature are added.
 pub(crate) struct Reply {
     status: StatusCode,
-    body: Vec<u8>,
+    body: Bytes,
     extra: Vec<(HeaderName, String)>,
 }
 
@@ -21,7 +21,7 @@ impl Reply {
     pub fn json(status: StatusCode, value: &Value) -> Self {
         Self {
             status,
-            body: serde_json::to_vec(value).unwrap_or_default(),
+            body: serde_json::to_vec(value).unwrap_or_default().into(),
             extra: Vec::new(),
         }
     }
@@ -29,7 +29,7 @@ impl Reply {
     pub fn empty(status: StatusCode) -> Self {
         Self {
             status,
-            body: Vec::new(),
+            body: Bytes::new(),
             extra: Vec::new(),
         }
     }
@@ -77,8 +77,8 @@ impl Reply {
         hs.insert(http::header::USER_AGENT, sdk.clone());
         hs.insert(SDK, sdk.clone());
         hs.insert(SDK_HANDLED, TRUE);
-        if let Ok(v) = HeaderValue::from_str(handler.framework) {
-            hs.insert(FRAMEWORK, v);
+        if let Some(v) = &handler.framework_header {
+            hs.insert(FRAMEWORK, v.clone());
         }
         hs.insert(REQ_VERSION, REQ_VERSION_VALUE);
         if let Some(kind) = server_kind.and_then(|k| HeaderValue::from_str(k).ok()) {
@@ -102,7 +102,7 @@ impl Reply {
                 }
             }
         }
-        *resp.body_mut() = Bytes::from(self.body);
+        *resp.body_mut() = self.body;
         resp
     }
 }
@@ -143,10 +143,13 @@ pub(crate) fn unauthorized() -> Response<Bytes> {
 }
 
 fn ops_reply(ops: &[GeneratorOp]) -> Reply {
-    Reply::json(
-        StatusCode::PARTIAL_CONTENT,
-        &serde_json::to_value(ops).unwrap_or(Value::Array(vec![])),
-    )
+    Reply {
+        status: StatusCode::PARTIAL_CONTENT,
+        body: serde_json::to_vec(ops)
+            .unwrap_or_else(|_| b"[]".to_vec())
+            .into(),
+        extra: Vec::new(),
+    }
 }
 
 fn with_retry_headers(reply: Reply, err: &WorkflowError, final_error: bool) -> Reply {
@@ -163,10 +166,14 @@ fn with_retry_headers(reply: Reply, err: &WorkflowError, final_error: bool) -> R
 /// Maps an execution outcome to the response the executor expects.
 pub(crate) fn outcome(outcome: Outcome, attempt: u32, max_attempts: u32) -> Reply {
     match outcome {
-        Outcome::Returned(Ok(value)) => Reply::json(StatusCode::OK, &value),
-        Outcome::Completed(value) => {
+        Outcome::Returned(Ok(output)) => Reply {
+            status: StatusCode::OK,
+            body: output.into_bytes(),
+            extra: Vec::new(),
+        },
+        Outcome::Completed(output) => {
             let mut op = GeneratorOp::new(Opcode::RunComplete, crate::step_id::hash("complete"));
-            op.data = Some(value);
+            op.data = Some(output.decode().unwrap_or(Value::Null));
             ops_reply(&[op])
         }
         Outcome::Returned(Err(err)) => {
