@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode};
 
 use crate::app::App;
 use crate::config::Mode;
@@ -85,8 +85,25 @@ struct Query<'a> {
 }
 
 fn parse_query(q: Option<&str>) -> Query<'_> {
+    let q = q.unwrap_or_default();
+    // What executors send (`fnId=…&stepId=…`, nothing encoded) is sliced as it is.
+    if !q.contains(['%', '+']) {
+        let mut out = Query::default();
+        for pair in q.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match k {
+                "fnId" => &mut out.fn_id,
+                "stepId" => &mut out.step_id,
+                "probe" => &mut out.probe,
+                "deployId" => &mut out.deploy_id,
+                _ => continue,
+            };
+            *slot = Some(Cow::Borrowed(v));
+        }
+        return out;
+    }
     let mut out = Query::default();
-    for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
+    for (k, v) in form_urlencoded::parse(q.as_bytes()) {
         let slot = match k.as_ref() {
             "fnId" => &mut out.fn_id,
             "stepId" => &mut out.step_id,
@@ -99,9 +116,18 @@ fn parse_query(q: Option<&str>) -> Query<'_> {
     out
 }
 
-fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header<'a>(h: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
+
+// The request headers the endpoint reads, parsed once: looking a header up by a string parses
+// the name on every request.
+const SERVER_KIND: HeaderName = HeaderName::from_static(headers::SERVER_KIND);
+const SYNC_KIND: HeaderName = HeaderName::from_static(headers::SYNC_KIND);
+const SIGNATURE: HeaderName = HeaderName::from_static(headers::SIGNATURE);
+const STEP_ID: HeaderName = HeaderName::from_static(headers::STEP_ID);
+const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 impl ServeHandler {
     /// A handler for `app`. In cloud mode without keys it logs, once, what is missing (see
@@ -155,7 +181,7 @@ impl ServeHandler {
     /// Handles one request. `req.uri()` must carry the path and query as received.
     pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
         let (parts, body) = req.into_parts();
-        let server_kind = header(&parts.headers, headers::SERVER_KIND).map(str::to_string);
+        let server_kind = header(&parts.headers, &SERVER_KIND).map(str::to_string);
         if body.len() > self.body_limit {
             let reply = Reply::error_json(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -169,14 +195,14 @@ impl ServeHandler {
         }
         let config = self.app.client.config();
         let query = parse_query(parts.uri.query());
-        let sync_kind = header(&parts.headers, headers::SYNC_KIND);
+        let sync_kind = header(&parts.headers, &SYNC_KIND);
         let out_of_band_put = parts.method == Method::PUT && sync_kind != Some("in_band");
         let mut verified: Option<VerifiedWith> = None;
         if config.mode == Mode::Cloud && out_of_band_put {
             // An out-of-band sync need not be signed (a deploy hook sends it), but one that
             // is may take its URL from the request; see `sync::out_of_band`.
             verified = signature::verify(
-                header(&parts.headers, headers::SIGNATURE),
+                header(&parts.headers, &SIGNATURE),
                 &body,
                 config.signing_key.as_deref(),
                 config.signing_key_fallback.as_deref(),
@@ -185,7 +211,7 @@ impl ServeHandler {
             .ok();
         } else if config.mode == Mode::Cloud {
             match signature::verify(
-                header(&parts.headers, headers::SIGNATURE),
+                header(&parts.headers, &SIGNATURE),
                 &body,
                 config.signing_key.as_deref(),
                 config.signing_key_fallback.as_deref(),
@@ -277,7 +303,7 @@ impl ServeHandler {
         }
         let step_id = query
             .step_id
-            .or_else(|| header(h, headers::STEP_ID).map(Cow::Borrowed));
+            .or_else(|| header(h, &STEP_ID).map(Cow::Borrowed));
         let target = step_id
             .filter(|s| s != "step" && !s.is_empty())
             .map(Cow::into_owned);
@@ -327,14 +353,14 @@ impl ServeHandler {
             // `X-Forwarded-Host` is read in dev mode only, where nothing the app registers
             // reaches Inngest Cloud (the official JS SDK never reads it).
             let forwarded = match config.mode {
-                Mode::Dev => header(&parts.headers, "x-forwarded-host"),
+                Mode::Dev => header(&parts.headers, &FORWARDED_HOST),
                 Mode::Cloud => None,
             };
             let host = forwarded
-                .or_else(|| header(&parts.headers, "host"))
+                .or_else(|| header(&parts.headers, &http::header::HOST))
                 .or(parts.uri.authority().map(|a| a.as_str()))
                 .unwrap_or("localhost");
-            let scheme = header(&parts.headers, "x-forwarded-proto").unwrap_or("http");
+            let scheme = header(&parts.headers, &FORWARDED_PROTO).unwrap_or("http");
             format!("{scheme}://{host}")
         });
         format!("{}{}", origin.trim_end_matches('/'), path)
@@ -351,5 +377,18 @@ mod tests {
         assert_eq!(q.fn_id.as_deref(), Some("my-app-a-b"));
         assert_eq!(q.step_id.as_deref(), Some("step"));
         assert_eq!(q.deploy_id.as_deref(), Some("d 1"));
+        // Nothing encoded: the same answers, sliced from the query; a repeated key keeps its
+        // last value and a key without `=` is empty, as `form_urlencoded` reads them.
+        for query in [
+            "fnId=a&stepId=x&fnId=my-app-a-b&stepId=step&probe&other=1",
+            "fnId=a&stepId=x&fnId=my-app-a-b&stepId=step&probe&other=1%21",
+        ] {
+            let q = parse_query(Some(query));
+            assert_eq!(q.fn_id.as_deref(), Some("my-app-a-b"), "{query}");
+            assert_eq!(q.step_id.as_deref(), Some("step"), "{query}");
+            assert_eq!(q.probe.as_deref(), Some(""), "{query}");
+            assert!(q.deploy_id.is_none(), "{query}");
+        }
+        assert!(parse_query(None).fn_id.is_none());
     }
 }
