@@ -237,7 +237,7 @@ impl AppBuilder {
                 // The events were validated on the run's first request; a run with memoized
                 // steps got past it.
                 let validate = exec.is_first_request();
-                exec.drive(async move {
+                exec.drive(move || async move {
                     let event = crate::workflow::decode_trigger::<W::Event>(&req.event, validate)?;
                     let ctx = Context {
                         event,
@@ -270,7 +270,7 @@ impl AppBuilder {
                 let w = failure.clone();
                 Box::pin(async move {
                     let (attempt, _) = exec.attempts();
-                    exec.drive(async move {
+                    exec.drive(move || async move {
                         let ctx = failure_context::<W>(&req, attempt, step);
                         w.on_failure(ctx).await?;
                         Ok(SharedJson::null())

@@ -133,12 +133,13 @@ impl Execution {
         self.run.lock().attempts()
     }
 
-    /// Drives the handler future to the end of this request.
-    pub async fn drive(
-        self,
-        handler: impl Future<Output = Result<SharedJson, WorkflowError>>,
-    ) -> Outcome {
-        let mut handler = pin!(handler);
+    /// Drives the handler future, made by `handler`, to the end of this request. The future is
+    /// made here, where it is pinned, so that it is not moved (a handler future is kilobytes).
+    pub async fn drive<F>(self, handler: impl FnOnce() -> F) -> Outcome
+    where
+        F: Future<Output = Result<SharedJson, WorkflowError>>,
+    {
+        let mut handler = pin!(handler());
         let run = self.run;
         let checkpointing = self.checkpointing;
         poll_fn(move |cx| {

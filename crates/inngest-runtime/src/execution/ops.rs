@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use futures::future::Either;
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
@@ -156,15 +157,26 @@ fn prepared_id(op: &GeneratorOp) -> &str {
 }
 
 /// Runs a `run`-type step once the executor allows it, or returns its memoized result.
-pub(crate) async fn runnable(
+///
+/// A replayed step is a ready future; only a new one builds (and boxes) the future that runs
+/// its body, so the many replayed steps of a request stay small to create and to move.
+pub(crate) fn runnable<'a>(
+    run: SharedRun,
+    prepared: PreparedOp,
+    body: impl Future<Output = Result<Value, WorkflowError>> + Send + 'a,
+) -> impl Future<Output = Result<StepOutput, WorkflowError>> + Send + 'a {
+    match prepared.replay() {
+        Replayed::Memoized(result) => Either::Left(std::future::ready(result)),
+        Replayed::New(prepared) => Either::Right(Box::pin(run_new(run, prepared, body))),
+    }
+}
+
+/// A new `run`-type step: reported, then run when the executor allows it.
+async fn run_new(
     run: SharedRun,
     prepared: PreparedOp,
     body: impl Future<Output = Result<Value, WorkflowError>> + Send,
 ) -> Result<StepOutput, WorkflowError> {
-    let prepared = match prepared.replay() {
-        Replayed::Memoized(result) => return result,
-        Replayed::New(prepared) => prepared,
-    };
     let mut op = prepared.into_op();
     let hashed = op.id.clone();
     run.lock().found(FoundStep {

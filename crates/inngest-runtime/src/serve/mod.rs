@@ -233,13 +233,13 @@ impl ServeHandler {
                 sync::in_band(self, &body, verified.is_some())
             }
             Method::PUT => {
-                sync::out_of_band(
+                Box::pin(sync::out_of_band(
                     self,
                     &parts,
                     query.deploy_id.as_deref(),
                     server_kind.as_deref(),
                     verified.is_some(),
-                )
+                ))
                 .await
             }
             Method::POST => self.post(&parts.headers, query, body).await,
@@ -297,7 +297,9 @@ impl ServeHandler {
             Err(e) => return Reply::internal(e.to_string()),
         };
         if req.use_api || req.ctx.use_api {
-            if let Err(e) = self.fetch_large_state(&mut req).await {
+            // Boxed, as the sync below: a rare HTTP call's large future would otherwise be
+            // part of every request's future, copied whole on every move.
+            if let Err(e) = Box::pin(self.fetch_large_state(&mut req)).await {
                 return Reply::internal(crate::error::chain(&e));
             }
         }
