@@ -87,7 +87,7 @@ struct Query<'a> {
 fn parse_query(q: Option<&str>) -> Query<'_> {
     let q = q.unwrap_or_default();
     // What executors send (`fnId=…&stepId=…`, nothing encoded) is sliced as it is.
-    if !q.contains(['%', '+']) {
+    if !q.bytes().any(|b| b == b'%' || b == b'+') {
         let mut out = Query::default();
         for pair in q.split('&') {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
