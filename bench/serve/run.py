@@ -11,7 +11,9 @@ of a run (every step memoized, so the handler replays the whole run and returns 
 Both apps must first give the same 200 answer to each request, or the benchmark stops.
 Each cell also measures the floor: the same body POSTed to a bare axum route of the Rust app
 that answers a fixed value (HTTP on loopback and wrk, no Inngest work).
-Loads: 1 connection (latency as one executor sees it) and 16 connections (throughput).
+Loads: 1 connection (latency as one executor sees it), 4 and 16 connections (throughput).
+For the Rust app and its floor it also reports the app's CPU time per request (user and
+system, read from /proc before and after each wrk run).
 The results replace the block between the markers in docs/performance.md.
 
 Usage: python3 bench/serve/run.py [--duration 10] [--no-write]
@@ -87,6 +89,24 @@ def requests():
              {"steps": 100, "sum": 4950})]
 
 
+def cpu_seconds(pid):
+    """(user, system) CPU seconds the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def wrk_on(pid, url, body_path, connections, duration):
+    """wrk, plus the CPU time the app under test spent per request (µs, user and system):
+    steadier than the rates, which drift with the machine's speed."""
+    u0, s0 = cpu_seconds(pid)
+    r = wrk(url, body_path, connections, duration)
+    u1, s1 = cpu_seconds(pid)
+    r["user_us"] = (u1 - u0) / max(r["requests"], 1) * 1e6
+    r["sys_us"] = (s1 - s0) / max(r["requests"], 1) * 1e6
+    return r
+
+
 def wrk(url, body_path, connections, duration):
     env = dict(os.environ, BENCH_BODY=str(body_path))
     out = subprocess.run(
@@ -147,9 +167,10 @@ def main():
                     res = {name: wrk(f"{urls[name]}?{query}", body_path, c, args.duration)
                            for name in procs if name != RUST}
                     rounds = []
+                    pid = procs[RUST].pid
                     for _ in range(args.rounds):
-                        ours = wrk(f"{urls[RUST]}?{query}", body_path, c, args.duration)
-                        floor = wrk(f"http://{rust_addr}/floor", body_path, c, args.duration)
+                        ours = wrk_on(pid, f"{urls[RUST]}?{query}", body_path, c, args.duration)
+                        floor = wrk_on(pid, f"http://{rust_addr}/floor", body_path, c, args.duration)
                         rounds.append((ours, floor))
                     rounds.sort(key=lambda r: r[0]["rps"] / r[1]["rps"])
                     ours, floor = rounds[len(rounds) // 2]
@@ -171,16 +192,19 @@ def main():
              f"wrk 1 thread, {args.duration} s per cell, loopback. "
              f"Ratio = Rust ÷ JS for throughput, JS ÷ Rust for latency (higher is better for us). "
              f"Rust and the floor are measured in {args.rounds} alternating rounds per cell; the "
-             f"round with the median Rust ÷ floor share is shown, with every round's share.", "",
-             "| request | connections | Rust req/s | JS req/s | throughput ratio | Rust p50 / p99 | JS p50 / p99 | p50 ratio | floor req/s, p50 | Rust ÷ floor |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             f"round with the median Rust ÷ floor share is shown, with every round's share. "
+             f"CPU = the Rust app's CPU time per request in that round (user + system, from "
+             f"/proc), on its API route and on the floor route.", "",
+             "| request | connections | Rust req/s | JS req/s | throughput ratio | Rust p50 / p99 | JS p50 / p99 | p50 ratio | floor req/s, p50 | Rust ÷ floor | CPU per request: Rust, floor |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for label, c, res, floor in rows:
         r, j = res[rust], res[js]
         lines.append(
             f"| {label} | {c} | {r['rps']:,.0f} | {j['rps']:,.0f} | **{r['rps'] / j['rps']:.0f}x** | "
             f"{r['p50_us']} µs / {r['p99_us']} µs | {j['p50_us']} µs / {j['p99_us']} µs | "
             f"{j['p50_us'] / max(r['p50_us'], 1):.0f}x | {floor['rps']:,.0f}, {floor['p50_us']} µs | "
-            f"**{100 * r['rps'] / floor['rps']:.0f}%** ({', '.join(f'{100 * x:.0f}' for x in floor['share'])}) |")
+            f"**{100 * r['rps'] / floor['rps']:.0f}%** ({', '.join(f'{100 * x:.0f}' for x in floor['share'])}) | "
+            f"{r['user_us']:.1f} + {r['sys_us']:.1f} µs, {floor['user_us']:.1f} + {floor['sys_us']:.1f} µs |")
     lines += ["", f"Peak resident memory after the whole run: Rust {rss[rust]:.1f} MiB, "
                   f"JS {rss[js]:.1f} MiB ({rss[js] / rss[rust]:.0f}x less for Rust).", "", END]
     block = "\n".join(lines)
