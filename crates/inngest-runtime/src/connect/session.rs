@@ -276,7 +276,7 @@ pub(super) async fn run(
                         {
                             continue;
                         }
-                        requests.spawn(flight.admit(req, worker.handler.clone(), lease_every));
+                        start_inline(requests, flight.admit(req, worker.handler.clone(), lease_every));
                     }
                     GatewayMessageType::WorkerReplyAck => {
                         if let Ok(ack) = message.payload_as::<WorkerReplyAckData>() {
@@ -323,11 +323,73 @@ pub(super) async fn run(
     end
 }
 
+/// Starts a request on the reader's own turn, and makes it a task only if it has to wait.
+///
+/// A request first acknowledges, runs its handler and queues its reply; most requests (a step
+/// replayed and a new one run, with nothing that waits on I/O) get that far without waiting,
+/// and only their wait for `WORKER_REPLY_ACK` is left. Polling the request once here spares
+/// its reply the hand-over to a new task on the critical path of every call. The first poll
+/// has a waker that does nothing: whatever it left pending is polled again, with the task's
+/// own waker, as soon as the task is spawned, since tokio polls every new task.
+///
+/// The cost: while a handler runs synchronously (between its awaits) this connection reads no
+/// frame, as any code that holds a tokio thread delays the tasks behind it.
+fn start_inline<F>(requests: &mut tokio::task::JoinSet<()>, request: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut request = Box::pin(request);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if request.as_mut().poll(&mut cx).is_pending() {
+        requests.spawn(request);
+    }
+}
+
 /// A task aborted when this is dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::start_inline;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[tokio::test]
+    async fn a_request_that_never_waits_ends_on_the_readers_turn() {
+        let mut requests = tokio::task::JoinSet::new();
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        start_inline(
+            &mut requests,
+            async move { flag.store(true, Ordering::SeqCst) },
+        );
+        assert!(
+            done.load(Ordering::SeqCst),
+            "ran before start_inline returned"
+        );
+        assert!(requests.is_empty(), "no task was made for it");
+    }
+
+    #[tokio::test]
+    async fn a_request_that_waits_goes_on_as_a_task_and_is_woken() {
+        let mut requests = tokio::task::JoinSet::new();
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        let (out_tx, out_rx) = tokio::sync::oneshot::channel::<u32>();
+        start_inline(&mut requests, async move {
+            let n = rx.await.unwrap_or(0);
+            let _ = out_tx.send(n + 1);
+        });
+        assert_eq!(requests.len(), 1, "the waiting request became a task");
+        // Let the task be polled and wait with its own waker, not the first poll's no-op one.
+        tokio::task::yield_now().await;
+        tx.send(41).expect("the request is waiting");
+        assert_eq!(out_rx.await.expect("the task was woken"), 42);
+        assert!(requests.join_next().await.is_some_and(|r| r.is_ok()));
     }
 }
