@@ -255,6 +255,9 @@ pub(super) async fn run(
         tokio::time::Instant::now() + heartbeat_every,
         heartbeat_every,
     );
+    // A turn that held the thread past several ticks sends one heartbeat after it, not a
+    // burst that would count as unanswered before the gateway could answer.
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut unanswered = 0u32;
     let mut pausing = pausing_from_start;
     let end = loop {
@@ -276,7 +279,16 @@ pub(super) async fn run(
                         {
                             continue;
                         }
-                        start_inline(requests, flight.admit(req, worker.handler.clone(), lease_every));
+                        // On an idle worker the request starts on this turn (the call's
+                        // latency); with others in flight it is a task at once, so that
+                        // requests run side by side on the runtime's threads.
+                        let idle = flight.len() == 0;
+                        let request = flight.admit(req, worker.handler.clone(), lease_every);
+                        if idle {
+                            start_inline(requests, request);
+                        } else {
+                            requests.spawn(request);
+                        }
                     }
                     GatewayMessageType::WorkerReplyAck => {
                         if let Ok(ack) = message.payload_as::<WorkerReplyAckData>() {
@@ -325,23 +337,39 @@ pub(super) async fn run(
 
 /// Starts a request on the reader's own turn, and makes it a task only if it has to wait.
 ///
-/// A request first acknowledges, runs its handler and queues its reply; most requests (a step
-/// replayed and a new one run, with nothing that waits on I/O) get that far without waiting,
-/// and only their wait for `WORKER_REPLY_ACK` is left. Polling the request once here spares
-/// its reply the hand-over to a new task on the critical path of every call. The first poll
-/// has a waker that does nothing: whatever it left pending is polled again, with the task's
-/// own waker, as soon as the task is spawned, since tokio polls every new task.
+/// A request acknowledges, runs its handler and queues its reply; a replay with nothing that
+/// waits on I/O gets that far without waiting, and only its wait for `WORKER_REPLY_ACK` is
+/// left. Polling the request once here spares its reply the hand-over to a new task on the
+/// critical path of the call. The first poll has a waker that does nothing: whatever it left
+/// pending is polled again, with the task's own waker, once the task is spawned, since tokio
+/// polls every new task.
 ///
-/// The cost: while a handler runs synchronously (between its awaits) this connection reads no
-/// frame, as any code that holds a tokio thread delays the tasks behind it.
+/// The reader uses it only when no other request is in flight, so requests never queue
+/// behind each other's synchronous work. A panic in the first poll ends this request alone,
+/// as it would end its task: the request is dropped (leaving the flight), the panic is logged,
+/// and the gateway gives the request to a worker again once its lease runs out.
 fn start_inline<F>(requests: &mut tokio::task::JoinSet<()>, request: F)
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let mut request = Box::pin(request);
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    if request.as_mut().poll(&mut cx).is_pending() {
-        requests.spawn(request);
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        request.as_mut().poll(&mut cx)
+    }));
+    match polled {
+        Ok(std::task::Poll::Pending) => {
+            requests.spawn(request);
+        }
+        Ok(std::task::Poll::Ready(())) => {}
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_string());
+            tracing::error!(panic = %why, "a request panicked; it is retried once its lease runs out");
+        }
     }
 }
 
@@ -389,7 +417,29 @@ mod tests {
         // Let the task be polled and wait with its own waker, not the first poll's no-op one.
         tokio::task::yield_now().await;
         tx.send(41).expect("the request is waiting");
-        assert_eq!(out_rx.await.expect("the task was woken"), 42);
+        let woken = tokio::time::timeout(std::time::Duration::from_secs(5), out_rx).await;
+        assert_eq!(woken.expect("woken within 5 s").expect("the task ran"), 42);
         assert!(requests.join_next().await.is_some_and(|r| r.is_ok()));
+    }
+
+    /// What a panicking request holds (its place in the flight) is given back, and the reader
+    /// goes on.
+    #[tokio::test]
+    async fn a_request_that_panics_on_the_readers_turn_ends_alone() {
+        struct Place(Arc<AtomicBool>);
+        impl Drop for Place {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let mut requests = tokio::task::JoinSet::new();
+        let released = Arc::new(AtomicBool::new(false));
+        let place = Place(released.clone());
+        start_inline(&mut requests, async move {
+            let _place = place;
+            panic!("a step panicked");
+        });
+        assert!(released.load(Ordering::SeqCst), "the request was dropped");
+        assert!(requests.is_empty());
     }
 }
