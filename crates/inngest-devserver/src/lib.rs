@@ -67,6 +67,7 @@ pub use sync::{AppSyncer, SyncAttempt, SyncError};
 
 /// An error and its sources, `outer: inner: …`, for answers and logs.
 pub(crate) use inngest_runtime::error::chain as error_chain;
+pub(crate) use inngest_runtime::error::panic_message;
 
 /// How to run the dev server.
 #[derive(Debug, Clone)]
@@ -186,15 +187,6 @@ pub struct DevServer {
     engine_abort: tokio::task::AbortHandle,
     /// Connect workers, told `GATEWAY_CLOSING` when the server stops.
     gateway: gateway::Gateway,
-}
-
-/// The text of a panic's payload.
-pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_string())
 }
 
 impl DevServer {

@@ -271,6 +271,22 @@ pub fn chain(error: &dyn std::error::Error) -> String {
     out
 }
 
+/// The text of a panic's payload (a `&str` or a `String`, as `panic!` makes them), for a log
+/// line or a run's error when a task or a request panicked.
+///
+/// ```
+/// # use inngest_runtime::error::panic_message;
+/// let payload = std::panic::catch_unwind(|| panic!("step {} broke", 2)).unwrap_err();
+/// assert_eq!(panic_message(payload), "step 2 broke");
+/// ```
+pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::chain;

@@ -362,12 +362,8 @@ where
             requests.spawn(request);
         }
         Ok(std::task::Poll::Ready(())) => {}
-        Err(panic) => {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_string());
+        Err(payload) => {
+            let why = crate::error::panic_message(payload);
             tracing::error!(panic = %why, "a request panicked; it is retried once its lease runs out");
         }
     }
