@@ -23,11 +23,21 @@ struct Resolved {
     hashed: HashedId,
 }
 
-/// A step resolved against the run at call time: its memo if any, and what its op is made of.
-/// The op itself is built only when the step is new: a replayed step needs none.
-pub(crate) struct PreparedOp {
-    memo: Option<Memo>,
-    /// The id as written (empty for a replayed step), its repeat index and its hash.
+/// A step resolved against the run at call time: its memoized result, or what its op is made
+/// of. A replayed step carries only its memo; the parts of an op are built, and boxed, only for
+/// a new step, so the many replayed steps of a request stay small to create and to move.
+pub(crate) struct PreparedOp(Prepared);
+
+enum Prepared {
+    /// The memo holds its result: the step's output, or its final error (boxed: rare).
+    Replayed(Result<StepOutput, Box<SerializedError>>),
+    /// New in this request.
+    New(Box<NewStep>),
+}
+
+/// What a new step's op is made of.
+struct NewStep {
+    /// The id as written, its repeat index and its hash.
     resolved: Resolved,
     kind: Opcode,
     name: Option<String>,
@@ -36,7 +46,7 @@ pub(crate) struct PreparedOp {
     null_data: bool,
 }
 
-impl PreparedOp {
+impl NewStep {
     fn into_op(self) -> GeneratorOp {
         let mut g = GeneratorOp::new(self.kind, self.resolved.hashed.to_string());
         g.display_name = Some(self.resolved.id.clone());
@@ -51,18 +61,24 @@ impl PreparedOp {
         }
         g
     }
+}
 
-    /// Whether the memo holds its result (then no op is built).
-    fn is_replayed(&self) -> bool {
-        matches!(self.memo, Some(Memo::Data(_) | Memo::Error(_)))
+impl PreparedOp {
+    /// The new step's parts, to fill in; `None` for a replayed step.
+    fn new_step(&mut self) -> Option<&mut NewStep> {
+        match &mut self.0 {
+            Prepared::New(step) => Some(step),
+            Prepared::Replayed(_) => None,
+        }
     }
 
     /// The memoized result, if the memo holds one; else the step, to report or run.
-    fn replay(mut self) -> Replayed {
-        match self.memo.take() {
-            Some(Memo::Data(v)) => Replayed::Memoized(Ok(v)),
-            Some(Memo::Error(e)) => Replayed::Memoized(Err(WorkflowError::step_failed(e))),
-            Some(Memo::Input) | None => Replayed::New(self),
+    fn replay(self) -> Replayed {
+        match self.0 {
+            Prepared::Replayed(result) => {
+                Replayed::Memoized(result.map_err(|e| WorkflowError::step_failed(*e)))
+            }
+            Prepared::New(step) => Replayed::New(step),
         }
     }
 }
@@ -72,7 +88,7 @@ enum Replayed {
     /// Its result.
     Memoized(Result<StepOutput, WorkflowError>),
     /// It has none: it is new in this request.
-    New(PreparedOp),
+    New(Box<NewStep>),
 }
 
 fn now_nanos() -> u128 {
@@ -84,32 +100,31 @@ fn now_nanos() -> u128 {
 
 fn base_op(run: &SharedRun, id: &str, kind: Opcode) -> PreparedOp {
     let (hashed, index, memo) = run.lock().next_step(id);
-    let mut prepared = PreparedOp {
-        resolved: Resolved {
-            id: String::new(),
-            index,
-            hashed,
-        },
-        memo: memo.map(Memo::read),
-        kind,
-        name: None,
-        opts: Map::new(),
-        null_data: false,
-    };
-    // A replayed step builds no op, so needs no copy of its id.
-    if !prepared.is_replayed() {
-        prepared.resolved.id = id.to_string();
+    match memo.map(Memo::read) {
+        Some(Memo::Data(output)) => PreparedOp(Prepared::Replayed(Ok(output))),
+        Some(Memo::Error(error)) => PreparedOp(Prepared::Replayed(Err(Box::new(error)))),
+        // No memo, or one that holds the step's input only: the step is new.
+        Some(Memo::Input) | None => PreparedOp(Prepared::New(Box::new(NewStep {
+            resolved: Resolved {
+                id: id.to_string(),
+                index,
+                hashed,
+            },
+            kind,
+            name: None,
+            opts: Map::new(),
+            null_data: false,
+        }))),
     }
-    prepared
 }
 
 /// A `run`-type step (run, sendEvent). `name` overrides the op name (`sendEvent`).
 pub(crate) fn run_op(run: &SharedRun, id: &str, op: Opcode, name: Option<&str>) -> PreparedOp {
     let mut p = base_op(run, id, op);
-    if !p.is_replayed() {
-        p.name = Some(name.unwrap_or(id).to_string());
+    if let Some(step) = p.new_step() {
+        step.name = Some(name.unwrap_or(id).to_string());
         if name == Some("sendEvent") {
-            p.opts.insert("type".into(), json!("step.sendEvent"));
+            step.opts.insert("type".into(), json!("step.sendEvent"));
         }
     }
     p
@@ -124,13 +139,13 @@ pub(crate) fn async_op(
     op_parts: impl FnOnce() -> (Option<String>, Value),
 ) -> PreparedOp {
     let mut p = base_op(run, id, op);
-    if !p.is_replayed() {
+    if let Some(step) = p.new_step() {
         let (name, opts) = op_parts();
-        p.name = name;
+        step.name = name;
         if let Value::Object(m) = opts {
-            p.opts = m;
+            step.opts = m;
         }
-        p.null_data = true;
+        step.null_data = true;
     }
     p
 }
@@ -174,7 +189,7 @@ pub(crate) fn runnable<'a>(
 /// A new `run`-type step: reported, then run when the executor allows it.
 async fn run_new(
     run: SharedRun,
-    prepared: PreparedOp,
+    prepared: Box<NewStep>,
     body: impl Future<Output = Result<Value, WorkflowError>> + Send,
 ) -> Result<StepOutput, WorkflowError> {
     let mut op = prepared.into_op();
