@@ -10,7 +10,9 @@ of a run (every step memoized, so the handler replays the whole run and returns 
 
 Both apps must first give the same 200 answer to each request, or the benchmark stops.
 Each cell also measures the floor: the same body POSTed to a bare axum route of the Rust app
-that answers a fixed value (HTTP on loopback and wrk, no Inngest work).
+that answers a fixed value (HTTP on loopback and wrk, no Inngest work), and `/floor-json`, the
+same route reading the body's JSON once with serde_json and building nothing: the least any
+handler that reads the request pays, so the share it leaves bounds the runtime's.
 Loads: 1 connection (latency as one executor sees it), 4 and 16 connections (throughput).
 For the Rust app and its floor it also reports the app's CPU time per request (user and
 system, read from /proc before and after each wrk run).
@@ -174,12 +176,15 @@ def main():
                     for _ in range(args.rounds):
                         ours = wrk_on(pid, f"{urls[RUST]}?{query}", body_path, c, args.duration)
                         floor = wrk_on(pid, f"http://{rust_addr}/floor", body_path, c, args.duration)
-                        rounds.append((ours, floor))
+                        json_once = wrk(f"http://{rust_addr}/floor-json", body_path, c, args.duration)
+                        rounds.append((ours, floor, json_once))
+                    json_shares = sorted(r[2]["rps"] / r[1]["rps"] for r in rounds)
                     rounds.sort(key=lambda r: r[0]["rps"] / r[1]["rps"])
-                    ours, floor = rounds[len(rounds) // 2]
+                    ours, floor, _ = rounds[len(rounds) // 2]
                     res[RUST] = ours
                     res = {name: res[name] for name in procs}
                     floor["share"] = [r[0]["rps"] / r[1]["rps"] for r in rounds]
+                    floor["json_share"] = json_shares
                     rows.append((label, c, res, floor))
                     print(label, f"{c} conn", {n: round(r["rps"]) for n, r in res.items()},
                           "floor", round(floor["rps"]), flush=True)
@@ -197,9 +202,11 @@ def main():
              f"Rust and the floor are measured in {args.rounds} alternating rounds per cell; the "
              f"round with the median Rust ÷ floor share is shown, with every round's share. "
              f"CPU = the Rust app's CPU time per request in that round (user + system, from "
-             f"/proc), on its API route and on the floor route.", "",
-             "| request | connections | Rust req/s | JS req/s | throughput ratio | Rust p50 / p99 | JS p50 / p99 | p50 ratio | floor req/s, p50 | Rust ÷ floor | CPU per request: Rust, floor |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             f"/proc), on its API route and on the floor route. `/floor-json` ÷ floor = the share "
+             f"of the floor's rate left by reading the body's JSON once and nothing else (median "
+             f"of the rounds, then every round's).", "",
+             "| request | connections | Rust req/s | JS req/s | throughput ratio | Rust p50 / p99 | JS p50 / p99 | p50 ratio | floor req/s, p50 | Rust ÷ floor | `/floor-json` ÷ floor | CPU per request: Rust, floor |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for label, c, res, floor in rows:
         r, j = res[rust], res[js]
         lines.append(
@@ -207,6 +214,8 @@ def main():
             f"{r['p50_us']} µs / {r['p99_us']} µs | {j['p50_us']} µs / {j['p99_us']} µs | "
             f"{j['p50_us'] / max(r['p50_us'], 1):.0f}x | {floor['rps']:,.0f}, {floor['p50_us']} µs | "
             f"**{100 * r['rps'] / floor['rps']:.0f}%** ({', '.join(f'{100 * x:.0f}' for x in floor['share'])}) | "
+            f"{100 * floor['json_share'][len(floor['json_share']) // 2]:.0f}% "
+            f"({', '.join(f'{100 * x:.0f}' for x in floor['json_share'])}) | "
             f"{r['user_us']:.1f} + {r['sys_us']:.1f} µs, {floor['user_us']:.1f} + {floor['sys_us']:.1f} µs |")
     lines += ["", f"Peak resident memory after the whole run: Rust {rss[rust]:.1f} MiB, "
                   f"JS {rss[js]:.1f} MiB ({rss[js] / rss[rust]:.0f}x less for Rust).", "", END]
