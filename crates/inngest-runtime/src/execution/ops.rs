@@ -24,19 +24,17 @@ struct Resolved {
 }
 
 /// A step resolved against the run at call time: its memoized result, or what its op is made
-/// of. A replayed step carries only its memo; the parts of an op are built, and boxed, only for
-/// a new step, so the many replayed steps of a request stay small to create and to move.
-pub(crate) struct PreparedOp(Prepared);
-
-enum Prepared {
-    /// The memo holds its result: the step's output, or its final error (boxed: rare).
-    Replayed(Result<StepOutput, Box<SerializedError>>),
-    /// New in this request.
+/// of. A replayed step carries only its result; the parts of an op are built, and boxed, only
+/// for a new step, so the many replayed steps of a request stay small to create and to move.
+pub(crate) enum PreparedOp {
+    /// The memo holds its result: the step's output, or its final error.
+    Memoized(Result<StepOutput, WorkflowError>),
+    /// It has none: it is new in this request.
     New(Box<NewStep>),
 }
 
 /// What a new step's op is made of.
-struct NewStep {
+pub(crate) struct NewStep {
     /// The id as written, its repeat index and its hash.
     resolved: Resolved,
     kind: Opcode,
@@ -66,29 +64,11 @@ impl NewStep {
 impl PreparedOp {
     /// The new step's parts, to fill in; `None` for a replayed step.
     fn new_step(&mut self) -> Option<&mut NewStep> {
-        match &mut self.0 {
-            Prepared::New(step) => Some(step),
-            Prepared::Replayed(_) => None,
+        match self {
+            Self::New(step) => Some(step),
+            Self::Memoized(_) => None,
         }
     }
-
-    /// The memoized result, if the memo holds one; else the step, to report or run.
-    fn replay(self) -> Replayed {
-        match self.0 {
-            Prepared::Replayed(result) => {
-                Replayed::Memoized(result.map_err(|e| WorkflowError::step_failed(*e)))
-            }
-            Prepared::New(step) => Replayed::New(step),
-        }
-    }
-}
-
-/// A step looked up in the memo.
-enum Replayed {
-    /// Its result.
-    Memoized(Result<StepOutput, WorkflowError>),
-    /// It has none: it is new in this request.
-    New(Box<NewStep>),
 }
 
 fn now_nanos() -> u128 {
@@ -101,10 +81,10 @@ fn now_nanos() -> u128 {
 fn base_op(run: &SharedRun, id: &str, kind: Opcode) -> PreparedOp {
     let (hashed, index, memo) = run.lock().next_step(id);
     match memo.map(Memo::read) {
-        Some(Memo::Data(output)) => PreparedOp(Prepared::Replayed(Ok(output))),
-        Some(Memo::Error(error)) => PreparedOp(Prepared::Replayed(Err(Box::new(error)))),
+        Some(Memo::Data(output)) => PreparedOp::Memoized(Ok(output)),
+        Some(Memo::Error(error)) => PreparedOp::Memoized(Err(WorkflowError::step_failed(error))),
         // No memo, or one that holds the step's input only: the step is new.
-        Some(Memo::Input) | None => PreparedOp(Prepared::New(Box::new(NewStep {
+        Some(Memo::Input) | None => PreparedOp::New(Box::new(NewStep {
             resolved: Resolved {
                 id: id.to_string(),
                 index,
@@ -114,7 +94,7 @@ fn base_op(run: &SharedRun, id: &str, kind: Opcode) -> PreparedOp {
             name: None,
             opts: Map::new(),
             null_data: false,
-        }))),
+        })),
     }
 }
 
@@ -155,9 +135,9 @@ pub(crate) async fn suspend(
     run: SharedRun,
     prepared: PreparedOp,
 ) -> Result<StepOutput, WorkflowError> {
-    let prepared = match prepared.replay() {
-        Replayed::Memoized(result) => return result,
-        Replayed::New(prepared) => prepared,
+    let prepared = match prepared {
+        PreparedOp::Memoized(result) => return result,
+        PreparedOp::New(prepared) => prepared,
     };
     run.lock().found(FoundStep {
         op: prepared.into_op(),
@@ -180,9 +160,9 @@ pub(crate) fn runnable<'a>(
     prepared: PreparedOp,
     body: impl Future<Output = Result<Value, WorkflowError>> + Send + 'a,
 ) -> impl Future<Output = Result<StepOutput, WorkflowError>> + Send + 'a {
-    match prepared.replay() {
-        Replayed::Memoized(result) => Either::Left(std::future::ready(result)),
-        Replayed::New(prepared) => Either::Right(Box::pin(run_new(run, prepared, body))),
+    match prepared {
+        PreparedOp::Memoized(result) => Either::Left(std::future::ready(result)),
+        PreparedOp::New(prepared) => Either::Right(Box::pin(run_new(run, prepared, body))),
     }
 }
 
