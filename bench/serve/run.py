@@ -12,7 +12,10 @@ Both apps must first give the same 200 answer to each request, or the benchmark 
 Each cell also measures the floor: the same body POSTed to a bare axum route of the Rust app
 that answers a fixed value (HTTP on loopback and wrk, no Inngest work), and `/floor-json`, the
 same route reading the body's JSON once with serde_json and building nothing: the least any
-handler that reads the request pays, so the share it leaves bounds the runtime's.
+handler that reads the request pays, so the share it leaves bounds the runtime's. For
+`welcome-user` also `/floor-min`: the least any serde-based SDK does for that request (one
+borrowed parse, the typed event decoded and validated, the 3 step ids hashed and looked up, the
+2 memos decoded, the answer and the SDK's headers written), written by hand for this request.
 Loads: 1 connection (latency as one executor sees it), 4 and 16 connections (throughput).
 For the Rust app and its floor it also reports the app's CPU time per request (user and
 system, read from /proc before and after each wrk run).
@@ -71,7 +74,7 @@ def peak_rss_mib(pid):
 
 
 def requests():
-    """(name, query, body) of the two final requests."""
+    """(name, query, body, answer, its hand-written minimum route) of the two final requests."""
     rec = json.loads((CORPUS / "welcome-user/04-request.json").read_text())
     query = rec["url"].split("?", 1)[1]
     welcome = json.dumps(rec["body"]).encode()
@@ -86,9 +89,9 @@ def requests():
                 "stack": {"stack": ids, "current": 99}},
         "version": 2, "use_api": False,
     }).encode()
-    return [("welcome-user final request", query, welcome, {"emailsSent": 2}),
+    return [("welcome-user final request", query, welcome, {"emailsSent": 2}, "/floor-min"),
             ("hundred-steps final request", "fnId=probe-app-hundred-steps&stepId=step", hundred,
-             {"steps": 100, "sum": 4950})]
+             {"steps": 100, "sum": 4950}, None)]
 
 
 def cpu_seconds(pid):
@@ -159,13 +162,17 @@ def main():
         for name, proc in procs.items():
             wait_ready(urls[name], proc)
         with tempfile.TemporaryDirectory() as tmp:
-            for label, query, body, expected in requests():
+            for label, query, body, expected, minimum in requests():
                 body_path = Path(tmp) / "body.json"
                 body_path.write_bytes(body)
                 for name in procs:
                     status, answer = post(f"{urls[name]}?{query}", body)
                     if status != 200 or answer != expected:
                         sys.exit(f"{name} answered {status} {answer} to the {label}, expected 200 {expected}")
+                if minimum:
+                    status, answer = post(f"http://{rust_addr}{minimum}", body)
+                    if status != 200 or answer != expected:
+                        sys.exit(f"{minimum} answered {status} {answer} to the {label}, expected 200 {expected}")
                 for c in CONNECTIONS:
                     # The JS app once; the Rust app and the floor in alternating rounds, since
                     # this machine's speed drifts: each round's ratio compares neighbours in time.
@@ -177,14 +184,17 @@ def main():
                         ours = wrk_on(pid, f"{urls[RUST]}?{query}", body_path, c, args.duration)
                         floor = wrk_on(pid, f"http://{rust_addr}/floor", body_path, c, args.duration)
                         json_once = wrk(f"http://{rust_addr}/floor-json", body_path, c, args.duration)
-                        rounds.append((ours, floor, json_once))
+                        least = minimum and wrk(f"http://{rust_addr}{minimum}", body_path, c, args.duration)
+                        rounds.append((ours, floor, json_once, least))
                     json_shares = sorted(r[2]["rps"] / r[1]["rps"] for r in rounds)
+                    min_shares = sorted(r[3]["rps"] / r[1]["rps"] for r in rounds) if minimum else []
                     rounds.sort(key=lambda r: r[0]["rps"] / r[1]["rps"])
-                    ours, floor, _ = rounds[len(rounds) // 2]
+                    ours, floor, _, _ = rounds[len(rounds) // 2]
                     res[RUST] = ours
                     res = {name: res[name] for name in procs}
                     floor["share"] = [r[0]["rps"] / r[1]["rps"] for r in rounds]
                     floor["json_share"] = json_shares
+                    floor["min_share"] = min_shares
                     rows.append((label, c, res, floor))
                     print(label, f"{c} conn", {n: round(r["rps"]) for n, r in res.items()},
                           "floor", round(floor["rps"]), flush=True)
@@ -204,9 +214,15 @@ def main():
              f"CPU = the Rust app's CPU time per request in that round (user + system, from "
              f"/proc), on its API route and on the floor route. `/floor-json` ÷ floor = the share "
              f"of the floor's rate left by reading the body's JSON once and nothing else (median "
-             f"of the rounds, then every round's).", "",
-             "| request | connections | Rust req/s | JS req/s | throughput ratio | Rust p50 / p99 | JS p50 / p99 | p50 ratio | floor req/s, p50 | Rust ÷ floor | `/floor-json` ÷ floor | CPU per request: Rust, floor |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             f"of the rounds, then every round's); `/floor-min` ÷ floor the same for the least a "
+             f"serde-based SDK does for the welcome-user request.", "",
+             "| request | connections | Rust req/s | JS req/s | throughput ratio | Rust p50 / p99 | JS p50 / p99 | p50 ratio | floor req/s, p50 | Rust ÷ floor | `/floor-json` ÷ floor | `/floor-min` ÷ floor | CPU per request: Rust, floor |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    def shares(xs):
+        if not xs:
+            return "—"
+        return f"{100 * xs[len(xs) // 2]:.0f}% ({', '.join(f'{100 * x:.0f}' for x in xs)})"
+
     for label, c, res, floor in rows:
         r, j = res[rust], res[js]
         lines.append(
@@ -214,8 +230,7 @@ def main():
             f"{r['p50_us']} µs / {r['p99_us']} µs | {j['p50_us']} µs / {j['p99_us']} µs | "
             f"{j['p50_us'] / max(r['p50_us'], 1):.0f}x | {floor['rps']:,.0f}, {floor['p50_us']} µs | "
             f"**{100 * r['rps'] / floor['rps']:.0f}%** ({', '.join(f'{100 * x:.0f}' for x in floor['share'])}) | "
-            f"{100 * floor['json_share'][len(floor['json_share']) // 2]:.0f}% "
-            f"({', '.join(f'{100 * x:.0f}' for x in floor['json_share'])}) | "
+            f"{shares(floor['json_share'])} | {shares(floor['min_share'])} | "
             f"{r['user_us']:.1f} + {r['sys_us']:.1f} µs, {floor['user_us']:.1f} + {floor['sys_us']:.1f} µs |")
     lines += ["", f"Peak resident memory after the whole run: Rust {rss[rust]:.1f} MiB, "
                   f"JS {rss[js]:.1f} MiB ({rss[js] / rss[rust]:.0f}x less for Rust).", "", END]
