@@ -1,7 +1,8 @@
 //! The serve-mode benchmark's Rust app (see `bench/serve/run.py`): `welcome-user` from the
 //! conformance contract plus `hundred-steps`, a run of 100 `step.run`s, served on
-//! `127.0.0.1:$PORT/api/inngest` (`PORT=0`: a free port, printed as `listening on
-//! <address>`) exactly as `bench/serve/app.mjs` serves them with the official JS SDK.
+//! `127.0.0.1:$PORT/api/inngest` (`PORT=0`: a free port, printed as
+//! `listening on <address>`) exactly as `bench/serve/app.mjs` serves them with the official
+//! JS SDK.
 //! `POST /floor` is a bare axum route, the floor the benchmark reports; `POST /floor-json` is
 //! the same route reading the body's JSON once (serde_json, building nothing), the least any
 //! serde_json-based SDK pays for a request; `POST /floor-min` does, by hand, the least a
