@@ -202,11 +202,16 @@ async fn bare_floor(posts: usize, frames: usize, runs: usize) -> Result_ {
         .await
         .expect("a port");
     let ws_url = format!("ws://{}/", listener.local_addr().expect("bound"));
+    // Both ends read as the worker and the gateway do, so the floor is their bare cost.
+    let ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(inngest_runtime::protocol::connect::READ_BUFFER);
     let echo = tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let _ = tcp.set_nodelay(true);
             tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                let Ok(mut ws) =
+                    tokio_tungstenite::accept_async_with_config(tcp, Some(ws_config)).await
+                else {
                     return;
                 };
                 while let Some(Ok(frame)) = ws.next().await {
@@ -251,9 +256,10 @@ async fn bare_floor(posts: usize, frames: usize, runs: usize) -> Result_ {
         }
     }
     let open = |ws_url: String| async move {
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(ws_url.as_str(), None, true)
-            .await
-            .expect("the socket opens");
+        let (ws, _) =
+            tokio_tungstenite::connect_async_with_config(ws_url.as_str(), Some(ws_config), true)
+                .await
+                .expect("the socket opens");
         ws
     };
     let shape = (posts, frames);

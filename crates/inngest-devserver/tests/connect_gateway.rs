@@ -1029,3 +1029,77 @@ async fn a_worker_stopped_while_its_socket_is_down_still_delivers_its_step() {
     let _ = stop_second.send(());
     server.stop().await;
 }
+
+/// `big/requested`: how many bytes the first step of [`Big`] returns.
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct BigRequested {
+    #[garde(skip)]
+    bytes: usize,
+}
+impl Event for BigRequested {
+    const NAME: &'static str = "test/big.requested";
+}
+
+/// A step that returns a large string, and a step that reads it back from the memo: the reply
+/// that carries it and the next request that carries it are frames many times the size of
+/// one socket read.
+struct Big;
+impl Workflow for Big {
+    type Event = BigRequested;
+    type Output = Value;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("big")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<Value, WorkflowError> {
+        let bytes = ctx.event.data.bytes;
+        let text: String = ctx
+            .step
+            .run("make", async move {
+                Ok((0..bytes)
+                    .map(|i| char::from(b'a' + (i % 26) as u8))
+                    .collect::<String>())
+            })
+            .await?;
+        let (len, sum) = ctx
+            .step
+            .run("read", async {
+                Ok((text.len(), text.bytes().map(u64::from).sum::<u64>()))
+            })
+            .await?;
+        Ok(json!({ "len": len, "sum": sum }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_far_larger_than_one_read_cross_the_socket_whole() {
+    let server = server(false).await;
+    let app = App::builder(Inngest::with_config("cx", Config::dev(server.url())))
+        .register(Big)
+        .build()
+        .expect("the app builds");
+    let (stop, task) = spawn_worker(Worker::new(app).instance_id("big"));
+    workers(&server, 1).await;
+    // 20x the socket's read buffer, and above tungstenite's default one of 128 KiB too.
+    let bytes = 20 * READ_BUFFER;
+    let ids = server
+        .send(vec![
+            json!({ "name": BigRequested::NAME, "data": { "bytes": bytes } }),
+        ])
+        .await
+        .expect("sent");
+    let run = server
+        .finished_run(&ids[0], "cx-big", Duration::from_secs(20))
+        .await
+        .expect("the server runs")
+        .expect("the run finished");
+    assert_eq!(run.status, RunStatus::Completed, "{:?}", run.status);
+    let sum: u64 = (0..bytes).map(|i| u64::from(b'a' + (i % 26) as u8)).sum();
+    assert_eq!(run.output, Some(json!({ "len": bytes, "sum": sum })));
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the worker stops")
+        .expect("no panic")
+        .expect("stopped cleanly");
+    server.stop().await;
+}

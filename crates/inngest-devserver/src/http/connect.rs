@@ -15,8 +15,6 @@ use tokio::sync::mpsc;
 
 use super::Shared;
 
-/// The largest frame taken.
-const MAX_FRAME: usize = 10 * 1024 * 1024;
 /// How long the worker has for `WORKER_CONNECT`.
 const HANDSHAKE: Duration = Duration::from_secs(10);
 /// A worker that misses this many heartbeats in a row is dropped, as the official gateway
@@ -77,6 +75,7 @@ pub(super) async fn socket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Res
     ws.protocols([SUBPROTOCOL])
         .max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| session(socket, s))
 }
 

@@ -31,8 +31,6 @@ pub(super) enum End {
 
 /// The handshake's limit, as the JS SDK's.
 const HANDSHAKE: Duration = Duration::from_secs(10);
-/// The largest frame read.
-const MAX_FRAME: usize = 10 * 1024 * 1024;
 /// Heartbeats without an answer that make the connection lost.
 const MISSED_HEARTBEATS: u32 = 2;
 
@@ -137,7 +135,8 @@ pub(super) async fn run(
     );
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME))
-        .max_frame_size(Some(MAX_FRAME));
+        .max_frame_size(Some(MAX_FRAME))
+        .read_buffer_size(READ_BUFFER);
     let endpoint = gateway.gateway_endpoint.clone();
     let opened = async {
         // Small frames each way (ACK, reply, lease): without TCP_NODELAY, Nagle's algorithm and

@@ -22,6 +22,16 @@ use prost::Message;
 /// The WebSocket subprotocol of connect.
 pub const SUBPROTOCOL: &str = "v0.connect.inngest.com";
 
+/// The largest frame either side of a connect socket takes (10 MiB).
+pub const MAX_FRAME: usize = 10 * 1024 * 1024;
+
+/// How much a connect socket reads at once: tungstenite's `read_buffer_size`.
+///
+/// tungstenite zero-fills this much of its read buffer before every read, so its default of
+/// 128 KiB costs a 128 KiB `memset` per read (also per read that finds nothing) for frames
+/// of a few KB. A larger frame is still read whole, in more reads.
+pub const READ_BUFFER: usize = 16 * 1024;
+
 /// What a frame carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
 #[repr(i32)]
