@@ -670,6 +670,11 @@ impl Registry {
     pub fn apps(&self) -> impl Iterator<Item = &AppRecord> {
         self.apps.values()
     }
+
+    /// The app synced as `name`.
+    pub fn app(&self, name: &str) -> Option<&AppRecord> {
+        self.apps.get(name)
+    }
 }
 
 #[cfg(test)]

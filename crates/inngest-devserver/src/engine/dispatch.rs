@@ -86,25 +86,35 @@ impl Engine {
             .options
             .max_in_flight
             .saturating_sub(self.in_flight_total);
+        let cap = self.options.max_in_flight_per_app;
+        let in_flight = |app: &str| self.in_flight.get(&app_slot(app)).copied().unwrap_or(0);
+        // The synced apps with room for a call. Once this pass has filled them all, the calls
+        // still queued are passed over without looking up their run (only a synced app's
+        // calls can start).
+        let mut open_apps = self
+            .registry
+            .apps()
+            .filter(|a| in_flight(&a.sync.app_name) < cap)
+            .count();
         let mut per_app: std::collections::HashMap<&str, usize> = Default::default();
         let mut keys = Vec::new();
         for (key, item) in self.queue.range(..=(now, String::from("~"))) {
             if let Job::Execute(_) = item.job {
-                if free == 0 {
+                if free == 0 || open_apps == 0 {
                     continue;
                 }
                 if let Some(run) = self.runs.get(&item.run_id) {
-                    let app = per_app.entry(run.app_id.as_str()).or_insert_with(|| {
-                        self.in_flight
-                            .get(&app_slot(&run.app_id))
-                            .copied()
-                            .unwrap_or(0)
-                    });
-                    if *app >= self.options.max_in_flight_per_app {
+                    let app = per_app
+                        .entry(run.app_id.as_str())
+                        .or_insert_with(|| in_flight(&run.app_id));
+                    if *app >= cap {
                         continue;
                     }
                     *app += 1;
                     free -= 1;
+                    if *app == cap && self.registry.app(&run.app_id).is_some() {
+                        open_apps = open_apps.saturating_sub(1);
+                    }
                 }
             }
             keys.push(key.clone());
