@@ -150,6 +150,9 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub(crate) struct Gateway {
     state: Arc<Mutex<State>>,
+    /// Set once by [`Gateway::close_all`] (changed under `state`'s lock): no worker joins
+    /// after it, and each session ends.
+    closed: Arc<tokio::sync::watch::Sender<bool>>,
     /// Wakes the timer task when a call is due before it would wake.
     timer: Arc<tokio::sync::Notify>,
     lease: Duration,
@@ -169,6 +172,7 @@ impl Gateway {
         let floor = Duration::from_millis(100);
         Self {
             state: Arc::default(),
+            closed: Arc::new(tokio::sync::watch::channel(false).0),
             timer: Arc::default(),
             lease: lease.max(floor),
             heartbeat: heartbeat.max(floor),
@@ -217,35 +221,57 @@ impl Gateway {
         ACK_WAIT.min(self.lease)
     }
 
-    /// A worker joins `app`; frames for it go to `tx`.
+    /// A worker joins `app`; frames for it go to `tx`. False once the gateway is closed: the
+    /// worker must go elsewhere.
+    #[must_use]
     pub fn add(
         &self,
         app: &str,
         connection_id: &str,
         instance_id: &str,
         tx: mpsc::UnboundedSender<ConnectMessage>,
-    ) {
-        self.lock()
-            .workers
-            .entry(app.to_string())
-            .or_default()
-            .push(Worker {
-                connection_id: connection_id.to_string(),
-                instance_id: instance_id.to_string(),
-                tx,
-                paused: false,
-            });
+    ) -> bool {
+        let mut st = self.lock();
+        if *self.closed.borrow() {
+            return false;
+        }
+        st.workers.entry(app.to_string()).or_default().push(Worker {
+            connection_id: connection_id.to_string(),
+            instance_id: instance_id.to_string(),
+            tx,
+            paused: false,
+        });
+        true
     }
 
-    /// Tells every worker `GATEWAY_CLOSING`: it takes no new requests here, finishes those in
-    /// flight, and connects elsewhere.
+    /// Closes the gateway for good (the server stops): every worker is told
+    /// `GATEWAY_CLOSING` (it takes no new requests here, finishes those in flight, and connects
+    /// elsewhere), no worker joins after it, and each session ends. A worker whose handshake
+    /// was under way is told `GATEWAY_CLOSING` too, instead of joining a server that no longer
+    /// runs anything.
     pub fn close_all(&self) {
         let closing = ConnectMessage::bare(GatewayMessageType::GatewayClosing);
         let mut st = self.lock();
+        if *self.closed.borrow() {
+            return;
+        }
         for w in st.workers.values_mut().flatten() {
             w.paused = true;
             let _ = w.tx.send(closing.clone());
         }
+        // After the frames: a session that sees the gateway closed finds its GATEWAY_CLOSING
+        // queued.
+        self.closed.send_replace(true);
+    }
+
+    /// Whether [`Gateway::close_all`] was called.
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    /// Changes to whether the gateway is closed, for a session to end on.
+    pub fn closed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closed.subscribe()
     }
 
     /// A worker asked for no more requests.
@@ -407,5 +433,41 @@ async fn watch(state: Weak<Mutex<State>>, wake: Arc<tokio::sync::Notify>, ack_wa
             () = tokio::time::sleep_until(next) => {}
             () = woken => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Once closed (the server stops), a worker whose handshake was under way does not join;
+    /// a worker that had joined is told `GATEWAY_CLOSING`, once however often it is closed.
+    #[tokio::test]
+    async fn a_closed_gateway_takes_no_worker_and_tells_those_it_has_to_go() {
+        let gateway = Gateway::default();
+        let mut closed = gateway.closed();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        assert!(gateway.add("app", "c1", "w1", tx));
+        gateway.close_all();
+        gateway.close_all();
+        assert!(gateway.is_closed());
+        assert!(closed.has_changed().expect("the gateway lives") && *closed.borrow_and_update());
+        assert_eq!(
+            rx.try_recv().map(|m| m.kind()).ok(),
+            Some(GatewayMessageType::GatewayClosing)
+        );
+        assert!(rx.try_recv().is_err(), "told once");
+        let (late, _late_rx) = mpsc::unbounded_channel();
+        assert!(
+            !gateway.add("app", "c2", "w2", late),
+            "joined a closed gateway"
+        );
+        let joined: Vec<String> = gateway
+            .workers()
+            .into_values()
+            .flatten()
+            .map(|w| w.connection_id)
+            .collect();
+        assert_eq!(joined, ["c1"], "only the worker from before the close");
     }
 }

@@ -391,9 +391,6 @@ impl DevServer {
 
     /// Stops serving and waits for the tasks to end.
     pub async fn stop(mut self) {
-        // Connect workers move to another gateway (here: reconnect until one is back) instead
-        // of holding a socket to a server that no longer runs anything.
-        self.gateway.close_all();
         self.shutdown_now();
         for t in self.tasks.drain(..) {
             let _ = t.await;
@@ -401,6 +398,10 @@ impl DevServer {
     }
 
     fn shutdown_now(&mut self) {
+        // Connect workers move to another gateway (here: reconnect until one is back) instead
+        // of holding a socket to a server that no longer runs anything; no connect session
+        // outlives the server, a dropped one too.
+        self.gateway.close_all();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

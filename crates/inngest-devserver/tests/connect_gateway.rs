@@ -1103,3 +1103,23 @@ async fn frames_far_larger_than_one_read_cross_the_socket_whole() {
         .expect("stopped cleanly");
     server.stop().await;
 }
+
+/// A server that stops lets its workers go: `GATEWAY_CLOSING`, then the socket closes. A
+/// session left open would answer the worker's heartbeats for a server that no longer runs
+/// anything, and the worker would never look for the one that comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_tells_its_workers_to_go_and_closes_their_sockets() {
+    let server = server(false).await;
+    let (mut hand, _) = HandWorker::connect(&server, "cx", "hand").await;
+    workers(&server, 1).await;
+    server.stop().await;
+    let said = hand
+        .next_within(Duration::from_secs(5))
+        .await
+        .map(|m| m.kind());
+    assert_eq!(said, Some(GatewayMessageType::GatewayClosing));
+    assert!(
+        hand.closed_within(Duration::from_secs(5)).await,
+        "the socket of a stopped server stayed open"
+    );
+}

@@ -25,6 +25,9 @@ const MAX_APPS: usize = 100;
 
 /// `POST /v0/connect/start`.
 pub(super) async fn start(State(s): State<Shared>) -> Response {
+    if s.gateway.is_closed() {
+        return stopping();
+    }
     let host = s.url.trim_start_matches("http://");
     let answer = StartResponse {
         connection_id: ulid::Ulid::new().to_string(),
@@ -62,6 +65,16 @@ pub(super) async fn flush(State(s): State<Shared>, body: axum::body::Bytes) -> R
         .into_response()
 }
 
+/// The answer once the server stops: the worker tries again (another server, or this one
+/// back).
+fn stopping() -> Response {
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(serde_json::json!({ "error": "the dev server is stopping" })),
+    )
+        .into_response()
+}
+
 fn bad_flush(message: String) -> Response {
     (
         axum::http::StatusCode::BAD_REQUEST,
@@ -72,6 +85,9 @@ fn bad_flush(message: String) -> Response {
 
 /// `GET /v0/connect`: the WebSocket.
 pub(super) async fn socket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {
+    if s.gateway.is_closed() {
+        return stopping();
+    }
     ws.protocols([SUBPROTOCOL])
         .max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
@@ -167,6 +183,8 @@ async fn refuse(socket: &mut WebSocket, code: &str, message: String) {
 }
 
 async fn session(mut socket: WebSocket, s: Shared) {
+    // Subscribed before anything else: a stop during the handshake is seen in the loop.
+    let mut closed = s.gateway.closed();
     if socket
         .send(bare(GatewayMessageType::GatewayHello))
         .await
@@ -245,8 +263,17 @@ async fn session(mut socket: WebSocket, s: Shared) {
     let (tx, mut rx) = mpsc::unbounded_channel::<ConnectMessage>();
     let conn = connect.connection_id.clone();
     for app in &connect.apps {
-        s.gateway
-            .add(&app.app_name, &conn, &connect.instance_id, tx.clone());
+        if !s
+            .gateway
+            .add(&app.app_name, &conn, &connect.instance_id, tx.clone())
+        {
+            // The server stopped during the handshake: the worker goes elsewhere rather than
+            // stay on a gateway that no longer runs anything.
+            s.gateway.remove(&conn);
+            let _ = socket.send(bare(GatewayMessageType::GatewayClosing)).await;
+            let _ = socket.send(Frame::Close(None)).await;
+            return;
+        }
     }
     tracing::info!(instance = %connect.instance_id, apps = connect.apps.len(), "a connect worker joined");
     // Only heartbeats count: a worker that replies but no longer heartbeats is dropped too.
@@ -324,6 +351,18 @@ async fn session(mut socket: WebSocket, s: Shared) {
             }
             Some(out) = rx.recv() => {
                 if write(&mut socket, encoded(&out), &mut rx).await.is_err() {
+                    break;
+                }
+            }
+            changed = closed.changed() => {
+                if changed.is_err() || *closed.borrow() {
+                    // The server stops: what is queued (its GATEWAY_CLOSING) goes out and the
+                    // socket closes, so that no worker stays on a server that is gone.
+                    if let Ok(out) = rx.try_recv() {
+                        let _ = write(&mut socket, encoded(&out), &mut rx).await;
+                    }
+                    let _ = socket.send(Frame::Close(None)).await;
+                    tracing::info!(instance = %connect.instance_id, "the gateway closed; the connect worker was let go");
                     break;
                 }
             }
