@@ -8,7 +8,9 @@
 //! `cargo bench -p inngest-devserver --bench event_to_completion [-- --runs N --write]`;
 //! `--write` puts the table into docs/performance.md. `--only connect` (or `serve`) measures
 //! those rows and the floors only, to compare changes quickly (it cannot be combined with
-//! `--write`).
+//! `--write`). `--asleep N` (default 10,000; 0 leaves it out) adds a row: the connect
+//! classic run again, with N other runs asleep in the same server (a 3-day sleep each), so
+//! that work which grows with what is queued shows.
 
 mod support;
 
@@ -31,6 +33,27 @@ struct Go {
 }
 impl Event for Go {
     const NAME: &'static str = "bench/go";
+}
+
+/// `bench/nap`: starts a run that sleeps for 3 days.
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct Nap {}
+impl Event for Nap {
+    const NAME: &'static str = "bench/nap";
+}
+
+/// One step, then a sleep that outlasts the benchmark.
+struct Napper;
+impl Workflow for Napper {
+    type Event = Nap;
+    type Output = ();
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("napper")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<(), WorkflowError> {
+        ctx.step.run("before", async { Ok(()) }).await?;
+        ctx.step.sleep("nap", "3d").await
+    }
 }
 
 struct ThreeSteps;
@@ -73,8 +96,9 @@ enum Transport {
     Connect,
 }
 
-/// Latency of `runs` sequential runs, then throughput of `runs` runs sent 16 at a time.
-async fn measure(transport: Transport, checkpointing: bool, runs: usize) -> Result_ {
+/// Latency of `runs` sequential runs, then throughput of `runs` runs sent 16 at a time, with
+/// `asleep` other runs asleep in the server meanwhile.
+async fn measure(transport: Transport, checkpointing: bool, runs: usize, asleep: usize) -> Result_ {
     let server = DevServer::start(DevServerConfig {
         port: 0,
         checkpointing,
@@ -84,6 +108,7 @@ async fn measure(transport: Transport, checkpointing: bool, runs: usize) -> Resu
     .expect("starts");
     let app = App::builder(Inngest::with_config("bench", Config::dev(server.url())))
         .register(ThreeSteps)
+        .register(Napper)
         .build()
         .expect("registers");
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -114,6 +139,16 @@ async fn measure(transport: Transport, checkpointing: bool, runs: usize) -> Resu
     let http = reqwest::Client::new();
     let events = format!("{}/e/key", server.url());
     let mut finished = server.engine().subscribe_finished();
+    let naps: Vec<Value> = (0..asleep)
+        .map(|_| json!({ "name": Nap::NAME, "data": {} }))
+        .collect();
+    for batch in naps.chunks(1000) {
+        server.send(batch.to_vec()).await.expect("naps sent");
+    }
+    if asleep > 0 {
+        // Every nap has run its step and sleeps.
+        server.engine().settled().await.expect("settles");
+    }
 
     let send = move |n: u64| {
         let http = http.clone();
@@ -180,8 +215,13 @@ async fn measure(transport: Transport, checkpointing: bool, runs: usize) -> Resu
         Transport::Serve => "serve (HTTP)",
         Transport::Connect => "connect (WebSocket)",
     };
+    let beside = if asleep > 0 {
+        format!(", {asleep} other runs asleep")
+    } else {
+        String::new()
+    };
     Result_ {
-        label: format!("{over}, {mode}"),
+        label: format!("{over}, {mode}{beside}"),
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
         per_sec,
@@ -338,6 +378,9 @@ fn main() {
         .max(1);
     let write = args.iter().any(|a| a == "--write");
     let only = value("--only");
+    let asleep: usize = value("--asleep")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     assert!(
         !(write && only.is_some()),
         "--write needs every row: leave out --only"
@@ -355,21 +398,27 @@ fn main() {
     // The round trips each row makes: serve, 1 event POST and 4 calls (classic) or 1 call and
     // 3 checkpoint POSTs (checkpoint), all HTTP; connect, the calls are WebSocket exchanges
     // instead (the checkpoints stay HTTP).
-    let configs: Vec<(Transport, bool, (usize, usize))> = [
-        (Transport::Serve, false, (5, 0)),
-        (Transport::Connect, false, (1, 4)),
-        (Transport::Serve, true, (5, 0)),
-        (Transport::Connect, true, (4, 1)),
+    // The last: the connect classic run again, with `asleep` other runs asleep (none: left
+    // out).
+    let configs: Vec<(Transport, bool, (usize, usize), usize)> = [
+        (Transport::Serve, false, (5, 0), 0),
+        (Transport::Connect, false, (1, 4), 0),
+        (Transport::Serve, true, (5, 0), 0),
+        (Transport::Connect, true, (4, 1), 0),
+        (Transport::Connect, false, (1, 4), asleep),
     ]
     .into_iter()
-    .filter(|(t, ..)| wanted(*t))
+    .enumerate()
+    .filter(|(i, (t, ..))| wanted(*t) && (*i < 4 || asleep > 0))
+    .map(|(_, config)| config)
     .collect();
     let rows = rt.block_on(async {
         let mut rows: Vec<Row> = configs.iter().map(|_| Row { rounds: Vec::new() }).collect();
         for _ in 0..rounds {
-            for (row, &(transport, checkpointing, (posts, frames))) in rows.iter_mut().zip(&configs)
+            for (row, &(transport, checkpointing, (posts, frames), asleep)) in
+                rows.iter_mut().zip(&configs)
             {
-                let measured = measure(transport, checkpointing, runs).await;
+                let measured = measure(transport, checkpointing, runs, asleep).await;
                 let floor = bare_floor(posts, frames, runs).await;
                 row.rounds.push((measured, floor));
             }
