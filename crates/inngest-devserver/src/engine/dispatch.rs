@@ -98,7 +98,7 @@ impl Engine {
             .count();
         let mut per_app: std::collections::HashMap<&str, usize> = Default::default();
         let mut keys = Vec::new();
-        for (key, item) in self.queue.range(..=(now, String::from("~"))) {
+        for (key, item) in self.queue.due(now) {
             if let Job::Execute(_) = item.job {
                 if free == 0 || open_apps == 0 {
                     continue;

@@ -104,10 +104,9 @@ impl Engine {
         // Its timeout or wake-up item, if still queued, is now moot.
         let moot: Vec<(i64, String)> = self
             .queue
-            .iter()
+            .of_run(run_id)
             .filter(|(_, i)| {
-                i.run_id == run_id
-                    && matches!(&i.job, Job::Timeout { step: s } | Job::Wake { step: s } if s == step)
+                matches!(&i.job, Job::Timeout { step: s } | Job::Wake { step: s } if s == step)
             })
             .map(|(k, _)| k.clone())
             .collect();
@@ -146,7 +145,7 @@ impl Engine {
         run.ended_at_ms = Some(now);
         self.running.remove(run_id);
         tracing::info!(run = %run_id, function = %run.function_id, ?status, "run finished");
-        self.queue.retain(|_, i| i.run_id != run_id);
+        self.queue.remove_run(run_id);
         self.journal
             .push(super::journal::Write::DeleteRunItems(run_id.to_string()));
         self.changed(|| super::Change::Run {

@@ -16,6 +16,7 @@ mod intake;
 mod journal;
 mod lifecycle;
 mod outcome;
+mod queue;
 mod trace;
 mod view;
 
@@ -424,7 +425,7 @@ pub(crate) struct Engine {
     /// Ids of the runs still running (events are matched against these only).
     running: std::collections::HashSet<String>,
     /// Due work, ordered by time then id.
-    queue: BTreeMap<(i64, String), QueueItem>,
+    queue: queue::Queue,
     /// In-flight calls per concurrency slot (see `ConcurrencyLimit::slot`).
     in_flight: HashMap<String, usize>,
     in_flight_total: usize,
@@ -495,7 +496,7 @@ impl Engine {
             runs: BTreeMap::new(),
             waits_by_event: HashMap::new(),
             running: Default::default(),
-            queue: BTreeMap::new(),
+            queue: queue::Queue::default(),
             in_flight: HashMap::new(),
             in_flight_total: 0,
             crons: Vec::new(),
@@ -540,7 +541,7 @@ impl Engine {
             self.runs.insert(run.id.clone(), run);
         }
         for item in self.store.items()? {
-            self.queue.insert((item.at_ms, item.id.clone()), item);
+            self.queue.insert(item);
         }
         let horizon = self.clock.now_ms().saturating_sub(intake::DEDUPLICATION_MS);
         let mut received = self.store.received_since(horizon)?;
@@ -598,7 +599,7 @@ impl Engine {
     fn is_settled(&self) -> bool {
         let now = self.clock.now_ms();
         self.in_flight_total == 0
-            && self.queue.keys().next().is_none_or(|(at, _)| *at > now)
+            && self.queue.first_at().is_none_or(|at| at > now)
             && self.flow.next_due().is_none_or(|at| at > now)
     }
 
@@ -633,9 +634,7 @@ impl Engine {
         // ends (a command) wakes the loop, so it does not count here (it would spin the loop).
         let next = self
             .queue
-            .range((now.saturating_add(1), String::new())..)
-            .next()
-            .map(|((at, _), _)| *at)
+            .next_after(now)
             .into_iter()
             .chain(self.crons.iter().map(|c| c.next_ms))
             .chain(self.flow.next_due())
@@ -740,9 +739,7 @@ impl Engine {
                 let crons = self.crons.iter().map(|c| c.next_ms).filter(|_| with_crons);
                 let next = self
                     .queue
-                    .keys()
-                    .next()
-                    .map(|(at, _)| *at)
+                    .first_at()
                     .into_iter()
                     .chain(self.flow.next_due())
                     .chain(crons)
@@ -912,6 +909,6 @@ impl Engine {
         };
         self.journal.push(journal::Write::Item(item.clone()));
         self.enqueued = self.enqueued.wrapping_add(1);
-        self.queue.insert((item.at_ms, item.id.clone()), item);
+        self.queue.insert(item);
     }
 }

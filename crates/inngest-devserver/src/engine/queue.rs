@@ -1,0 +1,158 @@
+//! The engine's due work: queue items in the order they fall due, with an index by run, so
+//! that the items of one run (its sleep's wake-up when a step resolves, all of them when it
+//! ends) are found without a walk over every item queued.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::run::QueueItem;
+
+/// An item's place in the queue: when it is due (ms), then its id.
+pub(super) type Key = (i64, String);
+
+/// Queue items by [`Key`], and the keys of each run's items.
+#[derive(Default)]
+pub(super) struct Queue {
+    items: BTreeMap<Key, QueueItem>,
+    by_run: HashMap<String, BTreeSet<Key>>,
+}
+
+impl Queue {
+    /// Queues `item` (replacing an item with the same time and id).
+    pub fn insert(&mut self, item: QueueItem) {
+        let key = (item.at_ms, item.id.clone());
+        self.by_run
+            .entry(item.run_id.clone())
+            .or_default()
+            .insert(key.clone());
+        if let Some(old) = self.items.insert(key.clone(), item) {
+            if self
+                .items
+                .get(&key)
+                .is_some_and(|new| new.run_id != old.run_id)
+            {
+                self.unindex(&old.run_id, &key);
+            }
+        }
+    }
+
+    /// The item at `key`.
+    pub fn get(&self, key: &Key) -> Option<&QueueItem> {
+        self.items.get(key)
+    }
+
+    /// Takes the item at `key` out of the queue.
+    pub fn remove(&mut self, key: &Key) -> Option<QueueItem> {
+        let item = self.items.remove(key)?;
+        self.unindex(&item.run_id, key);
+        Some(item)
+    }
+
+    /// Takes every item of `run_id` out of the queue.
+    pub fn remove_run(&mut self, run_id: &str) {
+        for key in self.by_run.remove(run_id).into_iter().flatten() {
+            self.items.remove(&key);
+        }
+    }
+
+    /// The items of `run_id`, in the order they fall due.
+    pub fn of_run<'a>(&'a self, run_id: &str) -> impl Iterator<Item = (&'a Key, &'a QueueItem)> {
+        self.by_run
+            .get(run_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.items.get_key_value(key))
+    }
+
+    /// The items due at `now` or before, in order.
+    pub fn due(&self, now: i64) -> impl Iterator<Item = (&Key, &QueueItem)> {
+        // Ids are ULIDs, which sort below "~".
+        self.items.range(..=(now, String::from("~")))
+    }
+
+    /// When the first item is due.
+    pub fn first_at(&self) -> Option<i64> {
+        self.items.keys().next().map(|(at, _)| *at)
+    }
+
+    /// When the first item due after `now` is due.
+    pub fn next_after(&self, now: i64) -> Option<i64> {
+        self.items
+            .range((now.saturating_add(1), String::new())..)
+            .next()
+            .map(|((at, _), _)| *at)
+    }
+
+    /// How many items are queued.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn unindex(&mut self, run_id: &str, key: &Key) {
+        if let Some(keys) = self.by_run.get_mut(run_id) {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.by_run.remove(run_id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::Job;
+
+    fn item(id: &str, run_id: &str, at_ms: i64) -> QueueItem {
+        QueueItem {
+            id: id.into(),
+            run_id: run_id.into(),
+            at_ms,
+            job: Job::Wake { step: "s".into() },
+        }
+    }
+
+    fn ids<'a>(items: impl Iterator<Item = (&'a Key, &'a QueueItem)>) -> Vec<&'a str> {
+        items.map(|(_, i)| i.id.as_str()).collect()
+    }
+
+    #[test]
+    fn items_come_due_in_order_and_each_run_finds_its_own() {
+        let mut q = Queue::default();
+        q.insert(item("C", "r1", 30));
+        q.insert(item("A", "r2", 10));
+        q.insert(item("B", "r1", 20));
+        q.insert(item("D", "r2", 40));
+        assert_eq!(q.len(), 4);
+        assert_eq!(ids(q.due(20)), ["A", "B"]);
+        assert_eq!(ids(q.due(5)), Vec::<&str>::new());
+        assert_eq!(q.first_at(), Some(10));
+        assert_eq!(q.next_after(20), Some(30));
+        assert_eq!(q.next_after(40), None);
+        assert_eq!(ids(q.of_run("r1")), ["B", "C"]);
+        assert_eq!(ids(q.of_run("none")), Vec::<&str>::new());
+
+        // A removed item leaves its run's index; a run's items go together.
+        assert_eq!(q.remove(&(20, "B".into())).map(|i| i.id), Some("B".into()));
+        assert!(q.remove(&(20, "B".into())).is_none());
+        assert_eq!(ids(q.of_run("r1")), ["C"]);
+        q.remove_run("r2");
+        assert_eq!(ids(q.due(i64::MAX)), ["C"]);
+        assert_eq!(ids(q.of_run("r2")), Vec::<&str>::new());
+        q.remove(&(30, "C".into()));
+        assert_eq!(q.len(), 0);
+        assert!(q.by_run.is_empty(), "no index entry outlives its items");
+    }
+
+    #[test]
+    fn an_item_queued_again_under_its_key_moves_to_its_new_run() {
+        let mut q = Queue::default();
+        q.insert(item("A", "r1", 10));
+        q.insert(item("A", "r2", 10));
+        assert_eq!(q.len(), 1);
+        assert_eq!(ids(q.of_run("r1")), Vec::<&str>::new());
+        assert_eq!(ids(q.of_run("r2")), ["A"]);
+        q.remove_run("r2");
+        assert_eq!(q.len(), 0);
+        assert!(q.by_run.is_empty());
+    }
+}
