@@ -77,48 +77,48 @@ impl Engine {
         }
     }
 
-    /// The due queue items worth a look now, in order. A call cannot start while the server
-    /// or its app is at its cap of calls in flight, so once the caps are reached the rest of
-    /// those items are passed over here, without a copy: with thousands of runs queued behind
-    /// a cap, each tick would otherwise copy every one of them.
+    /// The due queue items worth a look now, in order: every due timer, and the due calls
+    /// that may start. A call cannot start while the server or its app is at its cap of calls
+    /// in flight, so once every cap is reached the calls queued behind them are not looked at:
+    /// with thousands of runs queued behind a cap, each tick would otherwise walk them all.
     fn due_keys(&self, now: i64) -> Vec<(i64, String)> {
+        let mut keys: Vec<(i64, String)> =
+            self.queue.due_timers(now).map(|(k, _)| k.clone()).collect();
         let mut free = self
             .options
             .max_in_flight
             .saturating_sub(self.in_flight_total);
         let cap = self.options.max_in_flight_per_app;
         let in_flight = |app: &str| self.in_flight.get(&app_slot(app)).copied().unwrap_or(0);
-        // The synced apps with room for a call. Once this pass has filled them all, the calls
-        // still queued are passed over without looking up their run (only a synced app's
-        // calls can start).
+        // The synced apps with room for a call (only a synced app's calls can start).
         let mut open_apps = self
             .registry
             .apps()
             .filter(|a| in_flight(&a.sync.app_name) < cap)
             .count();
         let mut per_app: std::collections::HashMap<&str, usize> = Default::default();
-        let mut keys = Vec::new();
-        for (key, item) in self.queue.due(now) {
-            if let Job::Execute(_) = item.job {
-                if free == 0 || open_apps == 0 {
+        for (key, item) in self.queue.due_calls(now) {
+            if free == 0 || open_apps == 0 {
+                break;
+            }
+            // A call of a run no longer in memory is handed on too: dispatch drops it.
+            if let Some(run) = self.runs.get(&item.run_id) {
+                let app = per_app
+                    .entry(run.app_id.as_str())
+                    .or_insert_with(|| in_flight(&run.app_id));
+                if *app >= cap {
                     continue;
                 }
-                if let Some(run) = self.runs.get(&item.run_id) {
-                    let app = per_app
-                        .entry(run.app_id.as_str())
-                        .or_insert_with(|| in_flight(&run.app_id));
-                    if *app >= cap {
-                        continue;
-                    }
-                    *app += 1;
-                    free -= 1;
-                    if *app == cap && self.registry.app(&run.app_id).is_some() {
-                        open_apps = open_apps.saturating_sub(1);
-                    }
+                *app += 1;
+                free -= 1;
+                if *app == cap && self.registry.app(&run.app_id).is_some() {
+                    open_apps = open_apps.saturating_sub(1);
                 }
             }
             keys.push(key.clone());
         }
+        // In the order they fell due, calls and timers together, as one queue would give them.
+        keys.sort_unstable();
         keys
     }
 

@@ -1,18 +1,23 @@
 //! The engine's due work: queue items in the order they fall due, with an index by run, so
 //! that the items of one run (its sleep's wake-up when a step resolves, all of them when it
-//! ends) are found without a walk over every item queued.
+//! ends) are found without a walk over every item queued. Calls and timers (wake-ups,
+//! timeouts, deadlines) are kept apart: a tick looks at the due timers, and at the due calls
+//! only until the caps of calls in flight are reached, not at every call queued behind them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::run::QueueItem;
+use crate::run::{Job, QueueItem};
 
 /// An item's place in the queue: when it is due (ms), then its id.
 pub(super) type Key = (i64, String);
 
-/// Queue items by [`Key`], and the keys of each run's items.
+/// Queue items by [`Key`], calls and timers apart, and the keys of each run's items.
 #[derive(Default)]
 pub(super) struct Queue {
-    items: BTreeMap<Key, QueueItem>,
+    /// Items that call the app ([`Job::Execute`]).
+    calls: BTreeMap<Key, QueueItem>,
+    /// The others: wake-ups, timeouts, deadlines.
+    timers: BTreeMap<Key, QueueItem>,
     by_run: HashMap<String, BTreeSet<Key>>,
 }
 
@@ -20,29 +25,27 @@ impl Queue {
     /// Queues `item` (replacing an item with the same time and id).
     pub fn insert(&mut self, item: QueueItem) {
         let key = (item.at_ms, item.id.clone());
+        // One item per key: the one it replaces leaves its place and its run's index.
+        self.remove(&key);
         self.by_run
             .entry(item.run_id.clone())
             .or_default()
             .insert(key.clone());
-        if let Some(old) = self.items.insert(key.clone(), item) {
-            if self
-                .items
-                .get(&key)
-                .is_some_and(|new| new.run_id != old.run_id)
-            {
-                self.unindex(&old.run_id, &key);
-            }
-        }
+        let kind = match item.job {
+            Job::Execute(_) => &mut self.calls,
+            Job::Wake { .. } | Job::Timeout { .. } | Job::Deadline => &mut self.timers,
+        };
+        kind.insert(key, item);
     }
 
     /// The item at `key`.
     pub fn get(&self, key: &Key) -> Option<&QueueItem> {
-        self.items.get(key)
+        self.calls.get(key).or_else(|| self.timers.get(key))
     }
 
     /// Takes the item at `key` out of the queue.
     pub fn remove(&mut self, key: &Key) -> Option<QueueItem> {
-        let item = self.items.remove(key)?;
+        let item = self.calls.remove(key).or_else(|| self.timers.remove(key))?;
         self.unindex(&item.run_id, key);
         Some(item)
     }
@@ -50,7 +53,9 @@ impl Queue {
     /// Takes every item of `run_id` out of the queue.
     pub fn remove_run(&mut self, run_id: &str) {
         for key in self.by_run.remove(run_id).into_iter().flatten() {
-            self.items.remove(&key);
+            if self.calls.remove(&key).is_none() {
+                self.timers.remove(&key);
+            }
         }
     }
 
@@ -60,31 +65,54 @@ impl Queue {
             .get(run_id)
             .into_iter()
             .flatten()
-            .filter_map(|key| self.items.get_key_value(key))
+            .filter_map(|key| {
+                self.calls
+                    .get_key_value(key)
+                    .or_else(|| self.timers.get_key_value(key))
+            })
     }
 
-    /// The items due at `now` or before, in order.
-    pub fn due(&self, now: i64) -> impl Iterator<Item = (&Key, &QueueItem)> {
-        // Ids are ULIDs, which sort below "~".
-        self.items.range(..=(now, String::from("~")))
+    /// The calls due at `now` or before, in order.
+    pub fn due_calls(&self, now: i64) -> impl Iterator<Item = (&Key, &QueueItem)> {
+        self.calls.range(..=Self::last_at(now))
+    }
+
+    /// The timers due at `now` or before, in order.
+    pub fn due_timers(&self, now: i64) -> impl Iterator<Item = (&Key, &QueueItem)> {
+        self.timers.range(..=Self::last_at(now))
+    }
+
+    /// The greatest key due at `now` (ids are ULIDs, which sort below "~").
+    fn last_at(now: i64) -> Key {
+        (now, String::from("~"))
     }
 
     /// When the first item is due.
     pub fn first_at(&self) -> Option<i64> {
-        self.items.keys().next().map(|(at, _)| *at)
+        let first = |items: &BTreeMap<Key, QueueItem>| items.keys().next().map(|(at, _)| *at);
+        first(&self.calls)
+            .into_iter()
+            .chain(first(&self.timers))
+            .min()
     }
 
     /// When the first item due after `now` is due.
     pub fn next_after(&self, now: i64) -> Option<i64> {
-        self.items
-            .range((now.saturating_add(1), String::new())..)
-            .next()
-            .map(|((at, _), _)| *at)
+        let after = |items: &BTreeMap<Key, QueueItem>| {
+            items
+                .range((now.saturating_add(1), String::new())..)
+                .next()
+                .map(|((at, _), _)| *at)
+        };
+        after(&self.calls)
+            .into_iter()
+            .chain(after(&self.timers))
+            .min()
     }
 
     /// How many items are queued.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.calls.len() + self.timers.len()
     }
 
     fn unindex(&mut self, run_id: &str, key: &Key) {
@@ -100,7 +128,6 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::Job;
 
     fn item(id: &str, run_id: &str, at_ms: i64) -> QueueItem {
         QueueItem {
@@ -108,6 +135,18 @@ mod tests {
             run_id: run_id.into(),
             at_ms,
             job: Job::Wake { step: "s".into() },
+        }
+    }
+
+    fn call(id: &str, run_id: &str, at_ms: i64) -> QueueItem {
+        QueueItem {
+            job: Job::Execute(crate::run::CallJob {
+                step_id: "step".into(),
+                attempt: 0,
+                outgoing: None,
+                stale_plan: false,
+            }),
+            ..item(id, run_id, at_ms)
         }
     }
 
@@ -123,8 +162,8 @@ mod tests {
         q.insert(item("B", "r1", 20));
         q.insert(item("D", "r2", 40));
         assert_eq!(q.len(), 4);
-        assert_eq!(ids(q.due(20)), ["A", "B"]);
-        assert_eq!(ids(q.due(5)), Vec::<&str>::new());
+        assert_eq!(ids(q.due_timers(20)), ["A", "B"]);
+        assert_eq!(ids(q.due_timers(5)), Vec::<&str>::new());
         assert_eq!(q.first_at(), Some(10));
         assert_eq!(q.next_after(20), Some(30));
         assert_eq!(q.next_after(40), None);
@@ -136,11 +175,36 @@ mod tests {
         assert!(q.remove(&(20, "B".into())).is_none());
         assert_eq!(ids(q.of_run("r1")), ["C"]);
         q.remove_run("r2");
-        assert_eq!(ids(q.due(i64::MAX)), ["C"]);
+        assert_eq!(ids(q.due_timers(i64::MAX)), ["C"]);
         assert_eq!(ids(q.of_run("r2")), Vec::<&str>::new());
         q.remove(&(30, "C".into()));
         assert_eq!(q.len(), 0);
         assert!(q.by_run.is_empty(), "no index entry outlives its items");
+    }
+
+    #[test]
+    fn calls_and_timers_come_due_apart_and_leave_together() {
+        let mut q = Queue::default();
+        q.insert(call("B", "r1", 20));
+        q.insert(item("A", "r1", 10));
+        q.insert(call("C", "r2", 30));
+        assert_eq!(ids(q.due_calls(25)), ["B"]);
+        assert_eq!(ids(q.due_timers(25)), ["A"]);
+        assert_eq!(ids(q.of_run("r1")), ["A", "B"]);
+        assert_eq!(
+            (q.first_at(), q.next_after(10), q.len()),
+            (Some(10), Some(20), 3)
+        );
+        assert_eq!(q.get(&(20, "B".into())).map(|i| i.id.as_str()), Some("B"));
+        // A timer queued under a call's key replaces it.
+        q.insert(item("B", "r1", 20));
+        assert_eq!(ids(q.due_calls(25)), Vec::<&str>::new());
+        assert_eq!(ids(q.due_timers(25)), ["A", "B"]);
+        assert_eq!(q.len(), 3);
+        q.remove_run("r1");
+        assert_eq!(ids(q.due_timers(i64::MAX)), Vec::<&str>::new());
+        assert_eq!(ids(q.due_calls(i64::MAX)), ["C"]);
+        assert_eq!(ids(q.of_run("r1")), Vec::<&str>::new());
     }
 
     #[test]
