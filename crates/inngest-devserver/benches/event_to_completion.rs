@@ -139,6 +139,7 @@ async fn measure(transport: Transport, checkpointing: bool, runs: usize, asleep:
     let http = reqwest::Client::new();
     let events = format!("{}/e/key", server.url());
     let mut finished = server.engine().subscribe_finished();
+    let naps_sent = Instant::now();
     let naps: Vec<Value> = (0..asleep)
         .map(|_| json!({ "name": Nap::NAME, "data": {} }))
         .collect();
@@ -149,6 +150,7 @@ async fn measure(transport: Transport, checkpointing: bool, runs: usize, asleep:
         // Every nap has run its step and sleeps.
         server.engine().settled().await.expect("settles");
     }
+    let naps_asleep = naps_sent.elapsed();
 
     let send = move |n: u64| {
         let http = http.clone();
@@ -216,7 +218,10 @@ async fn measure(transport: Transport, checkpointing: bool, runs: usize, asleep:
         Transport::Connect => "connect (WebSocket)",
     };
     let beside = if asleep > 0 {
-        format!(", {asleep} other runs asleep")
+        format!(
+            ", {asleep} other runs asleep (sent at once, all asleep {:.1} s later)",
+            naps_asleep.as_secs_f64()
+        )
     } else {
         String::new()
     };
