@@ -77,10 +77,13 @@ impl Engine {
         }
     }
 
-    /// The due queue items worth a look now, in order: every due timer, and the due calls
-    /// that may start. A call cannot start while the server or its app is at its cap of calls
-    /// in flight, so once every cap is reached the calls queued behind them are not looked at:
-    /// with thousands of runs queued behind a cap, each tick would otherwise walk them all.
+    /// The due queue items worth a look now, in order: every due timer, and the due calls up
+    /// to the caps of calls in flight ([`Engine::acquire`] still checks each call's own
+    /// concurrency limits). A call cannot start while the server or its app is at its cap, so
+    /// once the server's cap is reached, or every synced app's, the calls queued behind them
+    /// are not looked at: with thousands of runs queued behind a cap, each tick would
+    /// otherwise walk them all. (With another synced app below its cap the walk goes on,
+    /// passing over the calls of the apps at theirs.)
     fn due_keys(&self, now: i64) -> Vec<(i64, String)> {
         let mut keys: Vec<(i64, String)> =
             self.queue.due_timers(now).map(|(k, _)| k.clone()).collect();
@@ -98,22 +101,27 @@ impl Engine {
             .count();
         let mut per_app: std::collections::HashMap<&str, usize> = Default::default();
         for (key, item) in self.queue.due_calls(now) {
-            if free == 0 || open_apps == 0 {
+            if free == 0 {
                 break;
             }
-            // A call of a run no longer in memory is handed on too: dispatch drops it.
-            if let Some(run) = self.runs.get(&item.run_id) {
-                let app = per_app
-                    .entry(run.app_id.as_str())
-                    .or_insert_with(|| in_flight(&run.app_id));
-                if *app >= cap {
-                    continue;
-                }
-                *app += 1;
-                free -= 1;
-                if *app == cap && self.registry.app(&run.app_id).is_some() {
-                    open_apps = open_apps.saturating_sub(1);
-                }
+            // A call of a run no longer in memory is handed on: dispatch drops it.
+            let Some(run) = self.runs.get(&item.run_id) else {
+                keys.push(key.clone());
+                continue;
+            };
+            if open_apps == 0 {
+                break;
+            }
+            let app = per_app
+                .entry(run.app_id.as_str())
+                .or_insert_with(|| in_flight(&run.app_id));
+            if *app >= cap {
+                continue;
+            }
+            *app += 1;
+            free -= 1;
+            if *app == cap && self.registry.app(&run.app_id).is_some() {
+                open_apps = open_apps.saturating_sub(1);
             }
             keys.push(key.clone());
         }
@@ -317,5 +325,58 @@ fn report(tx: &tokio::sync::mpsc::Sender<Command>, called: Command) {
         tokio::spawn(async move {
             let _ = tx.send(called).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::run::{CallJob, Job, QueueItem};
+
+    /// A stored call whose run is gone (not among the running runs loaded) is dropped, also
+    /// with no app synced to take calls: it never holds the server short of settled.
+    #[tokio::test]
+    async fn a_call_whose_run_is_gone_is_dropped_with_no_app_synced() {
+        let store = crate::store::Store::open(None).expect("a store");
+        store
+            .save_item(&QueueItem {
+                id: "01ORPHAN".into(),
+                run_id: "01GONE".into(),
+                at_ms: 0,
+                job: Job::Execute(CallJob {
+                    step_id: "step".into(),
+                    attempt: 0,
+                    outgoing: None,
+                    stale_plan: false,
+                }),
+            })
+            .expect("saved");
+        let options = super::super::EngineOptions {
+            checkpointing: false,
+            retry_interval: None,
+            max_in_flight: 256,
+            max_in_flight_per_app: 32,
+            call_timeout: Duration::from_secs(5),
+        };
+        let (engine, task) = super::Engine::spawn(
+            crate::clock::Clock::default(),
+            store,
+            options,
+            crate::gateway::Gateway::default(),
+            crate::in_process::InProcessApps::default(),
+        )
+        .expect("the engine starts");
+        let settled = tokio::time::timeout(Duration::from_secs(5), engine.settled()).await;
+        assert!(
+            matches!(settled, Ok(Ok(()))),
+            "the orphan call kept the engine busy"
+        );
+        assert_eq!(
+            engine.next_due_ms(true).await.ok(),
+            Some(None),
+            "nothing queued"
+        );
+        task.abort();
     }
 }

@@ -1,8 +1,8 @@
 //! The engine's due work: queue items in the order they fall due, with an index by run, so
 //! that the items of one run (its sleep's wake-up when a step resolves, all of them when it
 //! ends) are found without a walk over every item queued. Calls and timers (wake-ups,
-//! timeouts, deadlines) are kept apart: a tick looks at the due timers, and at the due calls
-//! only until the caps of calls in flight are reached, not at every call queued behind them.
+//! timeouts, deadlines) are kept apart, so that a tick can look at every due timer and stop
+//! looking at the due calls once the caps of calls in flight are reached.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -22,6 +22,8 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 const MISSED_HEARTBEATS: u32 = 5;
 /// At most this many apps per worker, as the official gateway allows.
 const MAX_APPS: usize = 100;
+/// How long the last frames to a worker may take once the server stops.
+const CLOSING_WRITE: Duration = Duration::from_secs(1);
 
 /// `POST /v0/connect/start`.
 pub(super) async fn start(State(s): State<Shared>) -> Response {
@@ -183,7 +185,8 @@ async fn refuse(socket: &mut WebSocket, code: &str, message: String) {
 }
 
 async fn session(mut socket: WebSocket, s: Shared) {
-    // Subscribed before anything else: a stop during the handshake is seen in the loop.
+    // Subscribed before the worker joins: a stop after it joined ends the loop below; one
+    // before, and the gateway refuses it (`Gateway::add`).
     let mut closed = s.gateway.closed();
     if socket
         .send(bare(GatewayMessageType::GatewayHello))
@@ -270,8 +273,13 @@ async fn session(mut socket: WebSocket, s: Shared) {
             // The server stopped during the handshake: the worker goes elsewhere rather than
             // stay on a gateway that no longer runs anything.
             s.gateway.remove(&conn);
-            let _ = socket.send(bare(GatewayMessageType::GatewayClosing)).await;
-            let _ = socket.send(Frame::Close(None)).await;
+            let goodbye = async {
+                socket
+                    .send(bare(GatewayMessageType::GatewayClosing))
+                    .await?;
+                socket.send(Frame::Close(None)).await
+            };
+            let _ = tokio::time::timeout(CLOSING_WRITE, goodbye).await;
             return;
         }
     }
@@ -358,10 +366,14 @@ async fn session(mut socket: WebSocket, s: Shared) {
                 if changed.is_err() || *closed.borrow() {
                     // The server stops: what is queued (its GATEWAY_CLOSING) goes out and the
                     // socket closes, so that no worker stays on a server that is gone.
-                    if let Ok(out) = rx.try_recv() {
-                        let _ = write(&mut socket, encoded(&out), &mut rx).await;
-                    }
-                    let _ = socket.send(Frame::Close(None)).await;
+                    // A worker that reads nothing more gets a second, not a session for good.
+                    let goodbye = async {
+                        if let Ok(out) = rx.try_recv() {
+                            write(&mut socket, encoded(&out), &mut rx).await?;
+                        }
+                        socket.send(Frame::Close(None)).await
+                    };
+                    let _ = tokio::time::timeout(CLOSING_WRITE, goodbye).await;
                     tracing::info!(instance = %connect.instance_id, "the gateway closed; the connect worker was let go");
                     break;
                 }
