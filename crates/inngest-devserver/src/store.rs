@@ -63,6 +63,18 @@ CREATE TABLE IF NOT EXISTS received (id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL
 CREATE INDEX IF NOT EXISTS received_by_time ON received(at_ms);
 ";
 
+/// The writes a turn of the engine makes (each found through an index: see the test
+/// `a_turns_writes_never_scan_a_table`).
+const SAVE_RUN: &str = "INSERT INTO runs (id, event_id, status, body, function_id, started_ms) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+     ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body";
+const SAVE_ITEM: &str = "INSERT OR REPLACE INTO queue (id, run_id, body) VALUES (?1, ?2, ?3)";
+const DELETE_ITEM: &str = "DELETE FROM queue WHERE id = ?1";
+const DELETE_RUN_ITEMS: &str = "DELETE FROM queue WHERE run_id = ?1";
+const SAVE_EVENT: &str = "INSERT OR REPLACE INTO events (id, body) VALUES (?1, ?2)";
+const REMEMBER_RECEIVED: &str = "INSERT OR REPLACE INTO received (id, at_ms) VALUES (?1, ?2)";
+const FORGET_RECEIVED: &str = "DELETE FROM received WHERE at_ms < ?1";
+
 impl Store {
     /// Opens (creating if needed) the database at `path`, or an in-memory one.
     pub fn open(path: Option<&Path>) -> Result<Self, StoreError> {
@@ -165,20 +177,14 @@ impl Store {
     /// its status and body updated (an update in place, where a replace would delete the row
     /// and its index entries and insert them again).
     pub fn save_run(&self, run: &Run) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO runs (id, event_id, status, body, function_id, started_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
-            )?
-            .execute(params![
-                run.id,
-                run.event_id(),
-                format!("{:?}", run.status),
-                Self::json(run)?,
-                run.function_id,
-                run.started_at_ms,
-            ])?;
+        self.conn.prepare_cached(SAVE_RUN)?.execute(params![
+            run.id,
+            run.event_id(),
+            format!("{:?}", run.status),
+            Self::json(run)?,
+            run.function_id,
+            run.started_at_ms,
+        ])?;
         Ok(())
     }
 
@@ -244,16 +250,18 @@ impl Store {
 
     /// Saves a queue item.
     pub fn save_item(&self, item: &QueueItem) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("INSERT OR REPLACE INTO queue (id, run_id, body) VALUES (?1, ?2, ?3)")?
-            .execute(params![item.id, item.run_id, Self::json(item)?])?;
+        self.conn.prepare_cached(SAVE_ITEM)?.execute(params![
+            item.id,
+            item.run_id,
+            Self::json(item)?
+        ])?;
         Ok(())
     }
 
     /// Removes a queue item once done.
     pub fn delete_item(&self, id: &str) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("DELETE FROM queue WHERE id = ?1")?
+            .prepare_cached(DELETE_ITEM)?
             .execute(params![id])?;
         Ok(())
     }
@@ -261,7 +269,7 @@ impl Store {
     /// Removes every queue item of a run.
     pub fn delete_run_items(&self, run_id: &str) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("DELETE FROM queue WHERE run_id = ?1")?
+            .prepare_cached(DELETE_RUN_ITEMS)?
             .execute(params![run_id])?;
         Ok(())
     }
@@ -274,7 +282,7 @@ impl Store {
     /// Saves an event the server made itself (a cron tick, a lifecycle event).
     pub fn save_event<T: Serialize>(&self, id: &str, event: &T) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("INSERT OR REPLACE INTO events (id, body) VALUES (?1, ?2)")?
+            .prepare_cached(SAVE_EVENT)?
             .execute(params![id, Self::json(event)?])?;
         Ok(())
     }
@@ -283,8 +291,7 @@ impl Store {
     pub fn save_events<T: Serialize>(&self, events: &[(String, T)]) -> Result<(), StoreError> {
         let tx = self.conn.unchecked_transaction()?;
         {
-            let mut event =
-                tx.prepare_cached("INSERT OR REPLACE INTO events (id, body) VALUES (?1, ?2)")?;
+            let mut event = tx.prepare_cached(SAVE_EVENT)?;
             for (id, body) in events {
                 event.execute(params![id, Self::json(body)?])?;
             }
@@ -296,7 +303,7 @@ impl Store {
     /// Records that a function was started by an event id at `at_ms` (`key` names both).
     pub fn remember_received(&self, key: &str, at_ms: i64) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("INSERT OR REPLACE INTO received (id, at_ms) VALUES (?1, ?2)")?
+            .prepare_cached(REMEMBER_RECEIVED)?
             .execute(params![key, at_ms])?;
         Ok(())
     }
@@ -313,7 +320,7 @@ impl Store {
     /// Forgets the keys recorded before `before_ms`.
     pub fn forget_received(&self, before_ms: i64) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("DELETE FROM received WHERE at_ms < ?1")?
+            .prepare_cached(FORGET_RECEIVED)?
             .execute(params![before_ms])?;
         Ok(())
     }
@@ -378,15 +385,13 @@ mod tests {
     fn a_turns_writes_never_scan_a_table() {
         let store = Store::open(None).expect("a store");
         let writes = [
-            "INSERT INTO runs (id, event_id, status, body, function_id, started_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-             ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
-            "INSERT OR REPLACE INTO queue (id, run_id, body) VALUES (?1, ?2, ?3)",
-            "DELETE FROM queue WHERE id = ?1",
-            "DELETE FROM queue WHERE run_id = ?1",
-            "INSERT OR REPLACE INTO events (id, body) VALUES (?1, ?2)",
-            "INSERT OR REPLACE INTO received (id, at_ms) VALUES (?1, ?2)",
-            "DELETE FROM received WHERE at_ms < ?1",
+            SAVE_RUN,
+            SAVE_ITEM,
+            DELETE_ITEM,
+            DELETE_RUN_ITEMS,
+            SAVE_EVENT,
+            REMEMBER_RECEIVED,
+            FORGET_RECEIVED,
         ];
         for sql in writes {
             let mut plan = store

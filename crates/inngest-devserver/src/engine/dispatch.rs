@@ -352,17 +352,10 @@ mod tests {
                 }),
             })
             .expect("saved");
-        let options = super::super::EngineOptions {
-            checkpointing: false,
-            retry_interval: None,
-            max_in_flight: 256,
-            max_in_flight_per_app: 32,
-            call_timeout: Duration::from_secs(5),
-        };
         let (engine, task) = super::Engine::spawn(
             crate::clock::Clock::default(),
             store,
-            options,
+            super::super::EngineOptions::for_tests(),
             crate::gateway::Gateway::default(),
             crate::in_process::InProcessApps::default(),
         )

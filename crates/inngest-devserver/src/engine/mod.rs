@@ -53,6 +53,20 @@ pub(crate) struct EngineOptions {
     pub call_timeout: Duration,
 }
 
+#[cfg(test)]
+impl EngineOptions {
+    /// The dev server's caps, with a short call timeout: for an engine made by a unit test.
+    pub fn for_tests() -> Self {
+        Self {
+            checkpointing: false,
+            retry_interval: None,
+            max_in_flight: 256,
+            max_in_flight_per_app: 32,
+            call_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 /// What the engine is asked to do.
 pub(crate) enum Command {
     SendEvents(Vec<Value>, oneshot::Sender<Result<Vec<String>, EventError>>),

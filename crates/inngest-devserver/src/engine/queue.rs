@@ -40,7 +40,14 @@ impl Queue {
 
     /// The item at `key`.
     pub fn get(&self, key: &Key) -> Option<&QueueItem> {
-        self.calls.get(key).or_else(|| self.timers.get(key))
+        self.entry(key).map(|(_, item)| item)
+    }
+
+    /// The item at `key` with its key, from whichever map holds it.
+    fn entry(&self, key: &Key) -> Option<(&Key, &QueueItem)> {
+        self.calls
+            .get_key_value(key)
+            .or_else(|| self.timers.get_key_value(key))
     }
 
     /// Takes the item at `key` out of the queue.
@@ -65,11 +72,7 @@ impl Queue {
             .get(run_id)
             .into_iter()
             .flatten()
-            .filter_map(|key| {
-                self.calls
-                    .get_key_value(key)
-                    .or_else(|| self.timers.get_key_value(key))
-            })
+            .filter_map(|key| self.entry(key))
     }
 
     /// The calls due at `now` or before, in order.
@@ -89,24 +92,20 @@ impl Queue {
 
     /// When the first item is due.
     pub fn first_at(&self) -> Option<i64> {
-        let first = |items: &BTreeMap<Key, QueueItem>| items.keys().next().map(|(at, _)| *at);
-        first(&self.calls)
-            .into_iter()
-            .chain(first(&self.timers))
-            .min()
+        self.first_from(i64::MIN)
     }
 
     /// When the first item due after `now` is due.
     pub fn next_after(&self, now: i64) -> Option<i64> {
-        let after = |items: &BTreeMap<Key, QueueItem>| {
-            items
-                .range((now.saturating_add(1), String::new())..)
-                .next()
-                .map(|((at, _), _)| *at)
-        };
-        after(&self.calls)
+        self.first_from(now.saturating_add(1))
+    }
+
+    /// When the first item due at `at` or later is due.
+    fn first_from(&self, at: i64) -> Option<i64> {
+        [&self.calls, &self.timers]
             .into_iter()
-            .chain(after(&self.timers))
+            .filter_map(|items| items.range((at, String::new())..).next())
+            .map(|((due, _), _)| *due)
             .min()
     }
 

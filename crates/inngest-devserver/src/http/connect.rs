@@ -70,11 +70,11 @@ pub(super) async fn flush(State(s): State<Shared>, body: axum::body::Bytes) -> R
 /// The answer once the server stops: the worker tries again (another server, or this one
 /// back).
 fn stopping() -> Response {
-    (
+    super::ApiError::new(
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        axum::Json(serde_json::json!({ "error": "the dev server is stopping" })),
+        "the dev server is stopping",
     )
-        .into_response()
+    .into_response()
 }
 
 fn bad_flush(message: String) -> Response {
@@ -381,4 +381,45 @@ async fn session(mut socket: WebSocket, s: Shared) {
         }
     }
     s.gateway.remove(&conn);
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::State;
+
+    /// Once the gateway is closed (the server stops), the start API sends the worker
+    /// elsewhere with a JSON 503 instead of handing out a connection to a server that is going.
+    #[tokio::test]
+    async fn start_answers_503_once_the_gateway_is_closed() {
+        let clock = crate::clock::Clock::default();
+        let gateway = crate::gateway::Gateway::default();
+        let (engine, task) = crate::engine::Engine::spawn(
+            clock.clone(),
+            crate::store::Store::open(None).expect("a store"),
+            crate::engine::EngineOptions::for_tests(),
+            gateway.clone(),
+            crate::in_process::InProcessApps::default(),
+        )
+        .expect("the engine starts");
+        let shared = super::Shared {
+            engine,
+            clock: clock.clone(),
+            syncer: crate::sync::AppSyncer::new(),
+            sync_log: crate::sync::SyncLog::new(clock),
+            allowed_hosts: Vec::new(),
+            gateway: gateway.clone(),
+            url: "http://127.0.0.1:8288".into(),
+        };
+        let open = super::start(State(shared.clone())).await;
+        assert_eq!(open.status(), 200);
+        gateway.close_all();
+        let closed = super::start(State(shared)).await;
+        assert_eq!(closed.status(), 503);
+        let body = axum::body::to_bytes(closed.into_body(), 4096)
+            .await
+            .expect("a body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body["error"], "the dev server is stopping");
+        task.abort();
+    }
 }
