@@ -45,6 +45,8 @@ pub struct RunQuery<'a> {
 /// The SQLite state.
 pub struct Store {
     conn: Connection,
+    /// Whether the state outlives the process (a file, not an in-memory database).
+    durable: bool,
 }
 
 const SCHEMA: &str = "
@@ -85,7 +87,16 @@ impl Store {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")?;
         conn.execute_batch(SCHEMA)?;
         Self::add_run_columns(&conn)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            durable: path.is_some(),
+        })
+    }
+
+    /// Whether what is written outlives the process: `false` for an in-memory database, whose
+    /// writes only serve later reads.
+    pub fn is_durable(&self) -> bool {
+        self.durable
     }
 
     /// The columns the runs list filters on (added to a database made before they existed,

@@ -48,6 +48,7 @@ impl Engine {
         self.runs.insert(id.clone(), run);
         self.running.insert(id.clone());
         self.save_run(&id);
+        self.journal.run_started(&id);
         self.discover(&id, now, None);
         Some(id)
     }

@@ -468,7 +468,7 @@ pub(crate) struct Engine {
     calls: HashMap<String, (String, u32, i64, i64)>,
     /// The store writes of this turn of the loop.
     journal: journal::Journal,
-    /// Answers sent when the turn's writes are done (see [`Engine::answer`]).
+    /// Answers sent at the end of the turn (see [`Engine::answer`]).
     answers: Vec<Box<dyn FnOnce() + Send>>,
     /// Whether an SDK call started since the last write (it goes out before the next one).
     call_started: bool,
@@ -500,7 +500,7 @@ impl Engine {
             settle_waiters: Vec::new(),
             run_ids: ulid::Generator::new(),
             calls: HashMap::new(),
-            journal: journal::Journal::default(),
+            journal: journal::Journal::new(store.is_durable()),
             answers: Vec::new(),
             call_started: false,
             enqueued: 0,
@@ -580,9 +580,17 @@ impl Engine {
             if std::mem::take(&mut self.call_started) && self.journal.has_writes() {
                 tokio::task::yield_now().await;
             }
-            self.flush();
-            for answer in std::mem::take(&mut self.answers) {
-                answer();
+            // An answer waits for the turn's commit where the store outlives the process, so
+            // that nothing answered is lost in a crash. An in-memory store loses everything in
+            // a crash anyway, and it is read only by later commands, which find the turn's
+            // writes done (the turn commits before it takes another): there the answers go
+            // first, and a checkpointing SDK does not wait for SQLite.
+            if self.store.is_durable() {
+                self.flush();
+                self.send_answers();
+            } else {
+                self.send_answers();
+                self.flush();
             }
             self.answer_settled();
             let wait = self.next_wake();
@@ -625,8 +633,14 @@ impl Engine {
         }
     }
 
-    /// Answers a command that changed state once the turn's writes are in the store, so that
-    /// an answer is never ahead of the store.
+    fn send_answers(&mut self) {
+        for answer in std::mem::take(&mut self.answers) {
+            answer();
+        }
+    }
+
+    /// Answers a command that changed state at the end of the turn: once the turn's writes
+    /// are in a durable store, so that an answer is never ahead of it (see `run_loop`).
     fn answer<T: Send + 'static>(&mut self, reply: oneshot::Sender<T>, value: T) {
         self.answers.push(Box::new(move || {
             let _ = reply.send(value);
