@@ -10,7 +10,9 @@
 //! those rows and the floors only, to compare changes quickly (it cannot be combined with
 //! `--write`). `--asleep N` (default 10,000; 0 leaves it out) adds a row: the connect
 //! classic run again, with N other runs asleep in the same server (a 3-day sleep each), so
-//! that work which grows with what is queued shows.
+//! that work which grows with what is queued shows. The last row is the connect checkpoint run
+//! with the state in a SQLite file (`--state`), whose every turn is committed before it is
+//! answered; the other rows keep it in memory, the default.
 
 mod support;
 
@@ -96,12 +98,34 @@ enum Transport {
     Connect,
 }
 
-/// Latency of `runs` sequential runs, then throughput of `runs` runs sent 16 at a time, with
-/// `asleep` other runs asleep in the server meanwhile.
-async fn measure(transport: Transport, checkpointing: bool, runs: usize, asleep: usize) -> Result_ {
+/// One row of the table: how the run is made, and the round trips of its floor.
+#[derive(Clone, Copy)]
+struct RowConfig {
+    transport: Transport,
+    checkpointing: bool,
+    /// The floor: bare HTTP POSTs and bare WebSocket round trips.
+    floor: (usize, usize),
+    /// Other runs asleep in the server meanwhile.
+    asleep: usize,
+    /// The state in a SQLite file instead of in memory.
+    state_file: bool,
+}
+
+/// Latency of `runs` sequential runs, then throughput of `runs` runs sent 16 at a time, made as
+/// `config` says.
+async fn measure(config: RowConfig, runs: usize) -> Result_ {
+    let RowConfig {
+        transport,
+        checkpointing,
+        asleep,
+        state_file,
+        ..
+    } = config;
+    let folder = tempfile::tempdir().expect("a folder");
     let server = DevServer::start(DevServerConfig {
         port: 0,
         checkpointing,
+        state: state_file.then(|| folder.path().join("state.db")),
         ..DevServerConfig::default()
     })
     .await
@@ -219,7 +243,7 @@ async fn measure(transport: Transport, checkpointing: bool, runs: usize, asleep:
         Transport::Serve => "serve (HTTP)",
         Transport::Connect => "connect (WebSocket)",
     };
-    let beside = if asleep > 0 {
+    let mut beside = if asleep > 0 {
         format!(
             ", {asleep} other runs asleep (sent 1,000 a request, all asleep {:.1} s later)",
             naps_asleep.as_secs_f64()
@@ -227,6 +251,9 @@ async fn measure(transport: Transport, checkpointing: bool, runs: usize, asleep:
     } else {
         String::new()
     };
+    if state_file {
+        beside.push_str(", state in a SQLite file (`--state`)");
+    }
     Result_ {
         label: format!("{over}, {mode}{beside}"),
         p50: percentile(&latencies, 0.5),
@@ -405,27 +432,40 @@ fn main() {
     // The round trips each row makes: serve, 1 event POST and 4 calls (classic) or 1 call and
     // 3 checkpoint POSTs (checkpoint), all HTTP; connect, the calls are WebSocket exchanges
     // instead (the checkpoints stay HTTP).
-    // The last: the connect classic run again, with `asleep` other runs asleep (none: left
-    // out).
-    let configs: Vec<(Transport, bool, (usize, usize), usize)> = [
-        (Transport::Serve, false, (5, 0), 0),
-        (Transport::Connect, false, (1, 4), 0),
-        (Transport::Serve, true, (5, 0), 0),
-        (Transport::Connect, true, (4, 1), 0),
-        (Transport::Connect, false, (1, 4), asleep),
+    // Then the connect classic run again, with `asleep` other runs asleep (none: left out), and
+    // the connect checkpoint run with its state in a file.
+    let row = |transport, checkpointing, floor| RowConfig {
+        transport,
+        checkpointing,
+        floor,
+        asleep: 0,
+        state_file: false,
+    };
+    let configs: Vec<RowConfig> = [
+        row(Transport::Serve, false, (5, 0)),
+        row(Transport::Connect, false, (1, 4)),
+        row(Transport::Serve, true, (5, 0)),
+        row(Transport::Connect, true, (4, 1)),
+        RowConfig {
+            asleep,
+            ..row(Transport::Connect, false, (1, 4))
+        },
+        RowConfig {
+            state_file: true,
+            ..row(Transport::Connect, true, (4, 1))
+        },
     ]
     .into_iter()
     .enumerate()
-    .filter(|(i, (t, ..))| wanted(*t) && (*i < 4 || asleep > 0))
+    .filter(|(i, config)| wanted(config.transport) && (*i != 4 || asleep > 0))
     .map(|(_, config)| config)
     .collect();
     let rows = rt.block_on(async {
         let mut rows: Vec<Row> = configs.iter().map(|_| Row { rounds: Vec::new() }).collect();
         for _ in 0..rounds {
-            for (row, &(transport, checkpointing, (posts, frames), asleep)) in
-                rows.iter_mut().zip(&configs)
-            {
-                let measured = measure(transport, checkpointing, runs, asleep).await;
+            for (row, &config) in rows.iter_mut().zip(&configs) {
+                let measured = measure(config, runs).await;
+                let (posts, frames) = config.floor;
                 let floor = bare_floor(posts, frames, runs).await;
                 row.rounds.push((measured, floor));
             }
