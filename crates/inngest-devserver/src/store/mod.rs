@@ -13,6 +13,8 @@ use serde::de::DeserializeOwned;
 
 use crate::run::{QueueItem, Run};
 
+mod checkpointer;
+
 /// A failure of the state database.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -23,6 +25,9 @@ pub enum StoreError {
     /// A value does not convert to or from the JSON the database holds.
     #[error("the state database holds a value that does not convert to or from JSON")]
     Decode(#[from] serde_json::Error),
+    /// The thread that checkpoints the state file did not start.
+    #[error("could not start the state file's checkpoint thread")]
+    Thread(#[source] std::io::Error),
 }
 
 /// Which runs [`Store::find_runs`] selects.
@@ -47,6 +52,9 @@ pub struct Store {
     conn: Connection,
     /// Whether the state outlives the process (a file, not an in-memory database).
     durable: bool,
+    /// The WAL checkpoints of a state file (none in memory). Declared after `conn`, so that
+    /// the connection closes first and the thread's last checkpoint sees every commit.
+    _checkpointer: Option<checkpointer::Checkpointer>,
 }
 
 const SCHEMA: &str = "
@@ -87,9 +95,19 @@ impl Store {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")?;
         conn.execute_batch(SCHEMA)?;
         Self::add_run_columns(&conn)?;
+        // A state file is checkpointed by a thread of its own; the engine's commits only past a
+        // WAL far larger than SQLite's default of 1,000 pages (see `checkpointer`).
+        let checkpointer = match path {
+            Some(p) => {
+                conn.pragma_update(None, "wal_autocheckpoint", checkpointer::BACKSTOP_PAGES)?;
+                Some(checkpointer::Checkpointer::start(p)?)
+            }
+            None => None,
+        };
         Ok(Self {
             conn,
             durable: path.is_some(),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -422,6 +440,42 @@ mod tests {
                 "{sql}: {steps:?}"
             );
         }
+    }
+
+    /// A state file's commits reach the database file through the checkpoint thread, not
+    /// through a commit of the engine (whose own checkpoints start only past a WAL of
+    /// `BACKSTOP_PAGES`, far more than this test writes).
+    #[test]
+    fn a_state_file_is_checkpointed_by_its_own_thread() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let path = dir.path().join("state.db");
+        let store = Store::open(Some(&path)).expect("a store");
+        let autocheckpoint: u32 = store
+            .conn
+            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .expect("read");
+        assert_eq!(autocheckpoint, checkpointer::BACKSTOP_PAGES);
+        store.set_meta("k", "v").expect("written");
+        // The database file alone (without its WAL) holds the write once a checkpoint ran.
+        let copy = dir.path().join("copy.db");
+        let in_the_file = || {
+            std::fs::copy(&path, &copy).expect("copied");
+            let _ = std::fs::remove_file(dir.path().join("copy.db-wal"));
+            let read = Connection::open(&copy).expect("opens");
+            read.query_row("SELECT value FROM meta WHERE key = 'k'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            // Before the first checkpoint the file may not even hold the schema.
+            .ok()
+            .flatten()
+        };
+        let deadline = std::time::Instant::now() + checkpointer::INTERVAL * 25;
+        while in_the_file().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(checkpointer::INTERVAL / 2);
+        }
+        assert_eq!(in_the_file().as_deref(), Some("v"));
+        drop(store);
     }
 
     #[test]
