@@ -179,24 +179,37 @@ impl RequestTask {
         // A step that holds the thread past a tick gets one extension after it, not a burst
         // naming the same lease.
         extend.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let extension = |lease: &str| {
+            let msg = WorkerRequestExtendLeaseData {
+                request_id: ack.request_id.clone(),
+                account_id: ack.account_id.clone(),
+                env_id: ack.env_id.clone(),
+                app_id: ack.app_id.clone(),
+                function_slug: ack.function_slug.clone(),
+                step_id: ack.step_id.clone(),
+                system_trace_ctx: ack.system_trace_ctx.clone(),
+                user_trace_ctx: ack.user_trace_ctx.clone(),
+                run_id: ack.run_id.clone(),
+                lease_id: lease.to_string(),
+            };
+            ConnectMessage::of(GatewayMessageType::WorkerRequestExtendLease, &msg)
+        };
         let response = loop {
             tokio::select! {
                 response = &mut execution => break response,
                 _ = extend.tick(), if lease.is_some() => {
-                    let msg = WorkerRequestExtendLeaseData {
-                        request_id: ack.request_id.clone(),
-                        account_id: ack.account_id.clone(),
-                        env_id: ack.env_id.clone(),
-                        app_id: ack.app_id.clone(),
-                        function_slug: ack.function_slug.clone(),
-                        step_id: ack.step_id.clone(),
-                        system_trace_ctx: ack.system_trace_ctx.clone(),
-                        user_trace_ctx: ack.user_trace_ctx.clone(),
-                        run_id: ack.run_id.clone(),
-                        lease_id: lease.clone().unwrap_or_default(),
-                    };
-                    // With no connection up the extension waits for the next tick.
-                    self.send(&ConnectMessage::of(GatewayMessageType::WorkerRequestExtendLease, &msg)).await;
+                    // With no connection up the extension waits for the next tick, or for the
+                    // connection to come back.
+                    self.send(&extension(lease.as_deref().unwrap_or_default())).await;
+                }
+                Ok(()) = self.link.changed(), if lease.is_some() => {
+                    // A new connection is up: the lease may have gone unextended while there
+                    // was none, so it is extended at once rather than at the next tick.
+                    if self.link.borrow_and_update().is_some()
+                        && self.send(&extension(lease.as_deref().unwrap_or_default())).await
+                    {
+                        extend.reset();
+                    }
                 }
                 Some(event) = self.events.recv() => {
                     if let ToRequest::LeaseAck(new) = event {
@@ -272,5 +285,88 @@ fn sdk_response(
         system_trace_ctx: req.system_trace_ctx.clone(),
         user_trace_ctx: req.user_trace_ctx.clone(),
         run_id: req.run_id.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{App, Context, Event, Workflow, WorkflowError, WorkflowOptions};
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[cfg_attr(feature = "validate", derive(garde::Validate))]
+    struct SlowRequested {}
+    impl Event for SlowRequested {
+        const NAME: &'static str = "test/slow.requested";
+    }
+
+    /// A step that outlasts the test.
+    struct Slow;
+    impl Workflow for Slow {
+        type Event = SlowRequested;
+        type Output = u32;
+        fn options() -> WorkflowOptions {
+            WorkflowOptions::new("slow")
+        }
+        async fn handler(&self, ctx: Context<Self>) -> Result<u32, WorkflowError> {
+            ctx.step
+                .run("slow", async {
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                    Ok(1)
+                })
+                .await
+        }
+    }
+
+    /// A request whose connection broke extends its lease as soon as a connection is up again,
+    /// not at its next tick: the lease may have gone unextended while there was none.
+    #[tokio::test]
+    async fn a_lease_is_extended_as_soon_as_a_connection_is_back() {
+        let app = App::builder(Inngest::new("test"))
+            .register(Slow)
+            .build()
+            .expect("an app");
+        let event =
+            serde_json::json!({"name": SlowRequested::NAME, "data": {}, "id": "e1", "ts": 1});
+        let body = serde_json::json!({
+            "event": event, "events": [event], "steps": {},
+            "ctx": {"run_id": "r1", "attempt": 0, "stack": {"stack": [], "current": 0}},
+            "version": 2,
+        });
+        let req = GatewayExecutorRequestData {
+            request_id: "req-1".into(),
+            function_slug: "test-slow".into(),
+            lease_id: "lease-1".into(),
+            step_id: Some("step".into()),
+            request_payload: serde_json::to_vec(&body).expect("JSON"),
+            ..Default::default()
+        };
+        let flight = Flight::new();
+        // No connection is up (its acknowledgement is lost), and the next tick is 10 min away.
+        let request = tokio::spawn(flight.admit(
+            req,
+            crate::serve::ServeHandler::new(app),
+            Duration::from_secs(600),
+        ));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(flight.len(), 1, "the request runs its step");
+
+        let (writer, mut written) = mpsc::channel(8);
+        flight.link(Some(writer));
+        let sent = tokio::time::timeout(Duration::from_secs(5), written.recv())
+            .await
+            .expect("a frame within 5 s")
+            .expect("the writer is open");
+        let Frame::Binary(bytes) = sent else {
+            panic!("a binary frame, not {sent:?}");
+        };
+        let message = ConnectMessage::decode(bytes.as_ref()).expect("a connect message");
+        assert_eq!(message.kind(), GatewayMessageType::WorkerRequestExtendLease);
+        let extension: WorkerRequestExtendLeaseData = message.payload_as().expect("its payload");
+        assert_eq!(
+            (extension.request_id.as_str(), extension.lease_id.as_str()),
+            ("req-1", "lease-1")
+        );
+        request.abort();
     }
 }
