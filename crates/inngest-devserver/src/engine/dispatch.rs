@@ -77,54 +77,32 @@ impl Engine {
         }
     }
 
-    /// The due queue items worth a look now, in order: every due timer, and the due calls up
-    /// to the caps of calls in flight ([`Engine::acquire`] still checks each call's own
-    /// concurrency limits). A call cannot start while the server or its app is at its cap, so
-    /// once the server's cap is reached, or every synced app's, the calls queued behind them
-    /// are not looked at: with thousands of runs queued behind a cap, each tick would
-    /// otherwise walk them all. (With another synced app below its cap the walk goes on,
-    /// passing over the calls of the apps at theirs.)
+    /// The due queue items worth a look now, in order: every due timer, and the due calls that
+    /// the caps of calls in flight leave room for ([`Engine::acquire`] still checks each
+    /// call's own concurrency limits). The calls of an app at its cap, or of an app not
+    /// synced, are not looked at, and none are once the server is at its cap: with thousands
+    /// of runs queued behind a cap, each tick would otherwise walk them all.
     fn due_keys(&self, now: i64) -> Vec<(i64, String)> {
-        let mut keys: Vec<(i64, String)> =
-            self.queue.due_timers(now).map(|(k, _)| k.clone()).collect();
-        let mut free = self
+        let free = self
             .options
             .max_in_flight
             .saturating_sub(self.in_flight_total);
         let cap = self.options.max_in_flight_per_app;
-        let in_flight = |app: &str| self.in_flight.get(&app_slot(app)).copied().unwrap_or(0);
-        // The synced apps with room for a call (only a synced app's calls can start).
-        let mut open_apps = self
-            .registry
-            .apps()
-            .filter(|a| in_flight(&a.sync.app_name) < cap)
-            .count();
-        let mut per_app: std::collections::HashMap<&str, usize> = Default::default();
-        for (key, item) in self.queue.due_calls(now) {
-            if free == 0 {
-                break;
+        let room = |app: &str| {
+            if app.is_empty() {
+                // Calls queued for a run that was not there (a stored call whose run is gone):
+                // handed on for dispatch to drop.
+                usize::MAX
+            } else if self.registry.app(app).is_none() {
+                0
+            } else {
+                let in_flight = self.in_flight.get(&app_slot(app)).copied().unwrap_or(0);
+                cap.saturating_sub(in_flight)
             }
-            // A call of a run no longer in memory is handed on: dispatch drops it.
-            let Some(run) = self.runs.get(&item.run_id) else {
-                keys.push(key.clone());
-                continue;
-            };
-            if open_apps == 0 {
-                break;
-            }
-            let app = per_app
-                .entry(run.app_id.as_str())
-                .or_insert_with(|| in_flight(&run.app_id));
-            if *app >= cap {
-                continue;
-            }
-            *app += 1;
-            free -= 1;
-            if *app == cap && self.registry.app(&run.app_id).is_some() {
-                open_apps = open_apps.saturating_sub(1);
-            }
-            keys.push(key.clone());
-        }
+        };
+        let live = |item: &QueueItem| self.runs.contains_key(&item.run_id);
+        let mut keys = self.queue.startable_calls(now, free, room, live);
+        keys.extend(self.queue.due_timers(now).map(|(k, _)| k.clone()));
         // In the order they fell due, calls and timers together, as one queue would give them.
         keys.sort_unstable();
         keys

@@ -555,7 +555,13 @@ impl Engine {
             self.runs.insert(run.id.clone(), run);
         }
         for item in self.store.items()? {
-            self.queue.insert(item);
+            // A call whose run is not among those loaded is queued under no app, and dropped.
+            let app = self
+                .runs
+                .get(&item.run_id)
+                .map(|r| r.app_id.clone())
+                .unwrap_or_default();
+            self.queue.insert(item, &app);
         }
         let horizon = self.clock.now_ms().saturating_sub(intake::DEDUPLICATION_MS);
         let mut received = self.store.received_since(horizon)?;
@@ -937,6 +943,11 @@ impl Engine {
         };
         self.journal.push(journal::Write::Item(item.clone()));
         self.enqueued = self.enqueued.wrapping_add(1);
-        self.queue.insert(item);
+        let app = self
+            .runs
+            .get(run_id)
+            .map(|r| r.app_id.clone())
+            .unwrap_or_default();
+        self.queue.insert(item, &app);
     }
 }
