@@ -121,11 +121,11 @@ async fn measure(config: RowConfig, runs: usize) -> Result_ {
         state_file,
         ..
     } = config;
-    let folder = tempfile::tempdir().expect("a folder");
+    let folder = state_file.then(|| tempfile::tempdir().expect("a folder"));
     let server = DevServer::start(DevServerConfig {
         port: 0,
         checkpointing,
-        state: state_file.then(|| folder.path().join("state.db")),
+        state: folder.as_ref().map(|f| f.path().join("state.db")),
         ..DevServerConfig::default()
     })
     .await
@@ -441,25 +441,23 @@ fn main() {
         asleep: 0,
         state_file: false,
     };
-    let configs: Vec<RowConfig> = [
+    let mut configs = vec![
         row(Transport::Serve, false, (5, 0)),
         row(Transport::Connect, false, (1, 4)),
         row(Transport::Serve, true, (5, 0)),
         row(Transport::Connect, true, (4, 1)),
-        RowConfig {
+    ];
+    if asleep > 0 {
+        configs.push(RowConfig {
             asleep,
             ..row(Transport::Connect, false, (1, 4))
-        },
-        RowConfig {
-            state_file: true,
-            ..row(Transport::Connect, true, (4, 1))
-        },
-    ]
-    .into_iter()
-    .enumerate()
-    .filter(|(i, config)| wanted(config.transport) && (*i != 4 || asleep > 0))
-    .map(|(_, config)| config)
-    .collect();
+        });
+    }
+    configs.push(RowConfig {
+        state_file: true,
+        ..row(Transport::Connect, true, (4, 1))
+    });
+    configs.retain(|config| wanted(config.transport));
     let rows = rt.block_on(async {
         let mut rows: Vec<Row> = configs.iter().map(|_| Row { rounds: Vec::new() }).collect();
         for _ in 0..rounds {

@@ -405,10 +405,11 @@ impl DevServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        // The engine and sync tasks hold no resources that need a graceful end: every change
-        // that was answered is in the store (the engine awaits only between turns, or once in a
-        // turn before its commit and its answers: stopped there, the turn is as if it never ran,
-        // and its calls are made again on the next start).
+        // The engine and sync tasks hold no resources that need a graceful end: with a state
+        // file every change that was answered is in it (the engine awaits only between turns,
+        // or once in a turn before its commit and its answers: stopped there, the turn is as if
+        // it never ran, and its calls are made again on the next start); an in-memory store
+        // ends with the process anyway.
         self.engine_abort.abort();
         for t in self.tasks.iter().skip(1) {
             t.abort();

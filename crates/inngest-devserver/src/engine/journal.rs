@@ -93,17 +93,28 @@ impl Journal {
         }
     }
 
+    /// Notes a new queue item (cloned only if the store keeps queue items).
+    pub fn push_item(&mut self, item: &QueueItem) {
+        if self.durable {
+            self.writes.push(Write::Item(item.clone()));
+        }
+    }
+
     /// Notes that a run started (it is in memory).
     pub fn run_started(&mut self, run_id: &str) {
-        if !self.runs.contains(run_id) {
-            self.runs.insert(run_id.to_string());
-        }
+        self.note_run(run_id);
     }
 
     /// Notes that a run in memory changed.
     pub fn run_changed(&mut self, run_id: &str) {
         if self.durable {
-            self.run_started(run_id);
+            self.note_run(run_id);
+        }
+    }
+
+    fn note_run(&mut self, run_id: &str) {
+        if !self.runs.contains(run_id) {
+            self.runs.insert(run_id.to_string());
         }
     }
 

@@ -587,8 +587,8 @@ impl Engine {
                 tokio::task::yield_now().await;
             }
             // An answer waits for the turn's commit where the store outlives the process, so
-            // that nothing answered is lost in a crash. An in-memory store loses everything in
-            // a crash anyway, and it is read only by later commands, which find the turn's
+            // that nothing answered is lost if the process dies. An in-memory store loses
+            // everything then anyway, and it is read only by later commands, which find the turn's
             // writes done (the turn commits before it takes another): there the answers go
             // first, and a checkpointing SDK does not wait for SQLite.
             if self.store.is_durable() {
@@ -941,7 +941,7 @@ impl Engine {
             at_ms,
             job,
         };
-        self.journal.push(journal::Write::Item(item.clone()));
+        self.journal.push_item(&item);
         self.enqueued = self.enqueued.wrapping_add(1);
         let app = self
             .runs

@@ -2,8 +2,9 @@
 //!
 //! The engine keeps its state in memory and writes what each turn of its loop changed to the
 //! store at the end of the turn, in one transaction (see `engine::journal`); on start it loads
-//! what was there, so runs, sleeps and waits survive a restart. The store is a
-//! file the caller names, or an in-memory database for tests.
+//! what was there, so runs, sleeps and waits survive a restart. The store is a file the caller
+//! names (`--state`), or an in-memory database (the default), which gets only what requests
+//! read from it: there is no restart to prepare for.
 
 use std::path::Path;
 
@@ -25,9 +26,6 @@ pub enum StoreError {
     /// A value does not convert to or from the JSON the database holds.
     #[error("the state database holds a value that does not convert to or from JSON")]
     Decode(#[from] serde_json::Error),
-    /// The thread that checkpoints the state file did not start.
-    #[error("could not start the state file's checkpoint thread")]
-    Thread(#[source] std::io::Error),
 }
 
 /// Which runs [`Store::find_runs`] selects.
@@ -97,13 +95,11 @@ impl Store {
         Self::add_run_columns(&conn)?;
         // A state file is checkpointed by a thread of its own; the engine's commits only past a
         // WAL far larger than SQLite's default of 1,000 pages (see `checkpointer`).
-        let checkpointer = match path {
-            Some(p) => {
-                conn.pragma_update(None, "wal_autocheckpoint", checkpointer::BACKSTOP_PAGES)?;
-                Some(checkpointer::Checkpointer::start(p)?)
-            }
-            None => None,
-        };
+        let checkpointer = path.and_then(checkpointer::Checkpointer::start);
+        if checkpointer.is_some() {
+            conn.pragma_update(None, "wal_autocheckpoint", checkpointer::BACKSTOP_PAGES)?;
+            conn.pragma_update(None, "journal_size_limit", checkpointer::WAL_SIZE_LIMIT)?;
+        }
         Ok(Self {
             conn,
             durable: path.is_some(),
