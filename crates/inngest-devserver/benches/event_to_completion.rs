@@ -16,7 +16,7 @@
 
 mod support;
 
-use support::{percentile, write_section};
+use support::{percentile, process_cpu, write_section};
 
 use std::time::{Duration, Instant};
 
@@ -89,6 +89,8 @@ struct Result_ {
     p50: Duration,
     p99: Duration,
     per_sec: f64,
+    /// CPU time of the whole process (server, app, client: every thread) per sequential run.
+    cpu_per_run: Duration,
 }
 
 /// How the app is reached.
@@ -203,6 +205,7 @@ async fn measure(config: RowConfig, runs: usize) -> Result_ {
     );
 
     let mut latencies = Vec::with_capacity(runs);
+    let cpu = process_cpu();
     for n in 0..runs as u64 {
         let t = Instant::now();
         send(n).await;
@@ -210,6 +213,7 @@ async fn measure(config: RowConfig, runs: usize) -> Result_ {
         latencies.push(t.elapsed());
         assert_eq!(run.output, Some(json!(n + 3)));
     }
+    let cpu_per_run = (process_cpu().saturating_sub(cpu)) / runs.max(1) as u32;
     latencies.sort();
 
     let t = Instant::now();
@@ -259,6 +263,7 @@ async fn measure(config: RowConfig, runs: usize) -> Result_ {
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
         per_sec,
+        cpu_per_run,
     }
 }
 
@@ -340,11 +345,13 @@ async fn bare_floor(posts: usize, frames: usize, runs: usize) -> Result_ {
     let mut ws = open(ws_url.clone()).await;
     one_run(&http, &url, &body, &mut ws, &payload, shape).await;
     let mut latencies = Vec::with_capacity(runs);
+    let cpu = process_cpu();
     for _ in 0..runs {
         let t = Instant::now();
         one_run(&http, &url, &body, &mut ws, &payload, shape).await;
         latencies.push(t.elapsed());
     }
+    let cpu_per_run = (process_cpu().saturating_sub(cpu)) / runs.max(1) as u32;
     latencies.sort();
     let t = Instant::now();
     let mut set = tokio::task::JoinSet::new();
@@ -374,6 +381,7 @@ async fn bare_floor(posts: usize, frames: usize, runs: usize) -> Result_ {
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
         per_sec: (per * 16) as f64 / t.elapsed().as_secs_f64(),
+        cpu_per_run,
     }
 }
 
@@ -471,8 +479,8 @@ fn main() {
         rows
     });
     let mut table = format!(
-        "<!-- devserver-bench:start -->\n\nMeasured {} on this machine ({} cores), {runs} runs per row and round, {rounds} rounds, loopback, release build. Each row's run and its floor are measured one after the other in every round; the round with the median p50 ÷ floor is shown, with every round's ratio.\n\n\
-         | 3-step run | p50 event → completed | p99 | completed runs/s (16 senders) | its floor: p50, runs/s | p50 ÷ floor |\n|---|---:|---:|---:|---|---:|\n",
+        "<!-- devserver-bench:start -->\n\nMeasured {} on this machine ({} cores), {runs} runs per row and round, {rounds} rounds, loopback, release build. Each row's run and its floor are measured one after the other in every round; the round with the median p50 ÷ floor is shown, with every round's ratio. CPU per run: the CPU time of the whole process (dev server, app, client and floor's echo: every thread, both cores) over the sequential runs, divided by their number; it drifts less with the machine than latency does.\n\n\
+         | 3-step run | p50 event → completed | p99 | completed runs/s (16 senders) | its floor: p50, runs/s | p50 ÷ floor | CPU per run: the run, its floor |\n|---|---:|---:|---:|---|---:|---:|\n",
         chrono::Utc::now().format("%Y-%m-%d"),
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -486,7 +494,7 @@ fn main() {
             .map(|round| format!("{:.2}", Row::share(round)))
             .collect();
         table.push_str(&format!(
-            "| {} | {:.0} µs | {:.0} µs | {:.0} | {}: {:.0} µs, {:.0} | **{:.2}x** ({}) |\n",
+            "| {} | {:.0} µs | {:.0} µs | {:.0} | {}: {:.0} µs, {:.0} | **{:.2}x** ({}) | {:.0} µs, {:.0} µs |\n",
             r.label,
             r.p50.as_secs_f64() * 1e6,
             r.p99.as_secs_f64() * 1e6,
@@ -496,6 +504,8 @@ fn main() {
             floor.per_sec,
             r.p50.as_secs_f64() / floor.p50.as_secs_f64(),
             shares.join(", "),
+            r.cpu_per_run.as_secs_f64() * 1e6,
+            floor.cpu_per_run.as_secs_f64() * 1e6,
         ));
     }
     table.push_str("\n<!-- devserver-bench:end -->");
