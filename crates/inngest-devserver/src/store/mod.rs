@@ -1,4 +1,4 @@
-//! Durable state: apps, runs, queue items, events and the clock offset in SQLite.
+//! The server's state in SQLite: apps, runs, queue items, events and the clock offset.
 //!
 //! The engine keeps its state in memory and writes what each turn of its loop changed to the
 //! store at the end of the turn, in one transaction (see `engine::journal`); on start it loads
