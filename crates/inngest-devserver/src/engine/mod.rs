@@ -559,9 +559,8 @@ impl Engine {
             let app = self
                 .runs
                 .get(&item.run_id)
-                .map(|r| r.app_id.clone())
-                .unwrap_or_default();
-            self.queue.insert(item, &app);
+                .map_or("", |r| r.app_id.as_str());
+            self.queue.insert(item, app);
         }
         let horizon = self.clock.now_ms().saturating_sub(intake::DEDUPLICATION_MS);
         let mut received = self.store.received_since(horizon)?;
@@ -943,11 +942,7 @@ impl Engine {
         };
         self.journal.push_item(&item);
         self.enqueued = self.enqueued.wrapping_add(1);
-        let app = self
-            .runs
-            .get(run_id)
-            .map(|r| r.app_id.clone())
-            .unwrap_or_default();
-        self.queue.insert(item, &app);
+        let app = self.runs.get(run_id).map_or("", |r| r.app_id.as_str());
+        self.queue.insert(item, app);
     }
 }

@@ -80,9 +80,8 @@ impl Queue {
     /// Takes the item at `key` out of the queue.
     pub fn remove(&mut self, key: &Key) -> Option<QueueItem> {
         if let Some(item) = self.calls.remove(key) {
-            let app = self.by_run.get(&item.run_id).map(|r| r.app.clone());
-            if let Some(app) = app {
-                self.unindex_call(&app, key);
+            if let Some(run) = self.by_run.get(&item.run_id) {
+                unindex_call(&mut self.calls_by_app, &run.app, key);
             }
             self.unindex(&item.run_id, key);
             return Some(item);
@@ -99,7 +98,7 @@ impl Queue {
         };
         for key in run.keys {
             if self.calls.remove(&key).is_some() {
-                self.unindex_call(&run.app, &key);
+                unindex_call(&mut self.calls_by_app, &run.app, &key);
             } else {
                 self.timers.remove(&key);
             }
@@ -211,13 +210,15 @@ impl Queue {
             }
         }
     }
+}
 
-    fn unindex_call(&mut self, app: &str, key: &Key) {
-        if let Some(keys) = self.calls_by_app.get_mut(app) {
-            keys.remove(key);
-            if keys.is_empty() {
-                self.calls_by_app.remove(app);
-            }
+/// Takes `key` out of `app`'s calls (a free function, so that the run's entry that names the
+/// app can stay borrowed meanwhile).
+fn unindex_call(calls_by_app: &mut HashMap<String, BTreeSet<Key>>, app: &str, key: &Key) {
+    if let Some(keys) = calls_by_app.get_mut(app) {
+        keys.remove(key);
+        if keys.is_empty() {
+            calls_by_app.remove(app);
         }
     }
 }
