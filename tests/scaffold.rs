@@ -612,6 +612,16 @@ fn a_connect_worker_app_compiles_without_warnings() {
         "{main}"
     );
     assert!(!main.contains("axum"), "{main}");
+    // The settings of a worker, not of a server.
+    let env = std::fs::read_to_string(project.join(".env.example")).expect(".env.example");
+    for var in [
+        "INNGEST_CONNECT_INSTANCE_ID",
+        "INNGEST_CONNECT_MAX_WORKER_CONCURRENCY",
+        "INNGEST_CONNECT_GATEWAY_URL",
+    ] {
+        assert!(env.contains(var), "{var} missing:\n{env}");
+    }
+    assert!(!env.contains("PORT="), "a worker listens on no port:\n{env}");
     assert_checks_without_warnings(&project);
     assert_rustfmt_clean(&project);
 }

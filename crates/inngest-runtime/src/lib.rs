@@ -7,7 +7,9 @@
 //! - An [`Event`] is a payload type bound to its name, validated on send and on receipt.
 //! - [`step::Step`] runs durable steps: `run`, `sleep`, `sleep_until`, `wait_for_event`,
 //!   typed `invoke`, `send_event`; joined step futures run in parallel.
-//! - An [`App`] is the set of workflows one endpoint serves; [`serve::axum`] mounts it.
+//! - An [`App`] is the set of workflows one endpoint serves; [`serve::axum`] mounts it. With
+//!   the `connect` feature, `connect::Worker` serves it over an outbound WebSocket instead
+//!   (connect mode: no public endpoint).
 //! - [`Inngest`] is the client that sends events.
 //!
 //! The wire types live in [`protocol`], shared with `inngest-devserver`.
