@@ -3,7 +3,12 @@
 use inngest_runtime::protocol::{GeneratorOp, headers};
 use serde_json::{Value, json};
 
+use crate::capped_body::CappedBodyError;
 use crate::run::Run;
+
+/// The largest answer an app may send, as the Go executor's `MaxSDKResponseBodySize` (a step's
+/// 4 MiB output and 4 MiB input): a larger one fails the attempt.
+const MAX_ANSWER: usize = 8 * 1024 * 1024;
 
 /// Everything needed to call the SDK for one queue item, taken from the run at dispatch.
 #[derive(Debug, Clone)]
@@ -253,9 +258,20 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
     // A body cut off (a connection closed before `Content-Length` bytes) is a failed
-    // attempt, not an empty answer.
-    let mut text = match resp.text().await {
-        Ok(text) => text,
+    // attempt, not an empty answer; so is one over the Go executor's limit, which is never
+    // held whole.
+    let mut text = match crate::capped_body::read_capped(resp, MAX_ANSWER).await {
+        Ok(bytes) => String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        Err(CappedBodyError::TooLarge { .. }) => {
+            return CallResult {
+                outcome: driver_error(format!(
+                    "Your function's response body exceeds the maximum size limit ({MAX_ANSWER} bytes)"
+                )),
+                version: 0,
+                status: Some(status),
+            };
+        }
         Err(e) => {
             return CallResult {
                 outcome: driver_error(format!(

@@ -33,6 +33,7 @@
 
 mod backoff;
 mod call;
+mod capped_body;
 mod clock;
 mod engine;
 mod error_object;

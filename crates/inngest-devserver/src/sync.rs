@@ -163,14 +163,9 @@ impl AppSyncer {
         let unreadable = || SyncError::Unreadable {
             url: url.to_string(),
         };
-        let mut resp = resp;
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|_| unreadable())? {
-            if body.len() + chunk.len() > MAX_ANSWER {
-                return Err(unreadable());
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = crate::capped_body::read_capped(resp, MAX_ANSWER)
+            .await
+            .map_err(|_| unreadable())?;
         let body = String::from_utf8_lossy(&body).into_owned();
         if !status.is_success() {
             return Err(SyncError::Refused {

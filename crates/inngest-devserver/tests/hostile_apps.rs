@@ -81,7 +81,42 @@ async fn finished(server: &DevServer, run_id: &str) -> RunView {
 
 /// An app that answers every call with `raw` (an HTTP response, as bytes) and closes the
 /// connection; returns its serve URL.
-async fn raw_app(raw: &'static [u8]) -> (String, tokio::task::JoinHandle<()>) {
+/// Reads one request's head and its body (`Content-Length`); false if the connection ended
+/// first.
+async fn read_request(conn: &mut tokio::net::TcpStream) -> bool {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = Vec::new();
+    loop {
+        let Ok(n) = conn.read(&mut buf).await else {
+            return false;
+        };
+        if n == 0 {
+            return false;
+        }
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if got.len() >= head_end + 4 + length {
+                return true;
+            }
+        }
+    }
+}
+
+/// An app on a raw socket whose every connection gets the answer `answer` writes.
+async fn socket_app<F, Fut>(answer: F) -> (String, tokio::task::JoinHandle<()>)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .expect("a port");
@@ -89,41 +124,27 @@ async fn raw_app(raw: &'static [u8]) -> (String, tokio::task::JoinHandle<()>) {
         "http://{}/api/inngest",
         listener.local_addr().expect("bound")
     );
+    let answer = std::sync::Arc::new(answer);
     let task = tokio::spawn(async move {
         while let Ok((mut conn, _)) = listener.accept().await {
+            let answer = answer.clone();
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                let mut got = Vec::new();
-                // Read the request's head and its body (Content-Length), then answer.
-                loop {
-                    let Ok(n) = conn.read(&mut buf).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&got);
-                    if let Some(head_end) = text.find("\r\n\r\n") {
-                        let length = text[..head_end]
-                            .lines()
-                            .find_map(|l| {
-                                let (k, v) = l.split_once(':')?;
-                                k.eq_ignore_ascii_case("content-length")
-                                    .then(|| v.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        if got.len() >= head_end + 4 + length {
-                            break;
-                        }
-                    }
+                if read_request(&mut conn).await {
+                    answer(conn).await;
                 }
-                let _ = conn.write_all(raw).await;
-                let _ = conn.shutdown().await;
             });
         }
     });
     (url, task)
+}
+
+/// An app that answers every request with the bytes `raw`, then closes.
+async fn raw_app(raw: &'static [u8]) -> (String, tokio::task::JoinHandle<()>) {
+    socket_app(move |mut conn| async move {
+        let _ = conn.write_all(raw).await;
+        let _ = conn.shutdown().await;
+    })
+    .await
 }
 
 /// A `Content-Length` of 100 and then 20 bytes and a closed connection is a failed attempt,
@@ -148,6 +169,56 @@ async fn a_cut_off_answer_is_a_failed_attempt() {
             .as_deref()
             .is_some_and(|m| m.contains("error reading the response body")),
         "{run:?}"
+    );
+    app.abort();
+    server.stop().await;
+}
+
+/// An answer that never ends (a chunked body, written as fast as it is read) fails the attempt
+/// once it passes the Go executor's 8 MiB limit, with its message, instead of being held whole;
+/// the app sees its connection dropped.
+#[tokio::test]
+async fn an_endless_answer_fails_the_attempt_at_the_size_limit() {
+    let server = server(None).await;
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = written.clone();
+    let (url, app) = socket_app(move |mut conn| {
+        let count = count.clone();
+        async move {
+            let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                         x-inngest-sdk: go:v0.15.1\r\ntransfer-encoding: chunked\r\n\r\n";
+            if conn.write_all(head).await.is_err() {
+                return;
+            }
+            let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+            // At most 64 MiB: far past the limit, and a bound on this test if the server read
+            // everything.
+            for _ in 0..1024 {
+                if conn.write_all(chunk.as_bytes()).await.is_err() {
+                    return;
+                }
+                count.fetch_add(0x10000, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    })
+    .await;
+    register(&server, "endless", &url, 0).await;
+    let run = finished(&server, &start(&server, "endless").await).await;
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    let message = run
+        .output
+        .as_ref()
+        .map(|o| o["error"]["message"].to_string());
+    assert!(
+        message
+            .as_deref()
+            .is_some_and(|m| m.contains("exceeds the maximum size limit")),
+        "{run:?}"
+    );
+    let sent = written.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        sent < 32 * 1024 * 1024,
+        "the server read {sent} bytes before it stopped"
     );
     app.abort();
     server.stop().await;
