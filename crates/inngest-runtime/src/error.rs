@@ -115,7 +115,7 @@ impl WorkflowError {
     /// Whether no retry may follow, at this attempt of `max_attempts`.
     pub fn is_final(&self, attempt: u32, max_attempts: u32) -> bool {
         matches!(self.kind, ErrorKind::NonRetriable | ErrorKind::StepFailed)
-            || attempt + 1 >= max_attempts
+            || attempt.saturating_add(1) >= max_attempts
     }
 
     /// The `Retry-After` header value, if the error asks for one.
