@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::{Engine, RunView};
+use super::{Engine, EventError, RunView};
 use crate::run::{CallJob, Job, ParentLink, Pending, Run, RunStatus};
 
 impl Engine {
@@ -206,8 +206,10 @@ impl Engine {
         &mut self,
         function_id: &str,
         mut data: Map<String, Value>,
-    ) -> Option<String> {
-        self.registry.function(function_id)?;
+    ) -> Result<Option<String>, EventError> {
+        if self.registry.function(function_id).is_none() {
+            return Ok(None);
+        }
         data.insert("_inngest".into(), json!({ "fn_id": function_id }));
         let event = json!({
             "name": super::intake::INVOKED,
@@ -215,8 +217,10 @@ impl Engine {
             "id": ulid::Ulid::new().to_string(),
             "ts": self.clock.now_ms(),
         });
-        let _ = self.emit(vec![event.clone()]);
-        self.start_run(function_id, vec![event], None)
+        // The event API's rules hold for the invoke event too: one it would refuse starts
+        // nothing.
+        self.emit(vec![event.clone()])?;
+        Ok(self.start_run(function_id, vec![event], None))
     }
 
     pub(super) fn invoke(
@@ -274,7 +278,16 @@ impl Engine {
                 },
             );
         }
-        let _ = self.emit(vec![event.clone()]);
+        if let Err(e) = self.emit(vec![event.clone()]) {
+            // An invoke event the event API would refuse (over its size limit) starts no run:
+            // the step fails with why, as it does for a function that is not there.
+            let memo = json!({ "error": {
+                "name": "Error",
+                "message": format!("could not invoke {target}: {}", crate::error_chain(&e)),
+            } });
+            self.resolve(parent_id, step, memo);
+            return;
+        }
         match self.start_run(target, vec![event], Some(link)) {
             Some(child) => {
                 if let Some(Pending::Invoke { child_run_id, .. }) = self

@@ -109,7 +109,7 @@ pub(crate) enum Command {
     Invoke(
         String,
         serde_json::Map<String, Value>,
-        oneshot::Sender<Option<String>>,
+        oneshot::Sender<Result<Option<String>, EventError>>,
     ),
     /// The newest runs matching a filter.
     FindRuns(RunFilter, oneshot::Sender<Vec<RunView>>),
@@ -402,12 +402,17 @@ impl EngineHandle {
 
     /// Starts a run of `function_id` with `data`, as `step.invoke` from no parent would (an
     /// `inngest/function.invoked` event); the run id, `None` if there is no such function.
+    ///
+    /// # Errors
+    ///
+    /// [`EventError::Invalid`] when the event it makes is not one the event API would take
+    /// (over its size limit, say), [`EventError::Stopped`] once the server has stopped.
     pub async fn invoke(
         &self,
         function_id: String,
         data: serde_json::Map<String, Value>,
-    ) -> Result<Option<String>, Stopped> {
-        self.ask(|r| Command::Invoke(function_id, data, r)).await
+    ) -> Result<Option<String>, EventError> {
+        self.ask(|r| Command::Invoke(function_id, data, r)).await?
     }
 
     /// The newest runs that match `filter`, newest first.
