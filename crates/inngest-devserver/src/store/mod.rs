@@ -15,6 +15,9 @@ use serde::de::DeserializeOwned;
 use crate::run::{QueueItem, Run};
 
 mod checkpointer;
+mod decode;
+
+use decode::decode;
 
 /// A failure of the state database.
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +148,8 @@ impl Store {
         Ok(())
     }
 
-    /// The JSON bodies a query selects, decoded.
+    /// The JSON bodies a query selects, decoded. A body that does not decode is left out with
+    /// a warning, so that one bad row hides neither the others nor the server's state.
     fn all<T: DeserializeOwned>(
         &self,
         sql: &str,
@@ -155,7 +159,10 @@ impl Store {
         let rows = stmt.query_map(args, |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for row in rows {
-            out.push(serde_json::from_str(&row?)?);
+            match decode(&row?) {
+                Ok(value) => out.push(value),
+                Err(e) => tracing::warn!(error = %e, "a stored row could not be read; left out"),
+            }
         }
         Ok(out)
     }
@@ -167,7 +174,7 @@ impl Store {
         args: impl rusqlite::Params,
     ) -> Result<Option<T>, StoreError> {
         let body: Option<String> = self.conn.query_row(sql, args, |r| r.get(0)).optional()?;
-        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+        Ok(body.map(|b| decode(&b)).transpose()?)
     }
 
     fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
@@ -376,7 +383,12 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (cursor, body) = row?;
-            out.push((cursor, serde_json::from_str(&body)?));
+            match decode(&body) {
+                Ok(event) => out.push((cursor, event)),
+                Err(e) => {
+                    tracing::warn!(error = %e, cursor, "a stored event could not be read; left out")
+                }
+            }
         }
         Ok(out)
     }
@@ -403,6 +415,42 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A row nested deeper than serde_json's default limit is read back, and one too deep to
+    /// read is left out of a list instead of failing it.
+    #[test]
+    fn deep_rows_are_read_and_unreadable_ones_left_out() {
+        let store = Store::open(None).expect("a store");
+        let nested = |levels: usize| -> serde_json::Value {
+            let text = format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+            let mut de = serde_json::Deserializer::from_str(&text);
+            de.disable_recursion_limit();
+            serde::Deserialize::deserialize(&mut de).expect("nested arrays")
+        };
+        let event = |id: &str, levels: usize| {
+            (
+                id.to_string(),
+                serde_json::json!({"name": "a/b", "id": id, "data": {"x": nested(levels)}}),
+            )
+        };
+        store
+            .save_events(&[
+                event("shallow", 1),
+                event("deep", 200),
+                event("too-deep", decode::MAX_DEPTH + 10),
+            ])
+            .expect("saved");
+        let deep: Option<serde_json::Value> = store.event("deep").expect("read");
+        assert!(deep.is_some(), "a deep event is read back");
+        let listed: Vec<(i64, serde_json::Value)> =
+            store.find_events(None, None, 10).expect("listed");
+        let ids: Vec<&str> = listed
+            .iter()
+            .filter_map(|(_, e)| e["id"].as_str())
+            .collect();
+        assert_eq!(ids, ["deep", "shallow"], "the unreadable row is left out");
+        assert!(store.event::<serde_json::Value>("too-deep").is_err());
+    }
 
     /// Every write a turn of the engine makes finds its rows through an index: none scans a
     /// table, whose cost would grow with everything stored or queued.
