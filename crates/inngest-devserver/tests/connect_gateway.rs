@@ -229,6 +229,17 @@ impl HandWorker {
         app_name: &str,
         instance: &str,
     ) -> (Self, GatewayConnectionReadyData) {
+        Self::connect_with(server, app_name, instance, None).await
+    }
+
+    /// [`HandWorker::connect`], with the socket's receive buffer fixed at `recv_buffer` bytes
+    /// when given (which turns off the kernel's growing it).
+    async fn connect_with(
+        server: &DevServer,
+        app_name: &str,
+        instance: &str,
+        recv_buffer: Option<u32>,
+    ) -> (Self, GatewayConnectionReadyData) {
         let bytes = reqwest::Client::new()
             .post(format!("{}/v0/connect/start", server.url()))
             .header("content-type", "application/protobuf")
@@ -248,9 +259,24 @@ impl HandWorker {
             "sec-websocket-protocol",
             SUBPROTOCOL.parse().expect("a header value"),
         );
-        let (ws, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .expect("the socket opens");
+        let (ws, _) = match recv_buffer {
+            None => tokio_tungstenite::connect_async(req)
+                .await
+                .expect("the socket opens"),
+            Some(size) => {
+                let authority = req.uri().authority().expect("a host and port").as_str();
+                let address: std::net::SocketAddr = authority.parse().expect("an IP address");
+                let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+                socket.set_recv_buffer_size(size).expect("a buffer size");
+                let stream = socket.connect(address).await.expect("connected");
+                tokio_tungstenite::client_async(
+                    req,
+                    tokio_tungstenite::MaybeTlsStream::Plain(stream),
+                )
+                .await
+                .expect("the socket opens")
+            }
+        };
         let mut hand = Self { ws };
         assert_eq!(hand.next().await.kind(), GatewayMessageType::GatewayHello);
         let app = App::builder(Inngest::with_config(app_name, Config::dev(server.url())))
@@ -697,6 +723,44 @@ async fn a_worker_that_stops_heartbeating_is_dropped() {
         "dropped too early, {after:?} after its last heartbeat"
     );
     workers(&server, 0).await;
+    server.stop().await;
+}
+
+/// A worker that heartbeats but never reads: once its socket's buffers are full the gateway's
+/// writes cannot finish, and the gateway drops it within the heartbeats' silence window instead
+/// of waiting on it for good (and queueing its runs' requests behind it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_never_reads_is_dropped() {
+    let heartbeat = Duration::from_millis(200);
+    let server = DevServer::start(DevServerConfig {
+        port: 0,
+        checkpointing: false,
+        connect_heartbeat: heartbeat,
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts");
+    // A small receive buffer: the kernel would otherwise grow it to tens of MB.
+    let (mut hand, _) = HandWorker::connect_with(&server, "cx", "deaf", Some(64 * 1024)).await;
+    workers(&server, 1).await;
+    // 40 runs whose requests carry 400 KB each, far more than the socket's buffers take.
+    let pad = "x".repeat(400 * 1024);
+    let events: Vec<Value> = (0..40)
+        .map(|n| json!({ "name": Job::NAME, "data": { "n": n, "pad": pad } }))
+        .collect();
+    server.send(events).await.expect("accepted");
+    // Heartbeats go on (the gateway may stop reading them once it is stuck), nothing is read.
+    let beating = tokio::spawn(async move {
+        loop {
+            let frame = ConnectMessage::bare(GatewayMessageType::WorkerHeartbeat).encode_to_vec();
+            if hand.ws.send(Frame::Binary(frame.into())).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(heartbeat).await;
+        }
+    });
+    workers_within(&server, 0, Duration::from_secs(15)).await;
+    beating.abort();
     server.stop().await;
 }
 

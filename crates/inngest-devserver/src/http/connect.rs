@@ -119,20 +119,40 @@ fn bare(kind: GatewayMessageType) -> Frame {
     encoded(&ConnectMessage::bare(kind))
 }
 
+/// Why a write to a worker failed.
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    /// The socket failed.
+    #[error("the socket failed")]
+    Socket(#[source] axum::Error),
+    /// The worker took nothing within the limit: it stopped reading.
+    #[error("the worker read nothing for {0:?}")]
+    Stalled(Duration),
+}
+
 /// Writes `first` and whatever else is queued for the worker meanwhile with one flush: a
 /// reply's acknowledgement and the run's next request, queued while the engine answered the
-/// reply, go out in one write.
+/// reply, go out in one write. A worker that does not take it within `limit` (its socket's
+/// buffers full: it stopped reading) fails the write, so that a session never waits on it
+/// for good.
 async fn write(
     socket: &mut WebSocket,
     first: Frame,
     queued: &mut mpsc::UnboundedReceiver<ConnectMessage>,
-) -> Result<(), axum::Error> {
+    limit: Duration,
+) -> Result<(), WriteError> {
     use futures::SinkExt;
-    socket.feed(first).await?;
-    while let Ok(next) = queued.try_recv() {
-        socket.feed(encoded(&next)).await?;
+    let written = async {
+        socket.feed(first).await?;
+        while let Ok(next) = queued.try_recv() {
+            socket.feed(encoded(&next)).await?;
+        }
+        socket.flush().await
+    };
+    match tokio::time::timeout(limit, written).await {
+        Ok(result) => result.map_err(WriteError::Socket),
+        Err(_) => Err(WriteError::Stalled(limit)),
     }
-    socket.flush().await
 }
 
 /// The next connect message, or why there is none.
@@ -352,13 +372,15 @@ async fn session(mut socket: WebSocket, s: Shared) {
                     _ => None,
                 };
                 if let Some(answer) = answer {
-                    if write(&mut socket, answer, &mut rx).await.is_err() {
+                    if let Err(e) = write(&mut socket, answer, &mut rx, silence).await {
+                        tracing::warn!(instance = %connect.instance_id, error = %crate::error_chain(&e), "a connect worker could not be written to; dropped");
                         break;
                     }
                 }
             }
             Some(out) = rx.recv() => {
-                if write(&mut socket, encoded(&out), &mut rx).await.is_err() {
+                if let Err(e) = write(&mut socket, encoded(&out), &mut rx, silence).await {
+                    tracing::warn!(instance = %connect.instance_id, error = %crate::error_chain(&e), "a connect worker could not be written to; dropped");
                     break;
                 }
             }
@@ -369,9 +391,9 @@ async fn session(mut socket: WebSocket, s: Shared) {
                     // A worker that reads nothing more gets a second, not a session for good.
                     let goodbye = async {
                         if let Ok(out) = rx.try_recv() {
-                            write(&mut socket, encoded(&out), &mut rx).await?;
+                            write(&mut socket, encoded(&out), &mut rx, CLOSING_WRITE).await?;
                         }
-                        socket.send(Frame::Close(None)).await
+                        socket.send(Frame::Close(None)).await.map_err(WriteError::Socket)
                     };
                     let _ = tokio::time::timeout(CLOSING_WRITE, goodbye).await;
                     tracing::info!(instance = %connect.instance_id, "the gateway closed; the connect worker was let go");
