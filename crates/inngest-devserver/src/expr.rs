@@ -44,6 +44,69 @@ pub const MAX_EXPRESSION_LEN: usize = 4096;
 /// person writes would overflow a thread's stack and abort the process.
 pub const MAX_EXPRESSION_NESTING: usize = 8;
 
+/// The deepest expression tree accepted. Evaluation recurses once per level of the tree (about
+/// 37 KiB of stack per level in a debug build, where a chain of 55 `+` overflows a 2 MiB
+/// thread stack), and a chain (`a + b + c …`, `x[0][0]…`) is as deep as it is long, with no
+/// brackets for [`MAX_EXPRESSION_NESTING`] to count.
+pub const MAX_EXPRESSION_DEPTH: usize = 24;
+
+/// Refuses a compiled expression whose evaluation could overflow the stack or run for good:
+/// a tree deeper than [`MAX_EXPRESSION_DEPTH`], or a macro (`map`, `filter`, `all`,
+/// `exists`, `exists_one`) inside another's body, whose work is the product of the lists'
+/// lengths (three nested over a list of 250,000 numbers, which fits in an event, is 10^16
+/// steps). A macro chained after another (`l.filter(…).map(…)`) adds its work and is allowed.
+/// The tree is walked without recursion.
+fn check_tree(root: &cel::IdedExpr) -> Result<(), String> {
+    use cel::common::ast::{EntryExpr, Expr as Node};
+    // (node, its depth, whether it is inside a macro's body)
+    let mut stack: Vec<(&cel::IdedExpr, usize, bool)> = vec![(root, 1, false)];
+    while let Some((node, depth, in_macro)) = stack.pop() {
+        if depth > MAX_EXPRESSION_DEPTH {
+            return Err(format!(
+                "the expression is more than {MAX_EXPRESSION_DEPTH} operations deep"
+            ));
+        }
+        let next = depth + 1;
+        match &node.expr {
+            Node::Call(call) => {
+                stack.extend(call.target.as_deref().map(|t| (t, next, in_macro)));
+                stack.extend(call.args.iter().map(|a| (a, next, in_macro)));
+            }
+            Node::Comprehension(c) => {
+                if in_macro {
+                    return Err(
+                        "the expression runs a macro (map, filter, all, exists) inside another's body"
+                            .into(),
+                    );
+                }
+                stack.push((&c.iter_range, next, false));
+                for body in [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+                    stack.push((body, next, true));
+                }
+            }
+            Node::List(list) => stack.extend(list.elements.iter().map(|e| (e, next, in_macro))),
+            Node::Map(map) => {
+                for entry in &map.entries {
+                    if let EntryExpr::MapEntry(e) = &entry.expr {
+                        stack.push((&e.key, next, in_macro));
+                        stack.push((&e.value, next, in_macro));
+                    }
+                }
+            }
+            Node::Struct(s) => {
+                for entry in &s.entries {
+                    if let EntryExpr::StructField(f) = &entry.expr {
+                        stack.push((&f.value, next, in_macro));
+                    }
+                }
+            }
+            Node::Select(select) => stack.push((&select.operand, next, in_macro)),
+            Node::Ident(_) | Node::Literal(_) | Node::Unspecified => {}
+        }
+    }
+    Ok(())
+}
+
 /// Refuses what the parser cannot take safely: too long or nested too deep (brackets inside
 /// string literals do not count).
 fn check_bounds(source: &str) -> Result<(), String> {
@@ -86,8 +149,9 @@ impl Expr {
     ///
     /// # Errors
     ///
-    /// An expression that does not parse, or is longer than [`MAX_EXPRESSION_LEN`] or nested
-    /// deeper than [`MAX_EXPRESSION_NESTING`].
+    /// An expression that does not parse, or is longer than [`MAX_EXPRESSION_LEN`], nested
+    /// deeper than [`MAX_EXPRESSION_NESTING`], more than [`MAX_EXPRESSION_DEPTH`] operations
+    /// deep, or runs a macro inside another's body.
     pub fn compile(source: &str) -> Result<Self, ExprError> {
         check_bounds(source).map_err(|message| ExprError {
             source_text: source.chars().take(120).collect(),
@@ -96,6 +160,10 @@ impl Expr {
         let program = cel::Program::compile(source).map_err(|e| ExprError {
             source_text: source.to_string(),
             message: e.to_string(),
+        })?;
+        check_tree(program.expression()).map_err(|message| ExprError {
+            source_text: source.chars().take(120).collect(),
+            message,
         })?;
         Ok(Self {
             program: Arc::new(program),
@@ -187,6 +255,48 @@ mod tests {
         Expr::compile(src)
             .expect("compiles")
             .matches(&[("event", &event), ("async", &candidate)])
+    }
+
+    /// Chains as deep as evaluation can take on a 2 MiB stack are refused when compiled
+    /// (a chain of 55 `+` overflowed such a stack in a debug build, aborting the process);
+    /// the deepest accepted ones evaluate on such a stack.
+    #[test]
+    fn chains_too_deep_to_evaluate_are_refused() {
+        let plus = |n: usize| std::iter::repeat_n("1", n).collect::<Vec<_>>().join(" + ");
+        for too_deep in [
+            format!("{} == 1", plus(60)),
+            format!("event{} == 1", "[0]".repeat(60)),
+            format!("{} == 1", plus(MAX_EXPRESSION_DEPTH + 1)),
+        ] {
+            let err = Expr::compile(&too_deep).expect_err("refused");
+            assert!(err.message.contains("operations deep"), "{err}");
+        }
+        // The deepest accepted chain (the comparison is one level, the sum the others).
+        let deepest = format!(
+            "{} == {}",
+            plus(MAX_EXPRESSION_DEPTH - 1),
+            MAX_EXPRESSION_DEPTH - 1
+        );
+        let matched = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || check(&deepest, json!({}), json!({})))
+            .expect("a thread")
+            .join()
+            .expect("evaluated without overflowing");
+        assert!(matched);
+    }
+
+    /// A macro inside another's body multiplies their work and is refused; one chained after
+    /// another is not.
+    #[test]
+    fn macros_inside_macros_are_refused() {
+        let nested = "event.data.l.map(a, event.data.l.map(b, event.data.l.map(c, 0))).size() > 0";
+        let err = Expr::compile(nested).expect_err("refused");
+        assert!(err.message.contains("inside another"), "{err}");
+        let in_condition = "event.data.l.exists(a, event.data.l.all(b, b > a))";
+        assert!(Expr::compile(in_condition).is_err());
+        let chained = "event.data.l.filter(x, x > 1).map(y, y * 2).size() == 2";
+        assert!(check(chained, json!({"data": {"l": [1, 2, 3]}}), json!({})));
     }
 
     #[test]
