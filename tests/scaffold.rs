@@ -621,7 +621,10 @@ fn a_connect_worker_app_compiles_without_warnings() {
     ] {
         assert!(env.contains(var), "{var} missing:\n{env}");
     }
-    assert!(!env.contains("PORT="), "a worker listens on no port:\n{env}");
+    assert!(
+        !env.contains("PORT="),
+        "a worker listens on no port:\n{env}"
+    );
     assert_checks_without_warnings(&project);
     assert_rustfmt_clean(&project);
 }

@@ -117,3 +117,39 @@ async fn an_event_is_found_by_id_after_thousands_more() {
     assert_eq!(found["data"]["name"], "noise/first", "{found}");
     server.stop().await;
 }
+
+/// The invoke API makes an `inngest/function.invoked` event, which the event API's rules hold
+/// for too: one over the size limit is refused with 413 and why, and starts no run.
+#[tokio::test]
+async fn an_invoke_over_the_event_size_limit_starts_nothing() {
+    let server = server().await;
+    let mut sdk = ScriptedSdk::start().await;
+    register(&server, sdk.url()).await;
+    let http = reqwest::Client::new();
+    let invoke = |data: Value| {
+        http.post(format!("{}/v1/functions/ids-a/invoke", server.url()))
+            .json(&json!({ "data": data }))
+            .send()
+    };
+    let big = invoke(json!({ "pad": "x".repeat(600 * 1024) }))
+        .await
+        .expect("answers");
+    assert_eq!(big.status(), 413);
+    let why: Value = big.json().await.expect("a JSON error");
+    assert!(
+        why.to_string().contains("larger than"),
+        "the answer says why: {why}"
+    );
+    assert_eq!(
+        answer_all(&mut sdk, Duration::from_millis(300)).await,
+        Vec::<String>::new(),
+        "no run started"
+    );
+    let small = invoke(json!({ "n": 1 })).await.expect("answers");
+    assert_eq!(small.status(), 201);
+    assert_eq!(
+        answer_all(&mut sdk, Duration::from_millis(500)).await,
+        ["ids-a"]
+    );
+    server.stop().await;
+}

@@ -291,6 +291,15 @@ pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 mod tests {
     use super::chain;
 
+    /// The attempt comes from the request: its largest value decides, and does not overflow.
+    #[test]
+    fn the_last_possible_attempt_is_final() {
+        let error = super::WorkflowError::new("boom");
+        assert!(error.is_final(u32::MAX, 4));
+        assert!(error.is_final(3, 4));
+        assert!(!error.is_final(2, 4));
+    }
+
     /// Says its cause in its message and returns it as its source, as a bind error may.
     #[derive(Debug, thiserror::Error)]
     #[error("cannot listen on 127.0.0.1:1: {source}")]
