@@ -146,10 +146,16 @@ pub(crate) const LEASE: Duration = Duration::from_secs(20);
 /// The heartbeat interval the gateway gives workers, as the official gateway's.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(10);
 
+/// WebSocket sessions open at once, handshakes included. An upgraded connection leaves the
+/// HTTP server's connection limit, so sessions have a limit of their own.
+pub(crate) const MAX_SESSIONS: usize = 256;
+
 /// The gateway's shared state. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Gateway {
     state: Arc<Mutex<State>>,
+    /// One permit per open session.
+    sessions: Arc<tokio::sync::Semaphore>,
     /// Set once by [`Gateway::close_all`] (changed under `state`'s lock): no worker joins
     /// after it, and each session ends.
     closed: Arc<tokio::sync::watch::Sender<bool>>,
@@ -172,11 +178,18 @@ impl Gateway {
         let floor = Duration::from_millis(100);
         Self {
             state: Arc::default(),
+            sessions: Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS)),
             closed: Arc::new(tokio::sync::watch::channel(false).0),
             timer: Arc::default(),
             lease: lease.max(floor),
             heartbeat: heartbeat.max(floor),
         }
+    }
+
+    /// A place for one more session, held until it ends; `None` when [`MAX_SESSIONS`] are
+    /// open.
+    pub fn session_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.sessions.clone().try_acquire_owned().ok()
     }
 
     /// How long a lease lasts.

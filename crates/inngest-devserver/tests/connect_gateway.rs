@@ -726,6 +726,65 @@ async fn a_worker_that_stops_heartbeating_is_dropped() {
     server.stop().await;
 }
 
+/// Upgraded connections leave the HTTP server's connection limit, so the gateway counts its
+/// sessions itself: past 256 open at once (`MAX_SESSIONS`), handshakes included, an upgrade
+/// is refused with a 503 and the HTTP API still answers; once a session ends its place is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_past_the_limit_are_refused_until_one_ends() {
+    const MAX_SESSIONS: usize = 256;
+    let server = DevServer::start(DevServerConfig {
+        port: 0,
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("the dev server starts");
+    let url = format!("{}/v0/connect", server.url().replace("http://", "ws://"));
+    let open = |url: String| async move {
+        let mut req = url.as_str().into_client_request().expect("a URL");
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            SUBPROTOCOL.parse().expect("a header value"),
+        );
+        tokio_tungstenite::connect_async(req).await
+    };
+    let mut sessions = Vec::new();
+    for n in 0..MAX_SESSIONS {
+        let (ws, _) = open(url.clone())
+            .await
+            .unwrap_or_else(|e| panic!("session {n} opens: {e}"));
+        sessions.push(ws);
+    }
+    match open(url.clone()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 503, "{resp:?}");
+        }
+        other => panic!("one session past the limit was not refused: {other:?}"),
+    }
+    let apps = reqwest::get(format!("{}/v1/apps", server.url()))
+        .await
+        .expect("the API answers");
+    assert_eq!(apps.status(), 200);
+    // One session ends (closed before its handshake): a new one gets its place.
+    let mut first = sessions.remove(0);
+    let _ = first.close(None).await;
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match open(url.clone()).await {
+            Ok((ws, _)) => {
+                sessions.push(ws);
+                break;
+            }
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no place was freed: {e}"),
+        }
+    }
+    drop(sessions);
+    server.stop().await;
+}
+
 /// A worker that heartbeats but never reads: once its socket's buffers are full the gateway's
 /// writes cannot finish, and the gateway drops it within the heartbeats' silence window instead
 /// of waiting on it for good (and queueing its runs' requests behind it).

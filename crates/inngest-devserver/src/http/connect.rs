@@ -86,15 +86,36 @@ fn bad_flush(message: String) -> Response {
 }
 
 /// `GET /v0/connect`: the WebSocket.
+/// An upgraded connection no longer counts against the server's connection limit, so each
+/// session holds a place of the gateway's own (at most
+/// [`MAX_SESSIONS`](crate::gateway::MAX_SESSIONS)); with none left the upgrade is refused with
+/// a JSON 503, and the worker tries again later.
 pub(super) async fn socket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {
     if s.gateway.is_closed() {
         return stopping();
     }
+    let Some(slot) = s.gateway.session_slot() else {
+        tracing::warn!(
+            max = crate::gateway::MAX_SESSIONS,
+            "a connect session was refused: too many are open"
+        );
+        return super::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} connect sessions are open; try again later",
+                crate::gateway::MAX_SESSIONS
+            ),
+        )
+        .into_response();
+    };
     ws.protocols([SUBPROTOCOL])
         .max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| session(socket, s))
+        .on_upgrade(move |socket| async move {
+            session(socket, s).await;
+            drop(slot);
+        })
 }
 
 fn frame(kind: GatewayMessageType, payload: &impl prost::Message) -> Frame {
