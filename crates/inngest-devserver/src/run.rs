@@ -158,9 +158,83 @@ pub struct Run {
     pub max_attempts: u32,
     /// History.
     pub steps: Vec<StepRecord>,
+    /// The memo's size: the bytes of each memoized value as JSON, added up as they are
+    /// memoized (the Go executor's state size).
+    #[serde(default)]
+    pub state_bytes: u64,
+}
+
+/// The most steps a run may memoize (the Go executor's `DefaultMaxStepLimit`).
+pub const MAX_STEPS: usize = 1_000;
+/// The most bytes of memoized values a run may hold (`DefaultMaxStateSizeLimit`, 32 MiB).
+pub const MAX_STATE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// A limit of a run it went past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// [`MAX_STEPS`].
+    Steps,
+    /// [`MAX_STATE_BYTES`].
+    State,
+}
+
+impl Overflow {
+    /// The Go executor's error for it: the failed run's output, and the reason.
+    pub fn failure(self) -> (Value, String) {
+        let (error, name, message) = match self {
+            Self::Steps => (
+                "function has too many steps",
+                "InngestErrFunctionOverflowed",
+                format!("The function run exceeded the step limit of {MAX_STEPS} steps."),
+            ),
+            Self::State => (
+                "state is too large",
+                "InngestErrStateOverflowed",
+                format!(
+                    "The function run exceeded the state size limit of {MAX_STATE_BYTES} bytes."
+                ),
+            ),
+        };
+        let output =
+            serde_json::json!({ "error": { "error": error, "name": name, "message": message } });
+        (output, message)
+    }
+}
+
+/// Counts the bytes written to it.
+struct ByteCount(u64);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len() as u64);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A value's size as JSON, counted without building the text.
+fn json_bytes(value: &Value) -> u64 {
+    let mut count = ByteCount(0);
+    // Writing to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 impl Run {
+    /// Which of its limits the run is past, if any: [`MAX_STEPS`] steps memoized, or more
+    /// than [`MAX_STATE_BYTES`] of state. Such a run fails without a retry.
+    pub fn overflow(&self) -> Option<Overflow> {
+        if self.memo.len() >= MAX_STEPS {
+            Some(Overflow::Steps)
+        } else if self.state_bytes > MAX_STATE_BYTES {
+            Some(Overflow::State)
+        } else {
+            None
+        }
+    }
+
     /// Whether the run has ended.
     pub fn is_finished(&self) -> bool {
         self.status != RunStatus::Running
@@ -168,6 +242,7 @@ impl Run {
 
     /// Stores a step's result and records it in the stack.
     pub fn memoize(&mut self, hashed: &str, value: Value) {
+        self.state_bytes = self.state_bytes.saturating_add(json_bytes(&value));
         self.memo.insert(hashed.to_string(), value);
         if !self.stack.iter().any(|s| s == hashed) {
             self.stack.push(hashed.to_string());

@@ -393,3 +393,97 @@ async fn an_app_that_never_answers_does_not_stall_the_others_and_its_calls_time_
     silent.abort();
     server.stop().await;
 }
+
+/// The message of a failed run's error.
+fn error_message(run: &RunView) -> String {
+    run.output
+        .as_ref()
+        .and_then(|o| o["error"]["message"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `n` `StepRun` ops with ids starting at `from`, each returning `data`.
+fn step_runs(from: usize, n: usize, data: &Value) -> Value {
+    (from..from + n)
+        .map(|i| json!({ "op": "StepRun", "id": format!("{:040x}", i), "name": "s", "data": data }))
+        .collect()
+}
+
+/// A run that has memoized the Go executor's 1,000 steps makes no more calls: it fails with
+/// Go's error before the next one. An answer planning more than 1,000 steps at once fails its
+/// run too.
+#[tokio::test]
+async fn a_run_past_its_step_limit_fails_before_its_next_call() {
+    let server = server(None).await;
+    let mut sdk = ScriptedSdk::start().await;
+    register(&server, "many", sdk.url(), 3).await;
+    let run_id = start(&server, "many").await;
+    sdk.next(Duration::from_secs(10), "the first call")
+        .await
+        .answer(Answer::ops(step_runs(0, 999, &json!(1))));
+    sdk.next(Duration::from_secs(10), "the call after 999 steps")
+        .await
+        .answer(Answer::ops(step_runs(999, 1, &json!(1))));
+    let run = finished(&server, &run_id).await;
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    assert_eq!(
+        error_message(&run),
+        "The function run exceeded the step limit of 1000 steps."
+    );
+    sdk.quiet(Duration::from_millis(300), "a call after the limit")
+        .await;
+
+    let run_id = start(&server, "many").await;
+    sdk.next(Duration::from_secs(10), "the second run's call")
+        .await
+        .answer(Answer::ops(
+            (0..1001)
+                .map(|i| json!({ "op": "StepPlanned", "id": format!("{:040x}", i), "name": "p" }))
+                .collect(),
+        ));
+    let run = finished(&server, &run_id).await;
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    assert!(error_message(&run).contains("step limit"), "{run:?}");
+    sdk.quiet(
+        Duration::from_millis(300),
+        "a call of the 1,001 planned steps",
+    )
+    .await;
+    server.stop().await;
+}
+
+/// Steps checkpointed past the Go executor's 32 MiB of state fail their run with Go's error at
+/// once, instead of growing it without end (a checkpoint may carry 16 MiB, and may come again).
+#[tokio::test]
+async fn steps_checkpointed_past_the_state_size_limit_fail_the_run() {
+    let server = server(None).await;
+    let mut sdk = ScriptedSdk::start().await;
+    register(&server, "big", sdk.url(), 3).await;
+    let run_id = start(&server, "big").await;
+    // The call in flight, during which the SDK checkpoints.
+    let call = sdk.next(Duration::from_secs(10), "the first call").await;
+    let big = json!("x".repeat(6 * 1000 * 1000));
+    for round in 0..3 {
+        let run = server.run(&run_id).await.expect("running").expect("exists");
+        assert_eq!(run.status, RunStatus::Running, "within the limit: {run:?}");
+        let steps: Vec<inngest_runtime::protocol::GeneratorOp> =
+            serde_json::from_value(step_runs(round * 2, 2, &big)).expect("ops");
+        server
+            .engine()
+            .checkpoint(run_id.clone(), steps)
+            .await
+            .expect("taken");
+    }
+    // 36 MB memoized: past the limit after the third checkpoint.
+    let run = finished(&server, &run_id).await;
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    assert_eq!(
+        error_message(&run),
+        "The function run exceeded the state size limit of 33554432 bytes."
+    );
+    call.answer(Answer::done(json!(null)));
+    sdk.quiet(Duration::from_millis(300), "a call after the limit")
+        .await;
+    server.stop().await;
+}

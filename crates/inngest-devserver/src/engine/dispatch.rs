@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::journal::Write;
 use super::{Command, Engine};
 use crate::call::{self, CallRequest, CallSpec};
-use crate::run::{Job, Pending, QueueItem};
+use crate::run::{Job, Pending, QueueItem, Run};
 
 /// The concurrency slot that caps one app's calls in flight.
 fn app_slot(app_id: &str) -> String {
@@ -51,6 +51,21 @@ impl Engine {
             }
             match &item.job {
                 Job::Execute(_) => {
+                    // A run past its limits makes no more calls: it fails, as the Go
+                    // executor's validation before a call fails it.
+                    if let Some(overflow) = self.runs.get(&item.run_id).and_then(Run::overflow) {
+                        let (output, reason) = overflow.failure();
+                        tracing::warn!(run = %item.run_id, %reason, "run past its limits");
+                        self.queue.remove(&key);
+                        self.journal.push(Write::DeleteItem(item.id.clone()));
+                        self.finish(
+                            &item.run_id,
+                            crate::run::RunStatus::Failed,
+                            Some(output),
+                            Some(&reason),
+                        );
+                        continue;
+                    }
                     let Some(slots) = self.acquire(&item) else {
                         continue; // over a limit: stays queued
                     };

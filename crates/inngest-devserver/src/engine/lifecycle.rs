@@ -41,6 +41,7 @@ impl Engine {
             parent,
             max_attempts: f.max_attempts,
             steps: Vec::new(),
+            state_bytes: 0,
         };
         let id = run.id.clone();
         tracing::info!(run = %id, function = %function_id, "run started");

@@ -303,6 +303,14 @@ impl Engine {
                 return;
             }
         };
+        // An answer that plans more steps than a run may have fails it at once, as in the Go
+        // executor (a plan over the step limit is refused).
+        if ops.len() > crate::run::MAX_STEPS {
+            let (output, reason) = crate::run::Overflow::Steps.failure();
+            tracing::warn!(run = %run_id, ops = ops.len(), "an answer planned more steps than a run may have");
+            self.finish(run_id, RunStatus::Failed, Some(output), Some(&reason));
+            return;
+        }
         // A wait whose `if` does not compile fails the run at once, as in the Go executor
         // (`expressions.CompileError` fails early, without a retry).
         let bad_condition = ops
@@ -529,6 +537,14 @@ impl Engine {
             }
         }
         self.save_run(run_id);
+        // Steps checkpointed past a run's limits fail it at once, as a call's would (the Go
+        // checkpoint API refuses state past its size limit).
+        if let Some(overflow) = self.runs.get(run_id).and_then(crate::run::Run::overflow) {
+            let (output, reason) = overflow.failure();
+            tracing::warn!(run = %run_id, %reason, "a checkpoint took the run past its limits");
+            self.finish(run_id, RunStatus::Failed, Some(output), Some(&reason));
+            return Ok(());
+        }
         if let Some(output) = complete {
             self.finish(run_id, RunStatus::Completed, Some(output), None);
         }
