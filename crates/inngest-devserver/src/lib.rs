@@ -41,6 +41,7 @@ mod expr;
 mod gateway;
 mod http;
 mod in_process;
+mod json_size;
 mod registry;
 mod run;
 mod store;

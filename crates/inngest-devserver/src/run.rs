@@ -201,27 +201,6 @@ impl Overflow {
     }
 }
 
-/// Counts the bytes written to it.
-struct ByteCount(u64);
-
-impl std::io::Write for ByteCount {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 = self.0.saturating_add(buf.len() as u64);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A value's size as JSON, counted without building the text.
-fn json_bytes(value: &Value) -> u64 {
-    let mut count = ByteCount(0);
-    // Writing to a counter cannot fail.
-    let _ = serde_json::to_writer(&mut count, value);
-    count.0
-}
-
 impl Run {
     /// Which of its limits the run is past, if any: [`MAX_STEPS`] steps memoized, or more
     /// than [`MAX_STATE_BYTES`] of state. Such a run fails without a retry.
@@ -242,7 +221,9 @@ impl Run {
 
     /// Stores a step's result and records it in the stack.
     pub fn memoize(&mut self, hashed: &str, value: Value) {
-        self.state_bytes = self.state_bytes.saturating_add(json_bytes(&value));
+        self.state_bytes = self
+            .state_bytes
+            .saturating_add(crate::json_size::json_size(&value, u64::MAX));
         self.memo.insert(hashed.to_string(), value);
         if !self.stack.iter().any(|s| s == hashed) {
             self.stack.push(hashed.to_string());

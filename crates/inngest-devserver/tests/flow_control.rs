@@ -113,6 +113,29 @@ impl Workflow for Summer {
     }
 }
 
+/// `flow/bulky`, with a pad to make it large.
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+struct Bulky {
+    #[garde(skip)]
+    pad: String,
+}
+impl Event for Bulky {
+    const NAME: &'static str = "flow/bulky";
+}
+
+/// Batches of up to 1,000 events, gathered for an hour.
+struct BulkyBatches;
+impl Workflow for BulkyBatches {
+    type Event = Bulky;
+    type Output = usize;
+    fn options() -> WorkflowOptions {
+        WorkflowOptions::new("bulky").batch_events(1000, "1h")
+    }
+    async fn handler(&self, ctx: Context<Self>) -> Result<usize, WorkflowError> {
+        Ok(ctx.events()?.len())
+    }
+}
+
 async fn setup() -> (DevServer, support::RustApp) {
     support::server_with_app("flow", |client| {
         App::builder(client)
@@ -124,6 +147,7 @@ async fn setup() -> (DevServer, support::RustApp) {
             .register(Hurried)
             .register(Paced)
             .register(Summer)
+            .register(BulkyBatches)
             .build()
     })
     .await
@@ -339,4 +363,30 @@ async fn batches_start_when_full_or_at_their_timeout() {
     assert_eq!(runs.len(), 2, "the rest starts at the timeout");
     let rest = settle(&server, &runs[1]).await;
     assert_eq!(rest.output, Some(json!({ "count": 1, "sum": 4 })));
+}
+
+/// A batch starts once its events reach 10 MiB (the Go server's batch size limit), however
+/// many more it could hold and however far its timeout is: a batch is not gathered without end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_starts_once_its_events_reach_the_size_limit() {
+    let (server, _app) = setup().await;
+    let pad = "x".repeat(400 * 1024);
+    for _ in 0..20 {
+        server
+            .send(vec![json!({ "name": "flow/bulky", "data": { "pad": pad } })])
+            .await
+            .expect("sent");
+    }
+    assert!(
+        runs_of(&server, "flow-bulky").await.is_empty(),
+        "8 MB of events: still gathering"
+    );
+    for _ in 0..10 {
+        server
+            .send(vec![json!({ "name": "flow/bulky", "data": { "pad": pad } })])
+            .await
+            .expect("sent");
+    }
+    let runs = runs_of(&server, "flow-bulky").await;
+    assert_eq!(runs.len(), 1, "10 MiB reached before the hour: {runs:?}");
 }

@@ -25,8 +25,35 @@ pub(super) struct Debounced {
 pub(super) struct Gathering {
     function_id: String,
     events: Vec<Value>,
+    /// The events' size as JSON.
+    bytes: u64,
     pub due_ms: i64,
 }
+
+/// A batch starts once its events reach this size as JSON, however many it may hold (the Go
+/// server's batch size limit, 10 MiB).
+const MAX_BATCH_BYTES: u64 = 10 * 1024 * 1024;
+
+/// The starts a window (a rate limit, a throttle, an idempotency key) counted lately.
+struct Window {
+    period_ms: i64,
+    starts: VecDeque<i64>,
+}
+
+impl Window {
+    /// Forgets the starts older than the period.
+    fn expire(&mut self, now: i64) {
+        let horizon = now.saturating_sub(self.period_ms);
+        while self.starts.front().is_some_and(|&t| t <= horizon) {
+            self.starts.pop_front();
+        }
+    }
+}
+
+/// Windows kept before the expired ones are swept out (then twice what is left, at least
+/// this): each key a sync's expression gives makes one, and an idempotency key is seldom seen
+/// twice.
+const SWEEP_FLOOR: usize = 1024;
 
 /// A start the throttle holds back.
 pub(super) struct Held {
@@ -39,7 +66,9 @@ pub(super) struct Held {
 /// starts.
 #[derive(Default)]
 pub(super) struct FlowState {
-    starts: HashMap<String, VecDeque<i64>>,
+    windows: HashMap<String, Window>,
+    /// How many windows trigger the next sweep (0: [`SWEEP_FLOOR`]).
+    sweep_at: usize,
     pub debounced: HashMap<String, Debounced>,
     pub batches: HashMap<String, Gathering>,
     pub held: Vec<Held>,
@@ -57,10 +86,19 @@ impl FlowState {
     }
 }
 
+/// The slot of `function_id`'s `kind` of flow control for `event`: the key's value, hashed
+/// (SHA-256) when longer than a hash, so that a key of hundreds of KB, which an event can
+/// carry, is not kept whole.
 fn slot(function_id: &str, kind: &str, key: Option<&Expr>, event: &Value) -> String {
+    use sha2::Digest as _;
     let key = key
         .and_then(|k| k.key(&[("event", event)]))
         .unwrap_or_default();
+    let key = if key.len() > 64 {
+        hex::encode(sha2::Sha256::digest(key.as_bytes()))
+    } else {
+        key
+    };
     format!("{function_id}\u{0}{kind}\u{0}{key}")
 }
 
@@ -68,11 +106,16 @@ impl FlowState {
     /// Whether a start fits `limit` per `period_ms` in `slot`; records it if so. Otherwise
     /// `Err` holds when the window next has room.
     fn take(&mut self, slot: String, limit: usize, period_ms: i64, now: i64) -> Result<(), i64> {
-        let starts = self.starts.entry(slot).or_default();
-        let horizon = now.saturating_sub(period_ms);
-        while starts.front().is_some_and(|&t| t <= horizon) {
-            starts.pop_front();
+        if self.windows.len() >= self.sweep_at.max(SWEEP_FLOOR) {
+            self.sweep(now);
         }
+        let window = self.windows.entry(slot).or_insert_with(|| Window {
+            period_ms,
+            starts: VecDeque::new(),
+        });
+        window.period_ms = period_ms;
+        window.expire(now);
+        let starts = &mut window.starts;
         if starts.len() >= limit {
             // Never "now": a window with no room is not retried in a loop.
             let next = starts.front().map_or(now, |&t| t.saturating_add(period_ms));
@@ -80,6 +123,22 @@ impl FlowState {
         }
         starts.push_back(now);
         Ok(())
+    }
+
+    /// Drops the windows whose starts have all expired: a key seen once is forgotten once its
+    /// period is over, not kept for good.
+    fn sweep(&mut self, now: i64) {
+        self.windows.retain(|_, w| {
+            w.expire(now);
+            !w.starts.is_empty()
+        });
+        self.sweep_at = self.windows.len().saturating_mul(2).max(SWEEP_FLOOR);
+    }
+
+    /// How many windows are kept.
+    #[cfg(test)]
+    fn windows(&self) -> usize {
+        self.windows.len()
     }
 }
 
@@ -102,10 +161,14 @@ impl Engine {
                 .or_insert_with(|| Gathering {
                     function_id: function_id.to_string(),
                     events: Vec::new(),
+                    bytes: 0,
                     due_ms: now.saturating_add(b.timeout_ms),
                 });
+            gathering.bytes = gathering
+                .bytes
+                .saturating_add(crate::json_size::json_size(&event, MAX_BATCH_BYTES));
             gathering.events.push(event);
-            if gathering.events.len() >= b.max_size {
+            if gathering.events.len() >= b.max_size || gathering.bytes >= MAX_BATCH_BYTES {
                 if let Some(full) = self.flow.batches.remove(&key) {
                     self.start_if_allowed(function_id, full.events);
                 }
@@ -230,5 +293,57 @@ impl Engine {
                 self.enqueue(&run_id, now.saturating_add(ms), Job::Deadline);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A window whose starts have all expired is dropped at the next sweep: keys seen once
+    /// (idempotency keys, say) are not kept for good.
+    #[test]
+    fn expired_windows_are_swept_out() {
+        let mut flow = FlowState::default();
+        let period = 60_000;
+        for i in 0..SWEEP_FLOOR {
+            flow.take(format!("f\u{0}idempotency\u{0}{i}"), 1, period, 0)
+                .expect("a first start");
+        }
+        assert_eq!(flow.windows(), SWEEP_FLOOR);
+        // Still within the period: the sweep keeps them all, and a repeat is refused.
+        assert!(
+            flow.take("f\u{0}idempotency\u{0}0".into(), 1, period, 1)
+                .is_err()
+        );
+        flow.take("f\u{0}idempotency\u{0}new".into(), 1, period, 1)
+            .expect("a new key");
+        assert_eq!(flow.windows(), SWEEP_FLOOR + 1);
+        // Past the period, the next start that reaches the sweep drops the expired ones.
+        let later = period + 10;
+        for i in 0..SWEEP_FLOOR {
+            flow.take(format!("g\u{0}rate\u{0}{i}"), 1, period, later)
+                .expect("a start");
+        }
+        assert!(
+            flow.windows() <= SWEEP_FLOOR + 1,
+            "{} windows kept",
+            flow.windows()
+        );
+        assert!(
+            flow.take("g\u{0}rate\u{0}0".into(), 1, period, later)
+                .is_err()
+        );
+    }
+
+    /// A key longer than a hash is kept as its hash.
+    #[test]
+    fn long_keys_are_hashed() {
+        let key = Expr::compile("event.data.k").expect("compiles");
+        let long = serde_json::json!({"data": {"k": "k".repeat(100_000)}});
+        let hashed = slot("f", "rate", Some(&key), &long);
+        assert!(hashed.len() < 100, "{} bytes", hashed.len());
+        let short = serde_json::json!({"data": {"k": "abc"}});
+        assert!(slot("f", "rate", Some(&key), &short).ends_with("abc"));
     }
 }

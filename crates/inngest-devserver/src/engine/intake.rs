@@ -123,27 +123,10 @@ fn check(event: &Value) -> Result<(), InvalidEvent> {
         },
     }
     // Serialized size, counted without building the text.
-    let mut counter = ByteCounter(0);
-    if serde_json::to_writer(&mut counter, event).is_err() || counter.0 > MAX_EVENT_BYTES {
+    if crate::json_size::json_size(event, MAX_EVENT_BYTES as u64) > MAX_EVENT_BYTES as u64 {
         return Err(InvalidEvent::TooLarge);
     }
     Ok(())
-}
-
-/// Counts what is written, up to just past the event limit.
-struct ByteCounter(usize);
-
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 = self.0.saturating_add(buf.len());
-        if self.0 > MAX_EVENT_BYTES {
-            return Err(std::io::Error::other("too large"));
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 impl Engine {
