@@ -158,8 +158,9 @@ pub struct Run {
     pub max_attempts: u32,
     /// History.
     pub steps: Vec<StepRecord>,
-    /// The memo's size: the bytes of each memoized value as JSON, added up as they are
-    /// memoized (the Go executor's state size).
+    /// The run's state size, as the Go executor counts it: the bytes of its events and of
+    /// each memoized value as JSON, added up as they come ([`Run::count_state`] counts it
+    /// whole, for runs stored before it was kept).
     #[serde(default)]
     pub state_bytes: u64,
 }
@@ -202,6 +203,17 @@ impl Overflow {
 }
 
 impl Run {
+    /// Counts [`Run::state_bytes`] from the events and the memo.
+    pub fn count_state(&mut self) {
+        let size = |v: &Value| crate::json_size::json_size(v, u64::MAX);
+        self.state_bytes = self
+            .events
+            .iter()
+            .chain(self.memo.values())
+            .map(size)
+            .fold(0, u64::saturating_add);
+    }
+
     /// Which of its limits the run is past, if any: [`MAX_STEPS`] steps memoized, or more
     /// than [`MAX_STATE_BYTES`] of state. Such a run fails without a retry.
     pub fn overflow(&self) -> Option<Overflow> {
@@ -224,7 +236,11 @@ impl Run {
         self.state_bytes = self
             .state_bytes
             .saturating_add(crate::json_size::json_size(&value, u64::MAX));
-        self.memo.insert(hashed.to_string(), value);
+        if let Some(replaced) = self.memo.insert(hashed.to_string(), value) {
+            self.state_bytes = self
+                .state_bytes
+                .saturating_sub(crate::json_size::json_size(&replaced, u64::MAX));
+        }
         if !self.stack.iter().any(|s| s == hashed) {
             self.stack.push(hashed.to_string());
         }

@@ -485,5 +485,25 @@ async fn steps_checkpointed_past_the_state_size_limit_fail_the_run() {
     call.answer(Answer::done(json!(null)));
     sdk.quiet(Duration::from_millis(300), "a call after the limit")
         .await;
+
+    // As the Go checkpoint API: a checkpoint that completes the run is not held to the limit.
+    let run_id = start(&server, "big").await;
+    let call = sdk
+        .next(Duration::from_secs(10), "the next run's call")
+        .await;
+    let mut steps: Vec<inngest_runtime::protocol::GeneratorOp> =
+        serde_json::from_value(step_runs(0, 6, &big)).expect("ops");
+    steps.push(
+        serde_json::from_value(json!({ "op": "RunComplete", "id": "done", "data": "ok" }))
+            .expect("an op"),
+    );
+    server
+        .engine()
+        .checkpoint(run_id.clone(), steps)
+        .await
+        .expect("taken");
+    let run = finished(&server, &run_id).await;
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    call.answer(Answer::done(json!(null)));
     server.stop().await;
 }

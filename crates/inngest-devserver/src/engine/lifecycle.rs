@@ -23,7 +23,7 @@ impl Engine {
             .run_ids
             .generate()
             .unwrap_or_else(|_| ulid::Ulid::new());
-        let run = Run {
+        let mut run = Run {
             id: id.to_string(),
             function_id: function_id.to_string(),
             app_id: f.app_id.clone(),
@@ -43,6 +43,7 @@ impl Engine {
             steps: Vec::new(),
             state_bytes: 0,
         };
+        run.count_state();
         let id = run.id.clone();
         tracing::info!(run = %id, function = %function_id, "run started");
         self.index_run(&run);

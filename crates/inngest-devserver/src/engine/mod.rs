@@ -554,7 +554,11 @@ impl Engine {
             }
         }
         // Finished runs stay in the store only: memory holds what is still running.
-        for run in self.store.running_runs()? {
+        for mut run in self.store.running_runs()? {
+            // Stored before the state size was kept.
+            if run.state_bytes == 0 {
+                run.count_state();
+            }
             self.running.insert(run.id.clone());
             self.index_run(&run);
             self.runs.insert(run.id.clone(), run);

@@ -326,6 +326,18 @@ impl Engine {
             self.finish(run_id, RunStatus::Failed, Some(output), Some(&reason));
             return;
         }
+        // Go checks each step's output against the run's state limit before it saves it: an
+        // answer that would take the run past the limit fails it, and none of it is kept.
+        if self
+            .runs
+            .get(run_id)
+            .is_some_and(|run| past_state_limit(run, &ops))
+        {
+            let (output, reason) = crate::run::Overflow::State.failure();
+            tracing::warn!(run = %run_id, %reason, "an answer would take the run past its state limit");
+            self.finish(run_id, RunStatus::Failed, Some(output), Some(&reason));
+            return;
+        }
         let mut retry = false;
         // (step name, error, retried) of the steps that failed in this answer.
         let mut failed_steps: Vec<(String, Option<Value>, bool)> = Vec::new();
@@ -359,6 +371,11 @@ impl Engine {
             if (op.op.is_async() || op.op == Opcode::StepPlanned)
                 && run.pending.contains_key(&op.id)
             {
+                continue;
+            }
+            // A step already memoized, reported again (a checkpointed step in the answer that
+            // follows), is saved once: Go's state store refuses a second save of a step.
+            if saves_result(op.op) && run.memo.contains_key(&op.id) {
                 continue;
             }
             if is_step {
@@ -508,10 +525,21 @@ impl Engine {
         if run.is_finished() {
             return Ok(());
         }
+        // As the Go checkpoint API: steps that would take a run that is not completing past
+        // its state limit fail it, and none of them is kept.
+        let completing = steps.iter().any(|op| op.op == Opcode::RunComplete);
+        if !completing && past_state_limit(run, &steps) {
+            let (output, reason) = crate::run::Overflow::State.failure();
+            tracing::warn!(run = %run_id, %reason, "a checkpoint would take the run past its state limit");
+            self.finish(run_id, RunStatus::Failed, Some(output), Some(&reason));
+            return Ok(());
+        }
         let mut complete = None;
         let call = self.calls.get(run_id).map(|&(_, a, q, s)| (a, q, s));
         for op in steps {
             match op.op {
+                // Saved once, as in the answer that may report it again.
+                Opcode::StepRun if run.memo.contains_key(&op.id) => {}
                 Opcode::StepRun => {
                     let mut record = StepRecord::of(&op, Some("StepRun (checkpoint)"), now);
                     // The step ran inline during the call in flight: it has its attempt, and
@@ -537,14 +565,6 @@ impl Engine {
             }
         }
         self.save_run(run_id);
-        // Steps checkpointed past a run's limits fail it at once, as a call's would (the Go
-        // checkpoint API refuses state past its size limit).
-        if let Some(overflow) = self.runs.get(run_id).and_then(crate::run::Run::overflow) {
-            let (output, reason) = overflow.failure();
-            tracing::warn!(run = %run_id, %reason, "a checkpoint took the run past its limits");
-            self.finish(run_id, RunStatus::Failed, Some(output), Some(&reason));
-            return Ok(());
-        }
         if let Some(output) = complete {
             self.finish(run_id, RunStatus::Completed, Some(output), None);
         }
@@ -552,9 +572,70 @@ impl Engine {
     }
 }
 
+/// Whether an op saves a step's result in the memo.
+fn saves_result(op: Opcode) -> bool {
+    matches!(op, Opcode::StepRun | Opcode::StepFailed | Opcode::StepError)
+}
+
+/// Whether saving the results `ops` carry would take `run` past its state limit
+/// ([`crate::run::MAX_STATE_BYTES`]). A step memoized already adds nothing (it is not saved
+/// twice); counting stops once past the limit.
+fn past_state_limit(run: &crate::run::Run, ops: &[GeneratorOp]) -> bool {
+    use crate::run::MAX_STATE_BYTES;
+    let mut bytes = run.state_bytes;
+    for op in ops {
+        if op.op != Opcode::StepRun || run.memo.contains_key(&op.id) {
+            continue;
+        }
+        let data = op
+            .data
+            .as_ref()
+            .map_or(4, |d| crate::json_size::json_size(d, MAX_STATE_BYTES));
+        bytes = bytes.saturating_add(data);
+        if bytes > MAX_STATE_BYTES {
+            return true;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only new results count toward the state limit: a step memoized already is not saved
+    /// twice.
+    #[test]
+    fn the_state_limit_counts_new_results_only() {
+        let mut run: crate::run::Run = serde_json::from_value(json!({
+            "id": "r", "function_id": "f", "app_id": "a", "event": {}, "events": [],
+            "memo": {}, "stack": [], "status": "Running", "output": null,
+            "started_at_ms": 0, "ended_at_ms": null, "version": 2, "force_plan": false,
+            "pending": {}, "parent": null, "max_attempts": 4, "steps": [],
+        }))
+        .expect("a run");
+        let half = json!("x".repeat(crate::run::MAX_STATE_BYTES as usize / 2));
+        let step = |id: &str| {
+            let mut op = GeneratorOp::new(Opcode::StepRun, id);
+            op.data = Some(half.clone());
+            op
+        };
+        assert!(!past_state_limit(&run, &[step("a")]));
+        assert!(past_state_limit(&run, &[step("a"), step("b")]));
+        run.memoize("a", json!({ "data": half }));
+        assert!(
+            past_state_limit(&run, &[step("b")]),
+            "a half on top of a half"
+        );
+        assert!(
+            !past_state_limit(&run, &[step("a")]),
+            "a step saved already adds nothing"
+        );
+        // Replacing a value counts the new one instead of the old.
+        let before = run.state_bytes;
+        run.memoize("a", json!({ "data": 1 }));
+        assert!(run.state_bytes < before / 2, "{} bytes", run.state_bytes);
+    }
 
     #[test]
     fn sleeps_take_durations_or_instants() {
