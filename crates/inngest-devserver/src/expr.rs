@@ -52,14 +52,20 @@ pub const MAX_EXPRESSION_DEPTH: usize = 24;
 
 /// Refuses a compiled expression whose evaluation could overflow the stack or run for good:
 /// a tree deeper than [`MAX_EXPRESSION_DEPTH`], or a macro (`map`, `filter`, `all`,
-/// `exists`, `exists_one`) inside another's body, whose work is the product of the lists'
-/// lengths (three nested over a list of 250,000 numbers, which fits in an event, is 10^16
-/// steps). A macro chained after another (`l.filter(…).map(…)`) adds its work and is allowed.
-/// The tree is walked without recursion.
+/// `exists`, `exists_one`) inside another's body over anything but a part of the element the
+/// outer one is at. `items.exists(i, i.tags.exists(t, t == "x"))` walks each tag once, but
+/// `l.map(a, l.map(b, …))` walks `l` once per element, work that is the product of the
+/// lists' lengths (three nested over a list of 250,000 numbers, which fits in an event, is
+/// 10^16 steps). A macro chained after another (`l.filter(…).map(…)`) adds its work and is
+/// allowed. The tree is walked without recursion.
+///
+/// Work that is quadratic within one macro (`l.exists(a, a in l)`) is not caught: the CEL
+/// library has no budget, and the shape of the tree cannot tell it apart from `a in [1, 2]`.
 fn check_tree(root: &cel::IdedExpr) -> Result<(), String> {
     use cel::common::ast::{EntryExpr, Expr as Node};
-    // (node, its depth, whether it is inside a macro's body)
-    let mut stack: Vec<(&cel::IdedExpr, usize, bool)> = vec![(root, 1, false)];
+    // (node, its depth, the iteration variables of the macros it is in the body of, or
+    // `None` outside any)
+    let mut stack: Vec<(&cel::IdedExpr, usize, Option<Vec<&str>>)> = vec![(root, 1, None)];
     while let Some((node, depth, in_macro)) = stack.pop() {
         if depth > MAX_EXPRESSION_DEPTH {
             return Err(format!(
@@ -69,34 +75,41 @@ fn check_tree(root: &cel::IdedExpr) -> Result<(), String> {
         let next = depth + 1;
         match &node.expr {
             Node::Call(call) => {
-                stack.extend(call.target.as_deref().map(|t| (t, next, in_macro)));
-                stack.extend(call.args.iter().map(|a| (a, next, in_macro)));
+                stack.extend(call.target.as_deref().map(|t| (t, next, in_macro.clone())));
+                stack.extend(call.args.iter().map(|a| (a, next, in_macro.clone())));
             }
             Node::Comprehension(c) => {
-                if in_macro {
-                    return Err(
-                        "the expression runs a macro (map, filter, all, exists) inside another's body"
-                            .into(),
-                    );
-                }
-                stack.push((&c.iter_range, next, false));
+                let mut vars = match in_macro {
+                    None => Vec::new(),
+                    Some(vars) if ranges_over_part_of(&c.iter_range, &vars) => vars,
+                    Some(_) => {
+                        return Err("the expression runs a macro (map, filter, all, exists) \
+                                    over a whole list inside another's body"
+                            .into());
+                    }
+                };
+                stack.push((&c.iter_range, next, None));
+                vars.push(c.iter_var.as_str());
+                vars.extend(c.iter_var2.as_deref());
                 for body in [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
-                    stack.push((body, next, true));
+                    stack.push((body, next, Some(vars.clone())));
                 }
             }
-            Node::List(list) => stack.extend(list.elements.iter().map(|e| (e, next, in_macro))),
+            Node::List(list) => {
+                stack.extend(list.elements.iter().map(|e| (e, next, in_macro.clone())))
+            }
             Node::Map(map) => {
                 for entry in &map.entries {
                     if let EntryExpr::MapEntry(e) = &entry.expr {
-                        stack.push((&e.key, next, in_macro));
-                        stack.push((&e.value, next, in_macro));
+                        stack.push((&e.key, next, in_macro.clone()));
+                        stack.push((&e.value, next, in_macro.clone()));
                     }
                 }
             }
             Node::Struct(s) => {
                 for entry in &s.entries {
                     if let EntryExpr::StructField(f) = &entry.expr {
-                        stack.push((&f.value, next, in_macro));
+                        stack.push((&f.value, next, in_macro.clone()));
                     }
                 }
             }
@@ -107,8 +120,35 @@ fn check_tree(root: &cel::IdedExpr) -> Result<(), String> {
     Ok(())
 }
 
-/// Refuses what the parser cannot take safely: too long or nested too deep (brackets inside
-/// string literals do not count).
+/// Whether `range` is a part of an enclosing macro's element: one of `vars`, followed by field
+/// selections and indexes with literal keys (`i.tags`, `i["tags"][0]`).
+fn ranges_over_part_of(range: &cel::IdedExpr, vars: &[&str]) -> bool {
+    use cel::common::ast::Expr as Node;
+    let mut at = range;
+    loop {
+        match &at.expr {
+            Node::Ident(name) => return vars.contains(&name.as_str()),
+            Node::Select(select) if !select.test => at = &select.operand,
+            Node::Call(call)
+                if call.func_name == cel::common::ast::operators::INDEX
+                    && call.args.len() == 2
+                    && matches!(call.args[1].expr, Node::Literal(_)) =>
+            {
+                at = &call.args[0];
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// The most operator characters (`.`, `[`, `+`, `&`, `=`, …) outside string literals. The parser
+/// recurses once per link of a chain (`a.b.c…`, `x[0][0]…`, `1 + 1 + …`): in a debug build a
+/// chain of about 1,300 links overflows a 2 MiB stack, and the length limit allows 2,000.
+/// Each character counts, so `==` is two: the count is above the links, never below.
+pub const MAX_EXPRESSION_OPERATORS: usize = 400;
+
+/// Refuses what the parser cannot take safely: too long, nested too deep or too many operators
+/// (what is inside string literals does not count).
 fn check_bounds(source: &str) -> Result<(), String> {
     if source.len() > MAX_EXPRESSION_LEN {
         return Err(format!(
@@ -117,6 +157,7 @@ fn check_bounds(source: &str) -> Result<(), String> {
         ));
     }
     let (mut depth, mut quote, mut escaped) = (0usize, None::<char>, false);
+    let mut operators = 0usize;
     for c in source.chars() {
         if let Some(q) = quote {
             match c {
@@ -139,6 +180,17 @@ fn check_bounds(source: &str) -> Result<(), String> {
             }
             ')' | ']' | '}' => depth = depth.saturating_sub(1),
             _ => {}
+        }
+        if matches!(
+            c,
+            '.' | '[' | '+' | '-' | '*' | '/' | '%' | '<' | '>' | '=' | '!' | '&' | '|' | '?'
+        ) {
+            operators += 1;
+            if operators > MAX_EXPRESSION_OPERATORS {
+                return Err(format!(
+                    "the expression has more than {MAX_EXPRESSION_OPERATORS} operators"
+                ));
+            }
         }
     }
     Ok(())
@@ -286,8 +338,48 @@ mod tests {
         assert!(matched);
     }
 
-    /// A macro inside another's body multiplies their work and is refused; one chained after
-    /// another is not.
+    /// The longest chain the length limit lets through is refused before it is parsed (a debug
+    /// build's parser recurses per link, and 2,000 links overflow a 2 MiB stack); the longest
+    /// the operator limit lets through parses on such a stack, and is refused by its depth.
+    #[test]
+    fn the_longest_chains_are_refused_without_overflowing() {
+        let terms = MAX_EXPRESSION_LEN / 2;
+        let chain = std::iter::repeat_n("1", terms)
+            .collect::<Vec<_>>()
+            .join("+");
+        assert!(chain.len() <= MAX_EXPRESSION_LEN);
+        let compile_on_2_mib = |src: String| {
+            std::thread::Builder::new()
+                .stack_size(2 * 1024 * 1024)
+                .spawn(move || Expr::compile(&src).map(|_| ()).map_err(|e| e.message))
+                .expect("a thread")
+                .join()
+                .expect("no overflow")
+        };
+        let refused = compile_on_2_mib(chain);
+        assert!(
+            refused.as_ref().is_err_and(|m| m.contains("operators")),
+            "{refused:?}"
+        );
+        let most = std::iter::repeat_n("1", MAX_EXPRESSION_OPERATORS + 1)
+            .collect::<Vec<_>>()
+            .join("+");
+        let refused = compile_on_2_mib(most);
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|m| m.contains("operations deep")),
+            "{refused:?}"
+        );
+        let path = format!("event{}", ".a".repeat(MAX_EXPRESSION_OPERATORS));
+        assert!(
+            compile_on_2_mib(path).is_err(),
+            "400 links are 400 levels deep"
+        );
+    }
+
+    /// A macro over a whole list inside another's body multiplies their work and is refused;
+    /// one over a part of the outer element, or chained after another, is not.
     #[test]
     fn macros_inside_macros_are_refused() {
         let nested = "event.data.l.map(a, event.data.l.map(b, event.data.l.map(c, 0))).size() > 0";
@@ -295,6 +387,12 @@ mod tests {
         assert!(err.message.contains("inside another"), "{err}");
         let in_condition = "event.data.l.exists(a, event.data.l.all(b, b > a))";
         assert!(Expr::compile(in_condition).is_err());
+        // Over a part of the outer element: each inner item is walked once.
+        let over_part = r#"event.data.items.exists(i, i.tags.exists(t, t == "x"))"#;
+        let items = json!({"data": {"items": [{"tags": ["a"]}, {"tags": ["b", "x"]}]}});
+        assert!(check(over_part, items.clone(), json!({})));
+        let indexed = r#"event.data.items.all(i, i["tags"].exists(t, t != ""))"#;
+        assert!(check(indexed, items, json!({})));
         let chained = "event.data.l.filter(x, x > 1).map(y, y * 2).size() == 2";
         assert!(check(chained, json!({"data": {"l": [1, 2, 3]}}), json!({})));
     }
