@@ -1,4 +1,5 @@
-//! The size of a JSON value as text, counted without building the text.
+//! The size of a JSON value: its bytes as text, counted without building the text, and how
+//! deep it nests, measured without recursion.
 
 use serde_json::Value;
 
@@ -31,9 +32,33 @@ pub(crate) fn json_size(value: &Value, cap: u64) -> u64 {
     counter.bytes
 }
 
+/// How deep `value` nests (a scalar is 0, `[]` and `{}` are 1, `[[1]]` is 2), walked with a
+/// stack of its own rather than by recursion.
+pub(crate) fn json_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let inner = depth + 1;
+        match v {
+            Value::Array(items) => stack.extend(items.iter().map(|c| (c, inner))),
+            Value::Object(fields) => stack.extend(fields.values().map(|c| (c, inner))),
+            _ => continue,
+        }
+        deepest = deepest.max(inner);
+    }
+    deepest
+}
+
 #[cfg(test)]
 mod tests {
-    use super::json_size;
+    use super::{json_depth, json_size};
+
+    #[test]
+    fn depth_counts_arrays_and_objects() {
+        assert_eq!(json_depth(&json!(1)), 0);
+        assert_eq!(json_depth(&json!([])), 1);
+        assert_eq!(json_depth(&json!({"a": [1, {"b": []}], "c": 2})), 4);
+    }
     use serde_json::json;
 
     #[test]

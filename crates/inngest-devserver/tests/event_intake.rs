@@ -153,3 +153,31 @@ async fn an_invoke_over_the_event_size_limit_starts_nothing() {
     );
     server.stop().await;
 }
+
+/// An event nested deeper than 100 levels is refused with 400 and why (its run and the events
+/// that carry it nest it deeper, and must stay readable); one 100 deep is taken.
+#[tokio::test]
+async fn an_event_nested_too_deep_is_refused() {
+    let server = server().await;
+    let nested = |levels: usize| -> Value {
+        // `data` is one level, so `levels - 2` arrays inside it, and the event itself.
+        let mut v = json!(1);
+        for _ in 0..levels - 2 {
+            v = json!([v]);
+        }
+        json!({ "name": "deep/event", "data": { "x": v } })
+    };
+    let post = |event: Value| {
+        reqwest::Client::new()
+            .post(format!("{}/e/key", server.url()))
+            .json(&event)
+            .send()
+    };
+    let deep = post(nested(101)).await.expect("answers");
+    assert_eq!(deep.status(), 400);
+    let why: Value = deep.json().await.expect("a JSON error");
+    assert!(why.to_string().contains("deeper than 100"), "{why}");
+    let ok = post(nested(100)).await.expect("answers");
+    assert_eq!(ok.status(), 200);
+    server.stop().await;
+}

@@ -69,7 +69,14 @@ pub enum InvalidEvent {
     /// The event is larger than the event API takes.
     #[error("the event is larger than {MAX_EVENT_BYTES} bytes")]
     TooLarge,
+    /// The event nests deeper than [`MAX_EVENT_DEPTH`].
+    #[error("the event nests deeper than {MAX_EVENT_DEPTH} levels")]
+    TooDeep,
 }
+
+/// The deepest an event may nest. Runs, their state rows and the lifecycle events that carry
+/// an event wrap it a few levels deeper, and each of those must stay readable.
+pub const MAX_EVENT_DEPTH: usize = 100;
 
 /// 1980-01-01T00:00:00Z and 2100-01-01T00:00:00Z, the range of `ts` the Go event API accepts.
 const TS_RANGE_MS: std::ops::RangeInclusive<i64> = 315_532_800_000..=4_102_444_800_000;
@@ -125,6 +132,9 @@ fn check(event: &Value) -> Result<(), InvalidEvent> {
     // Serialized size, counted without building the text.
     if crate::json_size::json_size(event, MAX_EVENT_BYTES as u64) > MAX_EVENT_BYTES as u64 {
         return Err(InvalidEvent::TooLarge);
+    }
+    if crate::json_size::json_depth(event) > MAX_EVENT_DEPTH {
+        return Err(InvalidEvent::TooDeep);
     }
     Ok(())
 }
