@@ -373,7 +373,9 @@ async fn a_batch_starts_once_its_events_reach_the_size_limit() {
     let pad = "x".repeat(400 * 1024);
     for _ in 0..20 {
         server
-            .send(vec![json!({ "name": "flow/bulky", "data": { "pad": pad } })])
+            .send(vec![
+                json!({ "name": "flow/bulky", "data": { "pad": pad } }),
+            ])
             .await
             .expect("sent");
     }
@@ -383,7 +385,9 @@ async fn a_batch_starts_once_its_events_reach_the_size_limit() {
     );
     for _ in 0..10 {
         server
-            .send(vec![json!({ "name": "flow/bulky", "data": { "pad": pad } })])
+            .send(vec![
+                json!({ "name": "flow/bulky", "data": { "pad": pad } }),
+            ])
             .await
             .expect("sent");
     }

@@ -3,7 +3,7 @@
 //! dropped), throttle (extra starts wait), singleton (skip the new run or cancel the running
 //! one); and the finish timeout, which cancels a run that lasts too long.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde_json::Value;
 
@@ -59,7 +59,6 @@ const SWEEP_FLOOR: usize = 1024;
 pub(super) struct Held {
     function_id: String,
     events: Vec<Value>,
-    pub due_ms: i64,
 }
 
 /// The flow-control state: recent starts per window, pending debounces, batches and throttled
@@ -71,7 +70,11 @@ pub(super) struct FlowState {
     sweep_at: usize,
     pub debounced: HashMap<String, Debounced>,
     pub batches: HashMap<String, Gathering>,
-    pub held: Vec<Held>,
+    /// The throttle's held starts by (when the window has room, arrival): a backlog of
+    /// thousands is not walked on every turn, and starts due together keep their order.
+    held: BTreeMap<(i64, u64), Held>,
+    /// The arrival number of the next held start.
+    held_seq: u64,
 }
 
 impl FlowState {
@@ -81,7 +84,7 @@ impl FlowState {
             .values()
             .map(|d| d.due_ms)
             .chain(self.batches.values().map(|b| b.due_ms))
-            .chain(self.held.iter().map(|h| h.due_ms))
+            .chain(self.held.first_key_value().map(|(&(due, _), _)| due))
             .min()
     }
 }
@@ -94,8 +97,12 @@ fn slot(function_id: &str, kind: &str, key: Option<&Expr>, event: &Value) -> Str
     let key = key
         .and_then(|k| k.key(&[("event", event)]))
         .unwrap_or_default();
+    // Marked, so that no short key can be taken for a hashed one.
     let key = if key.len() > 64 {
-        hex::encode(sha2::Sha256::digest(key.as_bytes()))
+        format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(key.as_bytes()))
+        )
     } else {
         key
     };
@@ -223,10 +230,14 @@ impl Engine {
                 self.start_if_allowed(&b.function_id, b.events);
             }
         }
-        let (ready, waiting): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.flow.held)
-            .into_iter()
-            .partition(|h| h.due_ms <= now);
-        self.flow.held = waiting;
+        // Those due now, in order; one that finds no room is held again, after them.
+        let mut ready = Vec::new();
+        while let Some(entry) = self.flow.held.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            ready.push(entry.remove());
+        }
         for h in ready {
             self.start_if_allowed(&h.function_id, h.events);
         }
@@ -244,11 +255,15 @@ impl Engine {
             let s = slot(function_id, "throttle", w.key.as_ref(), &event);
             if let Err(room_at) = self.flow.take(s, w.limit, w.period_ms, now) {
                 tracing::debug!(function = %function_id, "start held by the throttle");
-                self.flow.held.push(Held {
-                    function_id: function_id.to_string(),
-                    events,
-                    due_ms: room_at,
-                });
+                let seq = self.flow.held_seq;
+                self.flow.held_seq = seq.wrapping_add(1);
+                self.flow.held.insert(
+                    (room_at, seq),
+                    Held {
+                        function_id: function_id.to_string(),
+                        events,
+                    },
+                );
                 return;
             }
         }
