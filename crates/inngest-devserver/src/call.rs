@@ -8,7 +8,7 @@ use crate::run::Run;
 
 /// The largest answer an app may send, as the Go executor's `MaxSDKResponseBodySize` (a step's
 /// 4 MiB output and 4 MiB input): a larger one fails the attempt.
-const MAX_ANSWER: usize = 8 * 1024 * 1024;
+const MAX_CALL_ANSWER: usize = 8 * 1024 * 1024;
 
 /// Everything needed to call the SDK for one queue item, taken from the run at dispatch.
 #[derive(Debug, Clone)]
@@ -260,13 +260,13 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
     // A body cut off (a connection closed before `Content-Length` bytes) is a failed
     // attempt, not an empty answer; so is one over the Go executor's limit, which is never
     // held whole.
-    let mut text = match crate::capped_body::read_capped(resp, MAX_ANSWER).await {
+    let mut text = match crate::capped_body::read_capped(resp, MAX_CALL_ANSWER).await {
         Ok(bytes) => String::from_utf8(bytes)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         Err(CappedBodyError::TooLarge { .. }) => {
             return CallResult {
                 outcome: driver_error(format!(
-                    "Your function's response body exceeds the maximum size limit ({MAX_ANSWER} bytes)"
+                    "Your function's response body exceeds the maximum size limit ({MAX_CALL_ANSWER} bytes)"
                 )),
                 version: 0,
                 status: Some(status),

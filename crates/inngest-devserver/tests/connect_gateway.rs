@@ -747,6 +747,9 @@ async fn sessions_past_the_limit_are_refused_until_one_ends() {
         );
         tokio_tungstenite::connect_async(req).await
     };
+    // Sessions that never send WORKER_CONNECT end after 10 s on their own: what follows must
+    // happen before, or it proves nothing.
+    let began = tokio::time::Instant::now();
     let mut sessions = Vec::new();
     for n in 0..MAX_SESSIONS {
         let (ws, _) = open(url.clone())
@@ -781,6 +784,11 @@ async fn sessions_past_the_limit_are_refused_until_one_ends() {
             Err(e) => panic!("no place was freed: {e}"),
         }
     }
+    assert!(
+        began.elapsed() < Duration::from_secs(9),
+        "took {:?}: the sessions' own 10 s handshake limit may have freed the places",
+        began.elapsed()
+    );
     drop(sessions);
     server.stop().await;
 }
