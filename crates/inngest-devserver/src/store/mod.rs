@@ -243,40 +243,21 @@ impl Store {
 
     /// The newest runs that match `query`, newest first.
     pub fn find_runs(&self, query: &RunQuery<'_>) -> Result<Vec<Run>, StoreError> {
+        let (filter, mut args) = run_filter(query, true);
+        args.push(i64::try_from(query.limit).unwrap_or(i64::MAX).into());
         self.all(
-            "SELECT body FROM runs \
-             WHERE (?1 IS NULL OR function_id = ?1) \
-               AND (?2 IS NULL OR status = ?2) \
-               AND (?3 IS NULL OR id < ?3) \
-               AND (?4 IS NULL OR started_ms >= ?4) \
-               AND (?5 IS NULL OR started_ms < ?5) \
-             ORDER BY id DESC LIMIT ?6",
-            params![
-                query.function_id,
-                query.status,
-                query.before,
-                query.from_ms,
-                query.to_ms,
-                i64::try_from(query.limit).unwrap_or(i64::MAX)
-            ],
+            &format!("SELECT body FROM runs{filter} ORDER BY id DESC LIMIT ?"),
+            rusqlite::params_from_iter(args),
         )
     }
 
     /// How many runs match `query` (its `before` and `limit` aside).
     pub fn count_runs(&self, query: &RunQuery<'_>) -> Result<u64, StoreError> {
+        let (filter, args) = run_filter(query, false);
         let n: i64 = self
             .conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM runs \
-                 WHERE (?1 IS NULL OR function_id = ?1) \
-                   AND (?2 IS NULL OR status = ?2) \
-                   AND (?3 IS NULL OR started_ms >= ?3) \
-                   AND (?4 IS NULL OR started_ms < ?4)",
-            )?
-            .query_row(
-                params![query.function_id, query.status, query.from_ms, query.to_ms],
-                |r| r.get(0),
-            )?;
+            .prepare_cached(&format!("SELECT COUNT(*) FROM runs{filter}"))?
+            .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -412,9 +393,96 @@ impl Store {
     }
 }
 
+/// The `WHERE` clause of a run query, with only the filters it has (and `before` when
+/// `paged`), and their values in order. A filter written `(?1 IS NULL OR column = ?1)` keeps
+/// SQLite from using an index: a count of every run then read the whole table, bodies
+/// included (9 ms at 50,000 small runs; 48 ms in the soak); with only the filters present, it
+/// counts an index. The clause is made of fixed fragments; the values are bound.
+fn run_filter(query: &RunQuery<'_>, paged: bool) -> (String, Vec<rusqlite::types::Value>) {
+    let mut clauses: Vec<&str> = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(f) = query.function_id {
+        clauses.push("function_id = ?");
+        args.push(f.to_string().into());
+    }
+    if let Some(s) = query.status {
+        clauses.push("status = ?");
+        args.push(s.to_string().into());
+    }
+    if let Some(before) = query.before.filter(|_| paged) {
+        clauses.push("id < ?");
+        args.push(before.to_string().into());
+    }
+    if let Some(from) = query.from_ms {
+        clauses.push("started_ms >= ?");
+        args.push(from.into());
+    }
+    if let Some(to) = query.to_ms {
+        clauses.push("started_ms < ?");
+        args.push(to.into());
+    }
+    if clauses.is_empty() {
+        (String::new(), args)
+    } else {
+        (format!(" WHERE {}", clauses.join(" AND ")), args)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counting runs, whole or by function or status, reads an index, never the table with
+    /// its bodies; and each filter selects what it says.
+    #[test]
+    fn counting_runs_reads_an_index() {
+        let store = Store::open(None).expect("a store");
+        let queries = [
+            RunQuery::default(),
+            RunQuery {
+                status: Some("Failed"),
+                ..RunQuery::default()
+            },
+            RunQuery {
+                function_id: Some("app-f"),
+                ..RunQuery::default()
+            },
+        ];
+        for query in queries {
+            let (filter, args) = run_filter(&query, false);
+            let mut plan = store
+                .conn
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM runs{filter}"
+                ))
+                .expect("a plan");
+            let steps: Vec<String> = plan
+                .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+                .expect("runs")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            assert!(
+                steps.iter().all(|s| s.contains("INDEX")),
+                "{query:?}: {steps:?}"
+            );
+        }
+        let (filter, args) = run_filter(
+            &RunQuery {
+                function_id: Some("f"),
+                status: Some("Running"),
+                before: Some("01X"),
+                from_ms: Some(1),
+                to_ms: Some(2),
+                limit: 5,
+            },
+            true,
+        );
+        assert_eq!(
+            filter,
+            " WHERE function_id = ? AND status = ? AND id < ? AND started_ms >= ? AND started_ms < ?"
+        );
+        assert_eq!(args.len(), 5);
+    }
 
     /// A row nested deeper than serde_json's default limit is read back, and one too deep to
     /// read is left out of a list instead of failing it.
