@@ -39,15 +39,21 @@ const MAX_CACHED: usize = 1024;
 /// The longest expression accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 4096;
 
-/// The deepest nesting of `(`, `[` and `{` accepted. The CEL parser recurses deeply per level
-/// (about 200 KiB of stack per level in a debug build), so a few levels more than any SDK or
-/// person writes would overflow a thread's stack and abort the process.
-pub const MAX_EXPRESSION_NESTING: usize = 8;
+/// The most opening brackets (`(`, `[`, `{`) an expression may have, wherever they are. The
+/// CEL parser recurses deeply per level of brackets (about 200 KiB of stack per level in a
+/// debug build); an expression is parsed on a thread whose stack takes this many levels
+/// ([`COMPILE_STACK`]).
+pub const MAX_EXPRESSION_BRACKETS: usize = 64;
+
+/// The stack of the thread an expression is parsed on: [`MAX_EXPRESSION_BRACKETS`] levels of
+/// brackets and [`MAX_EXPRESSION_OPERATORS`] links of a chain, with room to spare. Only the
+/// pages used are ever allocated.
+const COMPILE_STACK: usize = 64 * 1024 * 1024;
 
 /// The deepest expression tree accepted. Evaluation recurses once per level of the tree (about
 /// 37 KiB of stack per level in a debug build, where a chain of 55 `+` overflows a 2 MiB
-/// thread stack), and a chain (`a + b + c …`, `x[0][0]…`) is as deep as it is long, with no
-/// brackets for [`MAX_EXPRESSION_NESTING`] to count.
+/// thread stack), and a chain (`a + b + c …`, `x[0][0]…`) is as deep as it is long. It is
+/// checked once parsed, and evaluation runs on whatever thread matches an event.
 pub const MAX_EXPRESSION_DEPTH: usize = 24;
 
 /// Refuses a compiled expression whose evaluation could overflow the stack or run for good:
@@ -79,9 +85,12 @@ fn check_tree(root: &cel::IdedExpr) -> Result<(), String> {
                 stack.extend(call.args.iter().map(|a| (a, next, in_macro.clone())));
             }
             Node::Comprehension(c) => {
-                let mut vars = match in_macro {
-                    None => Vec::new(),
-                    Some(vars) if ranges_over_part_of(&c.iter_range, &vars) => vars,
+                // Only the innermost enclosing macro's variables: ranging over an outer
+                // one's element again (`l.exists(a, a.exists(b, a.exists(c, …)))`) would
+                // multiply the work as much as ranging over the list.
+                match in_macro {
+                    None => {}
+                    Some(vars) if ranges_over_part_of(&c.iter_range, &vars) => {}
                     Some(_) => {
                         return Err("the expression runs a macro (map, filter, all, exists) \
                                     over a whole list inside another's body"
@@ -89,7 +98,7 @@ fn check_tree(root: &cel::IdedExpr) -> Result<(), String> {
                     }
                 };
                 stack.push((&c.iter_range, next, None));
-                vars.push(c.iter_var.as_str());
+                let mut vars = vec![c.iter_var.as_str()];
                 vars.extend(c.iter_var2.as_deref());
                 for body in [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
                     stack.push((body, next, Some(vars.clone())));
@@ -141,14 +150,17 @@ fn ranges_over_part_of(range: &cel::IdedExpr, vars: &[&str]) -> bool {
     }
 }
 
-/// The most operator characters (`.`, `[`, `+`, `&`, `=`, …) outside string literals. The parser
-/// recurses once per link of a chain (`a.b.c…`, `x[0][0]…`, `1 + 1 + …`): in a debug build a
-/// chain of about 1,300 links overflows a 2 MiB stack, and the length limit allows 2,000.
-/// Each character counts, so `==` is two: the count is above the links, never below.
+/// The most operator characters (`.`, `[`, `+`, `&`, `=`, …) and `in` keywords an expression
+/// may have, wherever they are. The parser recurses once per link of a chain (`a.b.c…`,
+/// `x[0][0]…`, `1 + 1 + …`, `1 in 1 in …`), and every link has an operator, so the count is
+/// never below the links.
 pub const MAX_EXPRESSION_OPERATORS: usize = 400;
 
-/// Refuses what the parser cannot take safely: too long, nested too deep or too many operators
-/// (what is inside string literals does not count).
+/// Refuses what the parser cannot take safely: too long, or too many brackets or operators.
+/// The counts take the whole text, string literals included: a scanner that skipped literals
+/// could be fooled by one (a raw string ending in a backslash, an unterminated triple quote)
+/// into skipping what the parser reads. Literals full of brackets or operators are refused
+/// with the rest, which no ordinary expression comes near.
 fn check_bounds(source: &str) -> Result<(), String> {
     if source.len() > MAX_EXPRESSION_LEN {
         return Err(format!(
@@ -156,44 +168,46 @@ fn check_bounds(source: &str) -> Result<(), String> {
             source.len()
         ));
     }
-    let (mut depth, mut quote, mut escaped) = (0usize, None::<char>, false);
-    let mut operators = 0usize;
-    for c in source.chars() {
-        if let Some(q) = quote {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                _ if c == q => quote = None,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' | '\'' => quote = Some(c),
-            '(' | '[' | '{' => {
-                depth += 1;
-                if depth > MAX_EXPRESSION_NESTING {
-                    return Err(format!(
-                        "the expression nests deeper than {MAX_EXPRESSION_NESTING} levels"
-                    ));
-                }
-            }
-            ')' | ']' | '}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        if matches!(
-            c,
-            '.' | '[' | '+' | '-' | '*' | '/' | '%' | '<' | '>' | '=' | '!' | '&' | '|' | '?'
-        ) {
-            operators += 1;
-            if operators > MAX_EXPRESSION_OPERATORS {
-                return Err(format!(
-                    "the expression has more than {MAX_EXPRESSION_OPERATORS} operators"
-                ));
-            }
-        }
+    let bytes = source.as_bytes();
+    let brackets = bytes.iter().filter(|b| b"([{".contains(b)).count();
+    if brackets > MAX_EXPRESSION_BRACKETS {
+        return Err(format!(
+            "the expression has more than {MAX_EXPRESSION_BRACKETS} brackets"
+        ));
+    }
+    let symbols = bytes
+        .iter()
+        .filter(|b| b".[+-*/%<>=!&|?".contains(b))
+        .count();
+    // `in` as a word of its own: not inside `int` or `contains`.
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let ins = (0..bytes.len().saturating_sub(1))
+        .filter(|&i| &bytes[i..i + 2] == b"in")
+        .filter(|&i| i == 0 || !word(bytes[i - 1]))
+        .filter(|&i| bytes.get(i + 2).is_none_or(|&b| !word(b)))
+        .count();
+    if symbols.saturating_add(ins) > MAX_EXPRESSION_OPERATORS {
+        return Err(format!(
+            "the expression has more than {MAX_EXPRESSION_OPERATORS} operators"
+        ));
     }
     Ok(())
+}
+
+/// Parses `source` on a thread with a stack of [`COMPILE_STACK`]: within the bounds
+/// [`check_bounds`] sets, the parser's recursion fits there, whatever thread compiles.
+fn parse(source: &str) -> Result<cel::Program, String> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("cel-parse".into())
+            .stack_size(COMPILE_STACK)
+            .spawn_scoped(scope, || {
+                cel::Program::compile(source).map_err(|e| e.to_string())
+            })
+            .map_err(|e| format!("the expression could not be parsed: {e}"))?
+            .join()
+            .map_err(|_| "the expression's parser failed".to_string())?
+    })
 }
 
 impl Expr {
@@ -201,17 +215,18 @@ impl Expr {
     ///
     /// # Errors
     ///
-    /// An expression that does not parse, or is longer than [`MAX_EXPRESSION_LEN`], nested
-    /// deeper than [`MAX_EXPRESSION_NESTING`], more than [`MAX_EXPRESSION_DEPTH`] operations
-    /// deep, or runs a macro inside another's body.
+    /// An expression that does not parse, or is longer than [`MAX_EXPRESSION_LEN`], has more
+    /// than [`MAX_EXPRESSION_BRACKETS`] brackets or [`MAX_EXPRESSION_OPERATORS`] operators, is
+    /// more than [`MAX_EXPRESSION_DEPTH`] operations deep, or runs a macro over a whole list
+    /// inside another's body.
     pub fn compile(source: &str) -> Result<Self, ExprError> {
         check_bounds(source).map_err(|message| ExprError {
             source_text: source.chars().take(120).collect(),
             message,
         })?;
-        let program = cel::Program::compile(source).map_err(|e| ExprError {
+        let program = parse(source).map_err(|message| ExprError {
             source_text: source.to_string(),
-            message: e.to_string(),
+            message,
         })?;
         check_tree(program.expression()).map_err(|message| ExprError {
             source_text: source.chars().take(120).collect(),
@@ -376,6 +391,42 @@ mod tests {
             compile_on_2_mib(path).is_err(),
             "400 links are 400 levels deep"
         );
+        // `in` is an operator too: 5 bytes a link.
+        let ins = format!("{}1", "1 in ".repeat(MAX_EXPRESSION_LEN / 6));
+        let refused = compile_on_2_mib(ins);
+        assert!(
+            refused.as_ref().is_err_and(|m| m.contains("operators")),
+            "{refused:?}"
+        );
+    }
+
+    /// String literals hide nothing from the limits: a raw string ending in a backslash, or a
+    /// triple quote, does not make what follows it uncounted; and what is inside a literal
+    /// counts as well.
+    #[test]
+    fn string_literals_hide_nothing() {
+        let chain = std::iter::repeat_n("1", 1000).collect::<Vec<_>>().join("+");
+        for prefix in [
+            r#"r"\" == "" || "#,
+            r#"""" " """ == "" || "#,
+            r#"r'\' == '' || "#,
+            r#""\"" == "" || "#,
+        ] {
+            let src = format!("{prefix}{chain} > 0");
+            let err = Expr::compile(&src).expect_err("refused");
+            assert!(err.message.contains("operators"), "{prefix}: {err}");
+        }
+        let brackets = format!(r#"r"\" == "" || {}true{}"#, "(".repeat(70), ")".repeat(70));
+        let err = Expr::compile(&brackets).expect_err("refused");
+        assert!(err.message.contains("brackets"), "{err}");
+        let inside = format!(r#"event.data.s == "{}""#, "+".repeat(500));
+        assert!(Expr::compile(&inside).is_err());
+        // What ordinary expressions have in their literals is far below the limits.
+        let url = r#"event.data.url == "https://example.com/a/b?c=d&e=f(g)[h]""#;
+        assert!(!check(url, json!({"data": {"url": "x"}}), json!({})));
+        // Deep brackets within the limit parse, on the parser's own thread.
+        let deep = format!("{}true{}", "(".repeat(60), ")".repeat(60));
+        assert!(check(&deep, json!({}), json!({})));
     }
 
     /// A macro over a whole list inside another's body multiplies their work and is refused;
@@ -393,6 +444,9 @@ mod tests {
         assert!(check(over_part, items.clone(), json!({})));
         let indexed = r#"event.data.items.all(i, i["tags"].exists(t, t != ""))"#;
         assert!(check(indexed, items, json!({})));
+        // Ranging over an outer macro's element again, from deeper in, multiplies the work.
+        let again = "event.data.l.exists(a, a.exists(b, a.exists(c, false)))";
+        assert!(Expr::compile(again).is_err());
         let chained = "event.data.l.filter(x, x > 1).map(y, y * 2).size() == 2";
         assert!(check(chained, json!({"data": {"l": [1, 2, 3]}}), json!({})));
     }
@@ -407,25 +461,39 @@ mod tests {
         assert!(!bad.message.is_empty());
     }
 
+    /// Brackets past the limit are refused before parsing; up to it, they parse (on the
+    /// parser's own thread) whatever the thread that compiles.
     #[test]
-    fn expressions_too_deep_or_too_long_are_refused_not_a_stack_overflow() {
+    fn expressions_with_too_many_brackets_or_too_long_are_refused_not_a_stack_overflow() {
         for deep in [
-            format!("{}true{}", "(".repeat(12), ")".repeat(12)),
-            format!("{}1{}", "[".repeat(20), "]".repeat(20)),
-            format!("{}{}", "size(".repeat(40), ")".repeat(40)),
+            format!("{}true{}", "(".repeat(65), ")".repeat(65)),
+            format!("{}1{}", "[".repeat(80), "]".repeat(80)),
+            format!("{}{}", "size(".repeat(70), ")".repeat(70)),
         ] {
             let e = Expr::compile(&deep).err().map(|e| e.message);
             assert_eq!(
                 e.as_deref(),
-                Some("the expression nests deeper than 8 levels"),
+                Some("the expression has more than 64 brackets"),
                 "{deep}"
             );
         }
-        let at_the_limit = format!("{}true{}", "(".repeat(8), ")".repeat(8));
-        assert!(Expr::compile(&at_the_limit).is_ok());
-        // Brackets inside strings do not count.
-        let quoted = format!("event.data.s == \"{}\"", "(".repeat(50));
-        assert!(Expr::compile(&quoted).is_ok());
+        for at_the_limit in [
+            format!("{}true{}", "(".repeat(64), ")".repeat(64)),
+            format!("{}[1]{}", "[".repeat(63), "]".repeat(63)),
+            format!("{}1{}", "size(".repeat(64), ")".repeat(64)),
+            format!("{}1{} == {}", "(".repeat(64), " + 1)".repeat(64), "1"),
+        ] {
+            // Parsed, on a 2 MiB thread, without overflowing (size() of an int does not
+            // evaluate: only the parse matters here).
+            std::thread::Builder::new()
+                .stack_size(2 * 1024 * 1024)
+                .spawn(move || {
+                    let _ = Expr::compile(&at_the_limit);
+                })
+                .expect("a thread")
+                .join()
+                .expect("no overflow");
+        }
         let long = vec!["1 == 1"; 1000].join(" && ");
         assert!(Expr::compile(&long).is_err_and(|e| e.message.contains("bytes long")));
     }

@@ -240,9 +240,9 @@ async fn malformed_input_gets_a_4xx_with_a_message() {
         ),
         (
             "/fn/register",
-            r#"{"url":"http://x","appName":"a","functions":[{"id":"a-f","name":"f","triggers":[{"event":"a/b","expression":"((((((((((((true))))))))))))"}],"steps":{"step":{"id":"step","name":"step","runtime":{"type":"http","url":"http://x?fnId=a-f&stepId=step"}}}}]}"#,
+            r#"{"url":"http://x","appName":"a","functions":[{"id":"a-f","name":"f","triggers":[{"event":"a/b","expression":"((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((true))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))"}],"steps":{"step":{"id":"step","name":"step","runtime":{"type":"http","url":"http://x?fnId=a-f&stepId=step"}}}}]}"#,
             400,
-            "nests deeper than 8 levels",
+            "more than 64 brackets",
         ),
         ("/dev/time/advance", r#"{"duration":"3 eons"}"#, 400, "eons"),
         ("/dev/time/advance", "[]", 400, "duration"),
