@@ -107,7 +107,7 @@ pub(crate) fn event_map(event: &Value) -> Value {
 /// The event the server emits when an invoked run starts.
 pub(crate) const INVOKED: &str = "inngest/function.invoked";
 
-fn check(event: &Value) -> Result<(), InvalidEvent> {
+fn check(event: &Value, from_outside: bool) -> Result<(), InvalidEvent> {
     let Value::Object(o) = event else {
         return Err(InvalidEvent::NotAnObject);
     };
@@ -133,7 +133,9 @@ fn check(event: &Value) -> Result<(), InvalidEvent> {
     if crate::json_size::json_size(event, MAX_EVENT_BYTES as u64) > MAX_EVENT_BYTES as u64 {
         return Err(InvalidEvent::TooLarge);
     }
-    if crate::json_size::json_depth(event) > MAX_EVENT_DEPTH {
+    // Events the server makes (lifecycle events wrap a run's events and output a few levels
+    // deeper) are not held to it: the store reads rows up to 256 levels.
+    if from_outside && crate::json_size::json_depth(event) > MAX_EVENT_DEPTH {
         return Err(InvalidEvent::TooDeep);
     }
     Ok(())
@@ -158,7 +160,9 @@ impl Engine {
             return Err(EventError::TooMany(events.len()));
         }
         for (index, e) in events.iter().enumerate() {
-            check(e).map_err(|problem| EventError::Invalid { index, problem })?;
+            // Only events from outside (the event API's, stored at once) are held to the depth
+            // limit.
+            check(e, store_now).map_err(|problem| EventError::Invalid { index, problem })?;
         }
         let now = self.clock.now_ms();
         self.forget_received(now);

@@ -198,7 +198,9 @@ impl Engine {
             _ => {}
         }
         emitted.push(finished);
-        let _ = self.emit(emitted);
+        if let Err(e) = self.emit(emitted) {
+            tracing::warn!(run = %run.id, error = %crate::error_chain(&e), "the run's lifecycle events were not kept");
+        }
     }
 
     /// Starts an invoked child for a parent's `InvokeFunction` op.
