@@ -265,9 +265,7 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         Err(CappedBodyError::TooLarge { .. }) => {
             return CallResult {
-                outcome: driver_error(format!(
-                    "Your function's response body exceeds the maximum size limit ({MAX_CALL_ANSWER} bytes)"
-                )),
+                outcome: too_large(),
                 version: 0,
                 status: Some(status),
             };
@@ -351,6 +349,14 @@ pub(crate) fn from_connect(reply: &inngest_runtime::protocol::connect::SdkRespon
         SdkResponseStatus::NotCompleted => 206,
         _ => 500,
     };
+    // The same limit as an answer over HTTP.
+    if reply.body.len() > MAX_CALL_ANSWER {
+        return CallResult {
+            outcome: too_large(),
+            version: 0,
+            status: Some(status),
+        };
+    }
     let answer = AnswerHeaders {
         from_sdk: true,
         no_retry: reply.no_retry,
@@ -472,6 +478,13 @@ const NOT_SDK: &str = "The response did not come from an Inngest SDK";
 
 /// An answer that cannot be read (its ops, its body): a failed attempt, retried, with the
 /// error shaped as the Go executor shapes a driver error.
+/// An answer over [`MAX_CALL_ANSWER`]: a failed attempt, with the Go driver's message.
+fn too_large() -> CallOutcome {
+    driver_error(format!(
+        "Your function's response body exceeds the maximum size limit ({MAX_CALL_ANSWER} bytes)"
+    ))
+}
+
 fn driver_error(reason: String) -> CallOutcome {
     CallOutcome::Error {
         final_error: false,

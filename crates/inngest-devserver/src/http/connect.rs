@@ -22,9 +22,6 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 const MISSED_HEARTBEATS: u32 = 5;
 /// At most this many apps per worker, as the official gateway allows.
 const MAX_APPS: usize = 100;
-/// The largest frame a worker may send: a reply carries an SDK's answer, which the Go gateway
-/// reads up to the executor's `MaxSDKResponseBodySize` (8 MiB), as HTTP answers are read.
-const MAX_WORKER_FRAME: usize = 8 * 1024 * 1024;
 /// How long the last frames to a worker may take once the server stops.
 const CLOSING_WRITE: Duration = Duration::from_secs(1);
 
@@ -112,8 +109,8 @@ pub(super) async fn socket(State(s): State<Shared>, ws: WebSocketUpgrade) -> Res
         .into_response();
     };
     ws.protocols([SUBPROTOCOL])
-        .max_message_size(MAX_WORKER_FRAME)
-        .max_frame_size(MAX_WORKER_FRAME)
+        .max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
             session(socket, s).await;
