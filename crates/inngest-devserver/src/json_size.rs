@@ -25,7 +25,7 @@ impl std::io::Write for Counter {
 /// The bytes of `value` as compact JSON, or, when that is more than `cap`, some number above
 /// `cap`: serializing stops at the first write past it (a string is one write), so the rest
 /// of a huge value is not walked.
-pub(crate) fn json_size(value: &Value, cap: u64) -> u64 {
+pub(crate) fn json_size<T: serde::Serialize + ?Sized>(value: &T, cap: u64) -> u64 {
     let mut counter = Counter { bytes: 0, cap };
     // A write past the cap fails and stops the serializer; the count is then above the cap.
     let _ = serde_json::to_writer(&mut counter, value);

@@ -577,21 +577,26 @@ fn saves_result(op: Opcode) -> bool {
     matches!(op, Opcode::StepRun | Opcode::StepFailed | Opcode::StepError)
 }
 
-/// Whether saving the results `ops` carry would take `run` past its state limit
-/// ([`crate::run::MAX_STATE_BYTES`]). A step memoized already adds nothing (it is not saved
-/// twice); counting stops once past the limit.
+/// Whether saving the results and errors `ops` carry would take `run` past its state limit
+/// ([`crate::run::MAX_STATE_BYTES`]), about: each is counted as it comes, without the few
+/// bytes of the memo's wrapping. A step memoized already adds nothing (it is not saved twice);
+/// counting stops once past the limit.
 fn past_state_limit(run: &crate::run::Run, ops: &[GeneratorOp]) -> bool {
     use crate::run::MAX_STATE_BYTES;
     let mut bytes = run.state_bytes;
     for op in ops {
-        if op.op != Opcode::StepRun || run.memo.contains_key(&op.id) {
+        if !saves_result(op.op) || run.memo.contains_key(&op.id) {
             continue;
         }
-        let data = op
-            .data
-            .as_ref()
-            .map_or(4, |d| crate::json_size::json_size(d, MAX_STATE_BYTES));
-        bytes = bytes.saturating_add(data);
+        // What is saved: a result, or a failed step's error.
+        let size = match (op.op, &op.data, &op.error) {
+            (Opcode::StepRun, Some(data), _) => crate::json_size::json_size(data, MAX_STATE_BYTES),
+            (Opcode::StepFailed | Opcode::StepError, _, Some(e)) => {
+                crate::json_size::json_size(e, MAX_STATE_BYTES)
+            }
+            _ => 4,
+        };
+        bytes = bytes.saturating_add(size);
         if bytes > MAX_STATE_BYTES {
             return true;
         }
