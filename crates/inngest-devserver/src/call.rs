@@ -567,6 +567,35 @@ mod tests {
         }
     }
 
+    /// A connect reply is held to the same 8 MiB as an answer over HTTP: over it, the attempt
+    /// fails (and may be retried) with the Go driver's message.
+    #[test]
+    fn a_connect_reply_over_the_answer_limit_fails_its_attempt() {
+        use inngest_runtime::protocol::connect::{SdkResponse, SdkResponseStatus};
+        let reply = |body: Vec<u8>| SdkResponse {
+            status: SdkResponseStatus::Done as i32,
+            body,
+            request_version: 2,
+            ..SdkResponse::default()
+        };
+        let over = from_connect(&reply(vec![b' '; MAX_CALL_ANSWER + 1]));
+        assert!(
+            matches!(
+                &over.outcome,
+                CallOutcome::Error { final_error: false, reason, .. }
+                    if reason.contains("exceeds the maximum size limit")
+            ),
+            "{:?}",
+            over.outcome
+        );
+        let within = from_connect(&reply(b"{\"ok\":true}".to_vec()));
+        assert!(
+            matches!(within.outcome, CallOutcome::Done(_)),
+            "{:?}",
+            within.outcome
+        );
+    }
+
     #[test]
     fn answers_are_classified_by_status_and_headers() {
         let final_of = |o: &CallOutcome| match o {

@@ -181,3 +181,48 @@ async fn an_event_nested_too_deep_is_refused() {
     assert_eq!(ok.status(), 200);
     server.stop().await;
 }
+
+/// The depth limit is for events from outside: a run of an event at the limit finishes, and
+/// its `inngest/function.finished` event, which nests the run's events deeper, is kept.
+#[tokio::test]
+async fn a_run_of_an_event_at_the_depth_limit_keeps_its_lifecycle_events() {
+    let server = server().await;
+    let mut sdk = ScriptedSdk::start().await;
+    register(&server, sdk.url()).await;
+    let mut v = json!(1);
+    for _ in 0..98 {
+        v = json!([v]);
+    }
+    let event = json!({ "id": "deep-1", "name": "ids/go", "data": { "x": v } });
+    server
+        .send(vec![event])
+        .await
+        .expect("accepted at the limit");
+    assert_eq!(
+        answer_all(&mut sdk, Duration::from_millis(500)).await,
+        ["ids-a", "ids-b"]
+    );
+    let mut finished = Vec::new();
+    for _ in 0..100 {
+        let events: Value = reqwest::get(format!(
+            "{}/v1/events?name=inngest/function.finished",
+            server.url()
+        ))
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+        finished = events["data"].as_array().cloned().unwrap_or_default();
+        if finished.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        finished.len(),
+        2,
+        "both runs' finished events: {finished:?}"
+    );
+    server.stop().await;
+}
