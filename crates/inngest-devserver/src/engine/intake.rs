@@ -69,7 +69,7 @@ pub enum InvalidEvent {
     /// The event is larger than the event API takes.
     #[error("the event is larger than {MAX_EVENT_BYTES} bytes")]
     TooLarge,
-    /// The event nests deeper than [`MAX_EVENT_DEPTH`].
+    /// The event nests deeper than the event API takes (100 levels).
     #[error("the event nests deeper than {MAX_EVENT_DEPTH} levels")]
     TooDeep,
 }
