@@ -507,3 +507,35 @@ async fn steps_checkpointed_past_the_state_size_limit_fail_the_run() {
     call.answer(Answer::done(json!(null)));
     server.stop().await;
 }
+
+/// A `step.invoke` whose event the event API would refuse (its payload over 512 KiB) starts no
+/// child run: the step fails with why, and the run's next call carries that error in its memo.
+#[tokio::test]
+async fn an_invoke_over_the_event_size_limit_fails_its_step() {
+    let server = server(None).await;
+    let mut sdk = ScriptedSdk::start().await;
+    register(&server, "inv", sdk.url(), 0).await;
+    start(&server, "inv").await;
+    let step = format!("{:040x}", 7);
+    sdk.next(Duration::from_secs(5), "the first call")
+        .await
+        .answer(Answer::ops(json!([{
+            "op": "InvokeFunction", "id": step, "name": "child",
+            "opts": { "function_id": "inv-f", "payload": { "data": { "pad": "x".repeat(600 * 1024) } } },
+        }])));
+    let next = sdk
+        .next(Duration::from_secs(5), "the call after the invoke")
+        .await;
+    assert_eq!(next.fn_id, "inv-f");
+    let memo = &next.body["steps"][&step];
+    let message = memo["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("could not invoke inv-f") && message.contains("larger than"),
+        "{memo}"
+    );
+    next.answer(Answer::done(json!(null)));
+    // No child run was called.
+    sdk.quiet(Duration::from_millis(300), "a child run's call")
+        .await;
+    server.stop().await;
+}
