@@ -539,3 +539,37 @@ async fn an_invoke_over_the_event_size_limit_fails_its_step() {
         .await;
     server.stop().await;
 }
+
+/// A step memoized already and reported again (as a checkpointed step may be in the answer
+/// that follows) is saved once: its first result stays, and its history has one record.
+#[tokio::test]
+async fn a_step_reported_again_is_saved_once() {
+    let server = server(None).await;
+    let mut sdk = ScriptedSdk::start().await;
+    register(&server, "again", sdk.url(), 0).await;
+    let run_id = start(&server, "again").await;
+    let (a, b) = (format!("{:040x}", 1), format!("{:040x}", 2));
+    sdk.next(Duration::from_secs(5), "the first call")
+        .await
+        .answer(Answer::ops(
+            json!([{ "op": "StepRun", "id": a, "name": "a", "data": 1 }]),
+        ));
+    sdk.next(Duration::from_secs(5), "the second call")
+        .await
+        .answer(Answer::ops(json!([
+            { "op": "StepRun", "id": a, "name": "a", "data": 2 },
+            { "op": "StepRun", "id": b, "name": "b", "data": 3 },
+        ])));
+    let third = sdk.next(Duration::from_secs(5), "the third call").await;
+    assert_eq!(
+        third.body["steps"][&a],
+        json!({ "data": 1 }),
+        "the first result stays"
+    );
+    assert_eq!(third.body["steps"][&b], json!({ "data": 3 }));
+    third.answer(Answer::done(json!("ok")));
+    let run = finished(&server, &run_id).await;
+    let records = run.steps.iter().filter(|s| s.id == a).count();
+    assert_eq!(records, 1, "{:?}", run.steps);
+    server.stop().await;
+}
