@@ -1,7 +1,7 @@
 //! Calling the SDK: the execution request a queue item becomes, and what its answer means.
 
 use inngest_runtime::protocol::{GeneratorOp, headers};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::capped_body::CappedBodyError;
 use crate::run::Run;
@@ -489,7 +489,7 @@ fn driver_error(reason: String) -> CallOutcome {
     CallOutcome::Error {
         final_error: false,
         retry_after: None,
-        output: json!({ "error": { "error": reason, "name": "Error", "message": reason } }),
+        output: crate::error_object::executor_error(&reason, "Error", &reason),
         reason,
     }
 }
@@ -497,6 +497,7 @@ fn driver_error(reason: String) -> CallOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_body_is_the_go_drivers_with_user_filled_in() {

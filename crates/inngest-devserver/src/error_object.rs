@@ -5,6 +5,7 @@
 //! | a failed step's memo | `{"error": {name, message, stack?, data?, noRetry?, cause?}}` | `state/opcode.go` `Output()`, `UserError` |
 //! | `data.error` of `function.failed` / `.finished`, an invoking parent's memo | `{error, name, message, stack?, cause?}` | `DriverResponse.StandardError()` |
 //! | the output of a non-2xx answer without `X-Inngest-SDK` | `{error, name: "Server returned a fatal error", message, stack}` | `FatalUpstreamError` |
+//! | a run's output for an executor error (a driver error, a limit) | `{"error": {error, name, message}}` | `WrapInStandardError` |
 
 use inngest_runtime::protocol::SerializedError;
 use serde_json::{Map, Value, json};
@@ -17,6 +18,17 @@ const MAX_UPSTREAM_BODY: usize = 8192;
 
 /// The largest error string that is looked into as JSON (Go bounds it at 32 KiB).
 const MAX_INNER_ERROR: usize = 32 * 1024;
+
+/// A run's output for an error of the executor itself, as the Go executor shapes its own:
+/// `{"error": {error, name, message}}`.
+pub(crate) fn executor_error(error: &str, name: &str, message: &str) -> Value {
+    json!({ "error": { "error": error, "name": name, "message": message } })
+}
+
+/// The memo of an invoke step that started no child run (`{"error": {name, message}}`).
+pub(crate) fn invoke_failure_memo(message: String) -> Value {
+    json!({ "error": { "name": "Error", "message": message } })
+}
 
 /// The memo of a step that failed for good: its error with only the fields the server keeps.
 /// `no_retry` is set when the answer carried `X-Inngest-No-Retry: true`; otherwise the SDK's

@@ -69,9 +69,9 @@ pub const MAX_EXPRESSION_DEPTH: usize = 24;
 /// library has no budget, and the shape of the tree cannot tell it apart from `a in [1, 2]`.
 fn check_tree(root: &cel::IdedExpr) -> Result<(), String> {
     use cel::common::ast::{EntryExpr, Expr as Node};
-    // (node, its depth, the iteration variables of the macros it is in the body of, or
-    // `None` outside any)
-    let mut stack: Vec<(&cel::IdedExpr, usize, Option<Vec<&str>>)> = vec![(root, 1, None)];
+    // (node, its depth, the iteration variables of the innermost macro it is in the body of,
+    // or `None` outside any)
+    let mut stack: Vec<(&cel::IdedExpr, usize, Option<MacroVars>)> = vec![(root, 1, None)];
     while let Some((node, depth, in_macro)) = stack.pop() {
         if depth > MAX_EXPRESSION_DEPTH {
             return Err(format!(
@@ -81,8 +81,8 @@ fn check_tree(root: &cel::IdedExpr) -> Result<(), String> {
         let next = depth + 1;
         match &node.expr {
             Node::Call(call) => {
-                stack.extend(call.target.as_deref().map(|t| (t, next, in_macro.clone())));
-                stack.extend(call.args.iter().map(|a| (a, next, in_macro.clone())));
+                stack.extend(call.target.as_deref().map(|t| (t, next, in_macro)));
+                stack.extend(call.args.iter().map(|a| (a, next, in_macro)));
             }
             Node::Comprehension(c) => {
                 // Only the innermost enclosing macro's variables: ranging over an outer
@@ -90,7 +90,7 @@ fn check_tree(root: &cel::IdedExpr) -> Result<(), String> {
                 // multiply the work as much as ranging over the list.
                 match in_macro {
                     None => {}
-                    Some(vars) if ranges_over_part_of(&c.iter_range, &vars) => {}
+                    Some(vars) if ranges_over_part_of(&c.iter_range, vars) => {}
                     Some(_) => {
                         return Err("the expression runs a macro (map, filter, all, exists) \
                                     over a whole list inside another's body"
@@ -98,27 +98,24 @@ fn check_tree(root: &cel::IdedExpr) -> Result<(), String> {
                     }
                 };
                 stack.push((&c.iter_range, next, None));
-                let mut vars = vec![c.iter_var.as_str()];
-                vars.extend(c.iter_var2.as_deref());
+                let vars = (c.iter_var.as_str(), c.iter_var2.as_deref());
                 for body in [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
-                    stack.push((body, next, Some(vars.clone())));
+                    stack.push((body, next, Some(vars)));
                 }
             }
-            Node::List(list) => {
-                stack.extend(list.elements.iter().map(|e| (e, next, in_macro.clone())))
-            }
+            Node::List(list) => stack.extend(list.elements.iter().map(|e| (e, next, in_macro))),
             Node::Map(map) => {
                 for entry in &map.entries {
                     if let EntryExpr::MapEntry(e) = &entry.expr {
-                        stack.push((&e.key, next, in_macro.clone()));
-                        stack.push((&e.value, next, in_macro.clone()));
+                        stack.push((&e.key, next, in_macro));
+                        stack.push((&e.value, next, in_macro));
                     }
                 }
             }
             Node::Struct(s) => {
                 for entry in &s.entries {
                     if let EntryExpr::StructField(f) = &entry.expr {
-                        stack.push((&f.value, next, in_macro.clone()));
+                        stack.push((&f.value, next, in_macro));
                     }
                 }
             }
@@ -129,14 +126,17 @@ fn check_tree(root: &cel::IdedExpr) -> Result<(), String> {
     Ok(())
 }
 
+/// A macro's iteration variables: the element's, and the second one of a two-variable macro.
+type MacroVars<'a> = (&'a str, Option<&'a str>);
+
 /// Whether `range` is a part of an enclosing macro's element: one of `vars`, followed by field
 /// selections and indexes with literal keys (`i.tags`, `i["tags"][0]`).
-fn ranges_over_part_of(range: &cel::IdedExpr, vars: &[&str]) -> bool {
+fn ranges_over_part_of(range: &cel::IdedExpr, (var, var2): MacroVars<'_>) -> bool {
     use cel::common::ast::Expr as Node;
     let mut at = range;
     loop {
         match &at.expr {
-            Node::Ident(name) => return vars.contains(&name.as_str()),
+            Node::Ident(name) => return name == var || var2 == Some(name.as_str()),
             Node::Select(select) if !select.test => at = &select.operand,
             Node::Call(call)
                 if call.func_name == cel::common::ast::operators::INDEX
@@ -220,18 +220,17 @@ impl Expr {
     /// more than [`MAX_EXPRESSION_DEPTH`] operations deep, or runs a macro over a whole list
     /// inside another's body.
     pub fn compile(source: &str) -> Result<Self, ExprError> {
-        check_bounds(source).map_err(|message| ExprError {
+        // An expression refused for its size is quoted in part.
+        let refused = |message| ExprError {
             source_text: source.chars().take(120).collect(),
             message,
-        })?;
+        };
+        check_bounds(source).map_err(refused)?;
         let program = parse(source).map_err(|message| ExprError {
             source_text: source.to_string(),
             message,
         })?;
-        check_tree(program.expression()).map_err(|message| ExprError {
-            source_text: source.chars().take(120).collect(),
-            message,
-        })?;
+        check_tree(program.expression()).map_err(refused)?;
         Ok(Self {
             program: Arc::new(program),
             source: source.to_string(),

@@ -167,7 +167,8 @@ pub struct Run {
 
 /// The most steps a run may memoize (the Go executor's `DefaultMaxStepLimit`).
 pub const MAX_STEPS: usize = 1_000;
-/// The most bytes of memoized values a run may hold (`DefaultMaxStateSizeLimit`, 32 MiB).
+/// The most bytes of state (its events and memoized values) a run may hold
+/// (`DefaultMaxStateSizeLimit`, 32 MiB).
 pub const MAX_STATE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// A limit of a run it went past.
@@ -196,9 +197,10 @@ impl Overflow {
                 ),
             ),
         };
-        let output =
-            serde_json::json!({ "error": { "error": error, "name": name, "message": message } });
-        (output, message)
+        (
+            crate::error_object::executor_error(error, name, &message),
+            message,
+        )
     }
 }
 

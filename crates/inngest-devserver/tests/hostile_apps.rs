@@ -48,6 +48,13 @@ async fn register(server: &DevServer, app: &str, url: &str, retries: u32) {
     server.engine().register(sync).await.expect("registers");
 }
 
+/// A scripted SDK serving `app`'s function `f` (see [`register`]).
+async fn scripted_app(server: &DevServer, app: &str, retries: u32) -> ScriptedSdk {
+    let sdk = ScriptedSdk::start().await;
+    register(server, app, sdk.url(), retries).await;
+    sdk
+}
+
 /// Sends `app/go` and returns the run it started.
 async fn start(server: &DevServer, app: &str) -> String {
     let ids = server
@@ -228,8 +235,7 @@ async fn an_endless_answer_fails_the_attempt_at_the_size_limit() {
 #[tokio::test]
 async fn a_zero_retry_interval_does_not_spin() {
     let server = server(Some(Duration::ZERO)).await;
-    let mut sdk = ScriptedSdk::start().await;
-    register(&server, "spin", sdk.url(), 3).await;
+    let mut sdk = scripted_app(&server, "spin", 3).await;
     start(&server, "spin").await;
     let first = sdk.next(Duration::from_secs(5), "the first call").await;
     first.answer(Answer::not_sdk(500, "down"));
@@ -247,8 +253,7 @@ async fn a_zero_retry_interval_does_not_spin() {
 #[tokio::test]
 async fn a_wait_condition_nested_too_deep_fails_the_run_and_the_server_stays_up() {
     let server = server(None).await;
-    let mut sdk = ScriptedSdk::start().await;
-    register(&server, "deep", sdk.url(), 3).await;
+    let mut sdk = scripted_app(&server, "deep", 3).await;
     let run_id = start(&server, "deep").await;
     let deep = format!("{}true{}", "(".repeat(70), ")".repeat(70));
     sdk.next(Duration::from_secs(5), "the first call")
@@ -279,8 +284,7 @@ async fn a_wait_condition_nested_too_deep_fails_the_run_and_the_server_stays_up(
 #[tokio::test]
 async fn absurd_retry_after_values_are_clamped_or_ignored() {
     let server = server(None).await;
-    let mut sdk = ScriptedSdk::start().await;
-    register(&server, "late", sdk.url(), 3).await;
+    let mut sdk = scripted_app(&server, "late", 3).await;
     let run_id = start(&server, "late").await;
     let step_error = json!([{ "op": "StepError", "id": "s", "name": "s",
                               "error": { "name": "Error", "message": "later" } }]);
@@ -351,8 +355,7 @@ async fn an_app_that_never_answers_does_not_stall_the_others_and_its_calls_time_
     .await;
     let (silent_url, silent) = silent_app().await;
     register(&server, "silent", &silent_url, 0).await;
-    let mut sdk = ScriptedSdk::start().await;
-    register(&server, "fine", sdk.url(), 0).await;
+    let mut sdk = scripted_app(&server, "fine", 0).await;
     // More hanging calls than the server once had slots in all (64).
     let events: Vec<Value> = (0..70)
         .map(|_| json!({ "name": "silent/go", "data": {} }))
@@ -416,8 +419,7 @@ fn step_runs(from: usize, n: usize, data: &Value) -> Value {
 #[tokio::test]
 async fn a_run_past_its_step_limit_fails_before_its_next_call() {
     let server = server(None).await;
-    let mut sdk = ScriptedSdk::start().await;
-    register(&server, "many", sdk.url(), 3).await;
+    let mut sdk = scripted_app(&server, "many", 3).await;
     let run_id = start(&server, "many").await;
     sdk.next(Duration::from_secs(10), "the first call")
         .await
@@ -458,8 +460,7 @@ async fn a_run_past_its_step_limit_fails_before_its_next_call() {
 #[tokio::test]
 async fn steps_checkpointed_past_the_state_size_limit_fail_the_run() {
     let server = server(None).await;
-    let mut sdk = ScriptedSdk::start().await;
-    register(&server, "big", sdk.url(), 3).await;
+    let mut sdk = scripted_app(&server, "big", 3).await;
     let run_id = start(&server, "big").await;
     // The call in flight, during which the SDK checkpoints.
     let call = sdk.next(Duration::from_secs(10), "the first call").await;
@@ -513,8 +514,7 @@ async fn steps_checkpointed_past_the_state_size_limit_fail_the_run() {
 #[tokio::test]
 async fn an_invoke_over_the_event_size_limit_fails_its_step() {
     let server = server(None).await;
-    let mut sdk = ScriptedSdk::start().await;
-    register(&server, "inv", sdk.url(), 0).await;
+    let mut sdk = scripted_app(&server, "inv", 0).await;
     start(&server, "inv").await;
     let step = format!("{:040x}", 7);
     sdk.next(Duration::from_secs(5), "the first call")
@@ -545,8 +545,7 @@ async fn an_invoke_over_the_event_size_limit_fails_its_step() {
 #[tokio::test]
 async fn a_step_reported_again_is_saved_once() {
     let server = server(None).await;
-    let mut sdk = ScriptedSdk::start().await;
-    register(&server, "again", sdk.url(), 0).await;
+    let mut sdk = scripted_app(&server, "again", 0).await;
     let run_id = start(&server, "again").await;
     let (a, b) = (format!("{:040x}", 1), format!("{:040x}", 2));
     sdk.next(Duration::from_secs(5), "the first call")

@@ -54,16 +54,9 @@ impl Engine {
                     // A run past its limits makes no more calls: it fails, as the Go
                     // executor's validation before a call fails it.
                     if let Some(overflow) = self.runs.get(&item.run_id).and_then(Run::overflow) {
-                        let (output, reason) = overflow.failure();
-                        tracing::warn!(run = %item.run_id, %reason, "run past its limits");
                         self.queue.remove(&key);
                         self.journal.push(Write::DeleteItem(item.id.clone()));
-                        self.finish(
-                            &item.run_id,
-                            crate::run::RunStatus::Failed,
-                            Some(output),
-                            Some(&reason),
-                        );
+                        self.fail_past_limit(&item.run_id, overflow, "before its next call");
                         continue;
                     }
                     let Some(slots) = self.acquire(&item) else {

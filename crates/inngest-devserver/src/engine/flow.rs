@@ -230,15 +230,12 @@ impl Engine {
                 self.start_if_allowed(&b.function_id, b.events);
             }
         }
-        // Those due now, in order; one that finds no room is held again, after them.
-        let mut ready = Vec::new();
+        // Those due now, in order; one that finds no room is held again, due later than now.
         while let Some(entry) = self.flow.held.first_entry() {
             if entry.key().0 > now {
                 break;
             }
-            ready.push(entry.remove());
-        }
-        for h in ready {
+            let h = entry.remove();
             self.start_if_allowed(&h.function_id, h.events);
         }
     }

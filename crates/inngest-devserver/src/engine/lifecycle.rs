@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::{Engine, EventError, RunView};
+use crate::error_object::invoke_failure_memo;
 use crate::run::{CallJob, Job, ParentLink, Pending, Run, RunStatus};
 
 impl Engine {
@@ -285,11 +286,8 @@ impl Engine {
         if let Err(e) = self.emit(vec![event.clone()]) {
             // An invoke event the event API would refuse (over its size limit) starts no run:
             // the step fails with why, as it does for a function that is not there.
-            let memo = json!({ "error": {
-                "name": "Error",
-                "message": format!("could not invoke {target}: {}", crate::error_chain(&e)),
-            } });
-            self.resolve(parent_id, step, memo);
+            let message = format!("could not invoke {target}: {}", crate::error_chain(&e));
+            self.resolve(parent_id, step, invoke_failure_memo(message));
             return;
         }
         match self.start_run(target, vec![event], Some(link)) {
@@ -313,11 +311,8 @@ impl Engine {
             }
             None => {
                 // The Go runner answers with a `function.finished` carrying this error.
-                let memo = json!({ "error": {
-                    "name": "Error",
-                    "message": format!("could not find function with ID: {target}"),
-                } });
-                self.resolve(parent_id, step, memo);
+                let message = format!("could not find function with ID: {target}");
+                self.resolve(parent_id, step, invoke_failure_memo(message));
             }
         }
     }

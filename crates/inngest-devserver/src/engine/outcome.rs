@@ -28,7 +28,7 @@ use super::view::FailedAttempt;
 use crate::backoff;
 use crate::call::{CallOutcome, CallResult};
 use crate::error_object::step_failure_memo;
-use crate::run::{CallJob, Job, Pending, QueueItem, RunStatus, StepRecord};
+use crate::run::{CallJob, Job, Overflow, Pending, QueueItem, RunStatus, StepRecord};
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -130,7 +130,7 @@ impl Failure {
         Self {
             final_error: false,
             retry_at: None,
-            output: json!({ "error": { "error": reason, "name": "Error", "message": reason } }),
+            output: crate::error_object::executor_error(&reason, "Error", &reason),
             reason,
         }
     }
@@ -306,9 +306,7 @@ impl Engine {
         // An answer that plans more steps than a run may have fails it at once, as in the Go
         // executor (a plan over the step limit is refused).
         if ops.len() > crate::run::MAX_STEPS {
-            let (output, reason) = crate::run::Overflow::Steps.failure();
-            tracing::warn!(run = %run_id, ops = ops.len(), "an answer planned more steps than a run may have");
-            self.finish(run_id, RunStatus::Failed, Some(output), Some(&reason));
+            self.fail_past_limit(run_id, Overflow::Steps, "an answer planned them");
             return;
         }
         // A wait whose `if` does not compile fails the run at once, as in the Go executor
@@ -320,8 +318,7 @@ impl Engine {
             .find_map(|src| self.exprs.get(src).as_ref().err().cloned());
         if let Some(e) = bad_condition {
             let reason = format!("error compiling expression: {}", e.message);
-            let output =
-                json!({ "error": { "error": reason, "name": "Error", "message": reason } });
+            let output = crate::error_object::executor_error(&reason, "Error", &reason);
             tracing::warn!(run = %run_id, error = %reason, "a wait's condition does not compile");
             self.finish(run_id, RunStatus::Failed, Some(output), Some(&reason));
             return;
@@ -333,9 +330,7 @@ impl Engine {
             .get(run_id)
             .is_some_and(|run| past_state_limit(run, &ops))
         {
-            let (output, reason) = crate::run::Overflow::State.failure();
-            tracing::warn!(run = %run_id, %reason, "an answer would take the run past its state limit");
-            self.finish(run_id, RunStatus::Failed, Some(output), Some(&reason));
+            self.fail_past_limit(run_id, Overflow::State, "an answer would take it there");
             return;
         }
         let mut retry = false;
@@ -463,8 +458,7 @@ impl Engine {
 
         if unsupported {
             let reason = "the SDK reported an op this dev server does not support";
-            let output =
-                json!({ "error": { "error": reason, "name": "Error", "message": reason } });
+            let output = crate::error_object::executor_error(reason, "Error", reason);
             self.finish(run_id, RunStatus::Failed, Some(output), Some(reason));
             return;
         }
@@ -529,9 +523,7 @@ impl Engine {
         // its state limit fail it, and none of them is kept.
         let completing = steps.iter().any(|op| op.op == Opcode::RunComplete);
         if !completing && past_state_limit(run, &steps) {
-            let (output, reason) = crate::run::Overflow::State.failure();
-            tracing::warn!(run = %run_id, %reason, "a checkpoint would take the run past its state limit");
-            self.finish(run_id, RunStatus::Failed, Some(output), Some(&reason));
+            self.fail_past_limit(run_id, Overflow::State, "a checkpoint would take it there");
             return Ok(());
         }
         let mut complete = None;
@@ -569,6 +561,16 @@ impl Engine {
             self.finish(run_id, RunStatus::Completed, Some(output), None);
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// Fails a run past one of its limits with the Go executor's error, without a retry;
+    /// `how` says what took it there, for the log.
+    pub(super) fn fail_past_limit(&mut self, run_id: &str, overflow: Overflow, how: &str) {
+        let (output, reason) = overflow.failure();
+        tracing::warn!(run = %run_id, %reason, how, "a run went past its limits");
+        self.finish(run_id, RunStatus::Failed, Some(output), Some(&reason));
     }
 }
 
