@@ -4,6 +4,13 @@
 //! `s = hex(HMAC-SHA256(key = the signing key without its "signkey-<env>-" prefix, as ASCII,
 //! message = canonical JSON of the body + t))`. A request is accepted within ±5 minutes of
 //! `t`, with the primary key or the fallback key; comparison is constant-time.
+//!
+//! Inngest sends its bodies already canonical (JCS), so the raw bytes are checked first and
+//! cost no parse. Only when they do not match, and the body is at most
+//! [`CANONICAL_RETRY_LIMIT`] bytes, is the body parsed and canonicalized and checked again (the
+//! official JS SDK accepts a signature over the same JSON written differently). The signature
+//! must be 64 hex digits before any of this runs, so a forged header costs one HMAC of the raw
+//! body, never a tree of a large one.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -13,6 +20,11 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// How far `t` may be from now.
 pub const MAX_SKEW_SECS: i64 = 5 * 60;
+
+/// The largest body whose signature is checked a second time over its canonical JSON, when
+/// the raw bytes do not match. Parsing builds a tree several times the body's size; bodies from
+/// Inngest are canonical already and never need it.
+pub const CANONICAL_RETRY_LIMIT: usize = 256 * 1024;
 
 /// Why a signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,20 +157,30 @@ pub fn verify(
     {
         return Err(SignatureError::Expired);
     }
-    let message = request_message(body);
-    let candidates = [
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(SignatureError::Malformed);
+    }
+    let keys = [
         (Some(key), VerifiedWith::Primary),
         (fallback, VerifiedWith::Fallback),
     ];
-    for (candidate, which) in candidates {
-        if let Some(k) = candidate {
-            let expected = hmac_hex(k, &message, t);
-            if expected.as_bytes().ct_eq(s.as_bytes()).into() {
-                return Ok(which);
-            }
-        }
+    let signed_by = |message: &[u8]| {
+        keys.iter().find_map(|&(candidate, which)| {
+            let expected = hmac_hex(candidate?, message, t);
+            bool::from(expected.as_bytes().ct_eq(s.as_bytes())).then_some(which)
+        })
+    };
+    if let Some(which) = signed_by(body) {
+        return Ok(which);
     }
-    Err(SignatureError::Mismatch)
+    if body.is_empty() || body.len() > CANONICAL_RETRY_LIMIT {
+        return Err(SignatureError::Mismatch);
+    }
+    let canonical = request_message(body);
+    if canonical == body {
+        return Err(SignatureError::Mismatch);
+    }
+    signed_by(&canonical).ok_or(SignatureError::Mismatch)
 }
 
 /// The Bearer token for the Inngest API: the key's prefix kept, its hex part replaced by
@@ -263,6 +285,57 @@ mod tests {
             verify(Some(&by_fallback), body, Some(KEY), Some(FALLBACK), 10_000),
             Ok(VerifiedWith::Fallback)
         );
+    }
+
+    #[test]
+    fn the_raw_bytes_are_checked_first_then_their_canonical_json() {
+        let canonical = br#"{"a":1,"b":[true]}"#;
+        let spaced = br#"{ "b": [true], "a": 1 }"#;
+        // Signed over the bytes sent, whatever their form.
+        let raw = sign(KEY, spaced, 10_000);
+        assert_eq!(
+            verify(Some(&raw), spaced, Some(KEY), None, 10_000),
+            Ok(VerifiedWith::Primary)
+        );
+        // Signed over the canonical form, sent written otherwise: checked again canonicalized.
+        let over_canonical = sign(KEY, canonical, 10_000);
+        assert_eq!(
+            verify(Some(&over_canonical), spaced, Some(KEY), None, 10_000),
+            Ok(VerifiedWith::Primary)
+        );
+        // ... but only up to the limit: a larger body is taken as sent.
+        let big = format!(r#"{{ "pad": "{}" }}"#, "x".repeat(CANONICAL_RETRY_LIMIT));
+        let big_canonical = request_message(big.as_bytes());
+        assert_ne!(big_canonical, big.as_bytes());
+        let header = sign(KEY, &big_canonical, 10_000);
+        assert_eq!(
+            verify(Some(&header), big.as_bytes(), Some(KEY), None, 10_000),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(Some(&header), &big_canonical, Some(KEY), None, 10_000),
+            Ok(VerifiedWith::Primary)
+        );
+    }
+
+    #[test]
+    fn a_signature_that_is_not_64_hex_digits_is_malformed() {
+        let body = br#"{"a":1}"#;
+        let good = sign(KEY, body, 10_000);
+        let s = good.split_once("&s=").map(|(_, s)| s).unwrap_or_default();
+        for bad in [
+            &s[..63],
+            &format!("{s}0")[..],
+            &format!("{}g", &s[..63])[..],
+            "",
+        ] {
+            let header = format!("t=10000&s={bad}");
+            assert_eq!(
+                verify(Some(&header), body, Some(KEY), None, 10_000),
+                Err(SignatureError::Malformed),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
