@@ -771,18 +771,29 @@ async fn put(handler: &ServeHandler, headers: &[(&str, String)]) -> StatusCode {
     resp.status()
 }
 
-/// In cloud mode an unsigned sync cannot point Inngest at a host of the caller's choosing: the
-/// URL comes from `INNGEST_SERVE_ORIGIN`, or from a signed request's `Host`.
+/// In cloud mode no out-of-band sync can point Inngest at a host of the caller's choosing: the
+/// URL is `INNGEST_SERVE_ORIGIN`, and without it the sync is refused, signed or not (a
+/// signature covers the body and its time, not the `Host`: a signed `GET` replayed as a `PUT`
+/// would otherwise steer it).
 #[tokio::test]
-async fn an_unsigned_sync_in_cloud_mode_cannot_steer_the_registered_url() {
+async fn an_out_of_band_sync_in_cloud_mode_cannot_steer_the_registered_url() {
     let (api, urls, task) = register_api().await;
     let evil = [
         ("host", "evil.example".to_string()),
         ("x-forwarded-host", "evil.example".to_string()),
+        ("x-forwarded-proto", "https".to_string()),
     ];
+    // A signature over an empty body, as a signed introspection `GET` carries.
+    let now = Utc::now().timestamp();
+    let mut replayed = evil.to_vec();
+    replayed.push((
+        "x-inngest-signature",
+        inngest_runtime::signature::sign(SIGNING_KEY, b"", now),
+    ));
 
     let unconfigured = cloud_handler(&api, None);
     assert_eq!(put(&unconfigured, &evil).await, StatusCode::BAD_REQUEST);
+    assert_eq!(put(&unconfigured, &replayed).await, StatusCode::BAD_REQUEST);
     assert!(
         urls.lock().expect("not poisoned").is_empty(),
         "nothing registered"
@@ -790,21 +801,13 @@ async fn an_unsigned_sync_in_cloud_mode_cannot_steer_the_registered_url() {
 
     let configured = cloud_handler(&api, Some("https://shop.example"));
     assert_eq!(put(&configured, &evil).await, StatusCode::OK);
-
-    // Signed (as Inngest signs its own requests): the request's Host is trusted, the forwarded
-    // one is not read in cloud mode.
-    let now = Utc::now().timestamp();
-    let signature = inngest_runtime::signature::sign(SIGNING_KEY, b"", now);
-    let mut signed = evil.to_vec();
-    signed[0].1 = "shop.internal:3000".into();
-    signed.push(("x-inngest-signature", signature));
-    assert_eq!(put(&unconfigured, &signed).await, StatusCode::OK);
+    assert_eq!(put(&configured, &replayed).await, StatusCode::OK);
 
     assert_eq!(
         *urls.lock().expect("not poisoned"),
         [
             "https://shop.example/api/inngest",
-            "http://shop.internal:3000/api/inngest"
+            "https://shop.example/api/inngest"
         ]
     );
     task.abort();

@@ -11,27 +11,30 @@ use crate::protocol::sync::{RegisterRequest, RegisterResponse};
 
 /// Out-of-band: POST the functions to `{api}/fn/register` and report how it went.
 ///
-/// In cloud mode the URL Inngest will call (with signed requests carrying user data) is never
-/// taken from an unsigned request's `Host`: anyone who can reach the endpoint could otherwise
-/// point the app's functions at a host of theirs. It comes from `INNGEST_SERVE_ORIGIN` (or
-/// `serve_origin` in the config), or from the request when the request is signed.
+/// In cloud mode the URL Inngest will call (with signed requests carrying user data) never
+/// comes from the request: it is `INNGEST_SERVE_ORIGIN` (or `serve_origin` in the config), and
+/// without one the sync is refused. Not even a signed request's `Host` is trusted, since a
+/// signature covers only the body and its time: a signed request seen in the last five
+/// minutes (a `GET`, an execution) could be sent again as a `PUT` with any `Host`.
 pub(crate) async fn out_of_band(
     handler: &ServeHandler,
     parts: &http::request::Parts,
     deploy_id: Option<&str>,
     server_kind: Option<&str>,
-    signed: bool,
 ) -> Reply {
     let client = &handler.app.client;
     let config = client.config();
-    if config.mode == crate::config::Mode::Cloud && config.serve_origin.is_none() && !signed {
-        tracing::warn!("refused an unsigned sync: in cloud mode the serve URL must be configured");
+    if config.mode == crate::config::Mode::Cloud && config.serve_origin.is_none() {
+        tracing::warn!(
+            "refused an out-of-band sync: in cloud mode the serve origin must be configured"
+        );
         return Reply::error(
             StatusCode::BAD_REQUEST,
             "Error",
-            "Refusing to sync from an unsigned request in cloud mode without a configured serve \
-             origin: set INNGEST_SERVE_ORIGIN to the app's public origin (the URL Inngest will \
-             call), or sync from the Inngest dashboard"
+            "Refusing an out-of-band sync in cloud mode without a configured serve origin: set \
+             INNGEST_SERVE_ORIGIN to the app's public origin (the URL Inngest will call), or \
+             sync from the Inngest dashboard (an in-band sync, which takes the URL from its \
+             signed body)"
                 .into(),
             false,
         );
