@@ -10,12 +10,11 @@
 //! ```
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any};
-use http::StatusCode;
 
-use super::ServeHandler;
+use super::{BodyReadError, ServeHandler};
 use crate::app::App;
 
 /// A method router answering every method of the serve endpoint, with the default body limit.
@@ -32,8 +31,9 @@ use crate::app::App;
 /// # Errors
 ///
 /// None at mount time. Each request is answered as the official SDKs answer it: a body over
-/// the limit gets 413, an unsigned request in cloud mode 401, a malformed one 4xx or 500 with a
-/// JSON message (see the guide's serve page).
+/// the limit gets 413, one that does not arrive within the body timeout 408, an unsigned
+/// request in cloud mode 401, a malformed one 4xx or 500 with a JSON message (see the guide's
+/// serve page).
 pub fn endpoint<S: Clone + Send + Sync + 'static>(app: App) -> MethodRouter<S> {
     endpoint_with(ServeHandler::new(app))
 }
@@ -44,14 +44,30 @@ pub fn endpoint_with<S: Clone + Send + Sync + 'static>(handler: ServeHandler) ->
 }
 
 async fn serve(State(handler): State<ServeHandler>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, handler.limit()).await {
-        Ok(b) => b,
+    let (mut parts, body) = req.into_parts();
+    // Under `Router::nest` the path arrives without its prefix; a sync must register the path
+    // Inngest calls.
+    if let Some(OriginalUri(uri)) = parts.extensions.get::<OriginalUri>() {
+        parts.uri = uri.clone();
+    }
+    let read = tokio::time::timeout(handler.body_read_timeout(), to_bytes(body, handler.limit()));
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => {
+            let over_limit = std::error::Error::source(&e)
+                .is_some_and(|cause| cause.is::<http_body_util::LengthLimitError>());
+            let why = if over_limit {
+                BodyReadError::TooLarge {
+                    limit: handler.limit(),
+                }
+            } else {
+                BodyReadError::Unreadable(e.to_string())
+            };
+            return handler.refuse_body(&why).map(Body::from).into_response();
+        }
         Err(_) => {
-            let body = serde_json::json!({
-                "message": format!("request body is over the limit of {} bytes", handler.limit())
-            });
-            return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response();
+            let why = BodyReadError::TimedOut(handler.body_read_timeout());
+            return handler.refuse_body(&why).map(Body::from).into_response();
         }
     };
     let resp = handler

@@ -16,7 +16,7 @@ mod respond;
 mod sync;
 
 use std::borrow::Cow;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode};
@@ -30,6 +30,28 @@ use respond::Reply;
 
 /// The default request body limit: 16 MiB (the server switches to `use_api` above 4 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// How long a request's body may take to arrive, by default: Inngest sends it at once, so
+/// this only stops a client that trickles a body to hold a task and its buffer.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why an adapter could not read a request's body; [`ServeHandler::refuse_body`] answers it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyReadError {
+    /// The body is over [`ServeHandler::limit`].
+    #[error("request body is over the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The body did not arrive within [`ServeHandler::body_read_timeout`].
+    #[error("request body did not arrive within {0:?}")]
+    TimedOut(Duration),
+    /// The connection failed or sent a malformed body (a client abort, bad chunking).
+    #[error("request body could not be read: {0}")]
+    Unreadable(String),
+}
 
 /// Why the state of a large run (`use_api`) could not be loaded from the API.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +87,7 @@ pub struct ServeHandler {
     /// `framework` as a header value, made once (none if it is no valid header value).
     framework_header: Option<http::HeaderValue>,
     body_limit: usize,
+    body_timeout: Duration,
     clock: fn() -> i64,
 }
 
@@ -141,6 +164,7 @@ impl ServeHandler {
             framework: "rust",
             framework_header: Some(http::HeaderValue::from_static("rust")),
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             clock: unix_now,
         }
     }
@@ -159,6 +183,28 @@ impl ServeHandler {
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
+    }
+
+    /// Sets how long a request's body may take to arrive (default [`DEFAULT_BODY_TIMEOUT`]).
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// The configured body timeout, for adapters that read the body.
+    pub fn body_read_timeout(&self) -> Duration {
+        self.body_timeout
+    }
+
+    /// The answer to a request whose body could not be read: `413` over the limit, `408` when
+    /// it did not arrive in time, `400` otherwise; a JSON message and the SDK's headers.
+    pub fn refuse_body(&self, why: &BodyReadError) -> Response<Bytes> {
+        let status = match why {
+            BodyReadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyReadError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
+            BodyReadError::Unreadable(_) => StatusCode::BAD_REQUEST,
+        };
+        Reply::error_json(status, why.to_string()).into_response(self, None, None)
     }
 
     /// Replaces the clock used for signature windows (Unix seconds); for tests that replay
@@ -199,8 +245,8 @@ impl ServeHandler {
         let out_of_band_put = parts.method == Method::PUT && sync_kind != Some("in_band");
         let mut verified: Option<VerifiedWith> = None;
         if config.mode == Mode::Cloud && out_of_band_put {
-            // An out-of-band sync need not be signed (a deploy hook sends it), but one that
-            // is may take its URL from the request; see `sync::out_of_band`.
+            // An out-of-band sync need not be signed (a deploy hook sends it); a signed one is
+            // answered signed. Either way its URL is the configured one (`sync::out_of_band`).
             verified = signature::verify(
                 header(&parts.headers, &SIGNATURE),
                 &body,
@@ -238,7 +284,6 @@ impl ServeHandler {
                     &parts,
                     query.deploy_id.as_deref(),
                     server_kind.as_deref(),
-                    verified.is_some(),
                 ))
                 .await
             }
