@@ -649,3 +649,128 @@ async fn a_refused_signing_key_backs_off_without_a_tight_loop() {
     assert!(result.is_ok());
     api_task.abort();
 }
+
+/// A gateway that sends `GATEWAY_CLOSING` as soon as the worker is ready, on every connection:
+/// a connection that short counts as a failure, so the worker backs off (1 s, then 2 s)
+/// instead of reconnecting in a tight loop, and it excludes every gateway group that failed
+/// lately, not only the last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_closing_at_once_does_not_make_a_tight_loop() {
+    let ws_listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
+    let ws_url = format!(
+        "ws://{}/v0/connect",
+        ws_listener.local_addr().expect("addr")
+    );
+    let (start_tx, mut start_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(256);
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let api = axum::Router::new().route(
+        "/v0/connect/start",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let start_tx = start_tx.clone();
+            let ws_url = ws_url.clone();
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                let _ = start_tx.send(body.to_vec()).await;
+                StartResponse {
+                    connection_id: format!("01JCONN0000000000000000{n:04}"),
+                    gateway_endpoint: ws_url,
+                    gateway_group: format!("group-{n}"),
+                    ..Default::default()
+                }
+                .encode_to_vec()
+            }
+        }),
+    );
+    let api_listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
+    let api_url = format!("http://{}", api_listener.local_addr().expect("addr"));
+    let api_task = tokio::spawn(async move {
+        let _ = axum::serve(api_listener, api).await;
+    });
+    // Every connection: the handshake, then GATEWAY_CLOSING at once.
+    let gateway_task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = ws_listener.accept().await {
+            tokio::spawn(async move {
+                let accept = |_: &Request, mut resp: Response| {
+                    resp.headers_mut().insert(
+                        "sec-websocket-protocol",
+                        HeaderValue::from_static(SUBPROTOCOL),
+                    );
+                    Ok(resp)
+                };
+                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, accept).await else {
+                    return;
+                };
+                let mut heartbeats = 0;
+                send(
+                    &mut ws,
+                    GatewayMessageType::GatewayHello,
+                    &WorkerReplyAckData::default(),
+                )
+                .await;
+                let _connect = next(&mut ws, &mut heartbeats).await;
+                send(
+                    &mut ws,
+                    GatewayMessageType::GatewayConnectionReady,
+                    &GatewayConnectionReadyData {
+                        heartbeat_interval: "10s".into(),
+                        extend_lease_interval: "5s".into(),
+                        status_interval: "0s".into(),
+                    },
+                )
+                .await;
+                let _ready = next(&mut ws, &mut heartbeats).await;
+                send(
+                    &mut ws,
+                    GatewayMessageType::GatewayClosing,
+                    &WorkerReplyAckData::default(),
+                )
+                .await;
+                // Held open: the worker is the one to leave.
+                while next(&mut ws, &mut heartbeats).await.is_some() {}
+            });
+        }
+    });
+    let app = App::builder(Inngest::with_config("wk", Config::dev(api_url)))
+        .register(Slow)
+        .build()
+        .expect("the app builds");
+    let worker = Worker::new(app).instance_id("test-instance");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker_task = tokio::spawn(worker.run_until(async {
+        let _ = stop_rx.await;
+    }));
+
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut starts = Vec::new();
+    while let Ok(body) = start_rx.try_recv() {
+        starts.push(StartRequest::decode(body.as_slice()).expect("decodes"));
+    }
+    // At 0 s, after 0.8–1 s, and perhaps after 1.6–2 s more.
+    assert!(
+        (2..=3).contains(&starts.len()),
+        "{} starts in 2.5 s",
+        starts.len()
+    );
+    assert!(starts[0].exclude_gateways.is_empty());
+    assert_eq!(starts[1].exclude_gateways, ["group-0"]);
+    let third = match starts.get(2) {
+        Some(third) => third.clone(),
+        None => {
+            let body = tokio::time::timeout(Duration::from_secs(5), start_rx.recv())
+                .await
+                .expect("a third start")
+                .expect("a body");
+            StartRequest::decode(body.as_slice()).expect("decodes")
+        }
+    };
+    assert_eq!(third.exclude_gateways, ["group-0", "group-1"]);
+
+    let _ = stop_tx.send(());
+    let result = tokio::time::timeout(Duration::from_secs(15), worker_task)
+        .await
+        .expect("the worker stops")
+        .expect("no panic");
+    assert!(result.is_ok());
+    api_task.abort();
+    gateway_task.abort();
+}

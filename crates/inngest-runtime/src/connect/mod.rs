@@ -73,6 +73,28 @@ const BACKOFF: [Duration; 9] = [
     Duration::from_secs(300),
 ];
 
+/// A connection that stayed up this long was healthy: when it ends, the backoff starts afresh
+/// and the gateways excluded before are asked for again. One that ends sooner (a gateway that
+/// accepts and then drops or closes at once) counts as a failure, so it cannot make the
+/// worker reconnect in a tight loop.
+const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+
+/// How many failed gateway groups are excluded on the next start, the most recent kept.
+const MAX_EXCLUDED: usize = 4;
+
+/// Remembers `group` among the gateways to exclude: the most recent [`MAX_EXCLUDED`] distinct
+/// ones, or only this one after a healthy connection.
+fn exclude_next(exclude: &mut Vec<String>, group: String, healthy: bool) {
+    if healthy {
+        exclude.clear();
+    }
+    exclude.retain(|g| *g != group);
+    exclude.push(group);
+    if exclude.len() > MAX_EXCLUDED {
+        exclude.remove(0);
+    }
+}
+
 /// The wait before attempt `n` (0-based) after a failure: the table, with up to 20% jitter
 /// taken off so that many workers do not retry in step.
 fn backoff(n: usize) -> Duration {
@@ -196,25 +218,28 @@ impl Worker {
                 return;
             }
             self.state.send_replace(WorkerState::Connecting);
+            let mut healthy = false;
             let end = match api::start(self.handler.app().client(), &exclude).await {
                 Ok(mut gateway) => {
                     if let Some(url) = &self.gateway_url {
                         gateway.gateway_endpoint = url.clone();
                     }
                     let group = gateway.gateway_group.clone();
+                    let began = tokio::time::Instant::now();
                     let end = session::run(self, gateway, stop, flight, requests).await;
+                    healthy = began.elapsed() >= HEALTHY_AFTER;
                     // A gateway that failed, broke or is closing is not asked for again.
-                    exclude = match &end {
-                        session::End::Shutdown => Vec::new(),
-                        _ => vec![group],
-                    };
+                    match &end {
+                        session::End::Shutdown => exclude.clear(),
+                        _ => exclude_next(&mut exclude, group, healthy),
+                    }
                     end
                 }
                 Err(e) => session::End::Failed(crate::error::chain(&e)),
             };
             match end {
                 session::End::Shutdown => return,
-                session::End::Draining => {
+                session::End::Draining if healthy => {
                     tracing::info!(
                         in_flight = flight.len(),
                         "the gateway is closing; connecting to another one"
@@ -222,9 +247,17 @@ impl Worker {
                     failures = 0;
                     continue;
                 }
+                session::End::Draining => {
+                    tracing::warn!(
+                        in_flight = flight.len(),
+                        "the gateway closed soon after the connection was made; backing off"
+                    );
+                }
                 session::End::Lost(why) => {
                     tracing::warn!(reason = %why, in_flight = flight.len(), "the connect connection was lost");
-                    failures = 0;
+                    if healthy {
+                        failures = 0;
+                    }
                 }
                 session::End::Failed(why) => {
                     tracing::error!(reason = %why, "cannot connect to Inngest");
