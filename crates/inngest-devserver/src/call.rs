@@ -3,8 +3,8 @@
 use inngest_runtime::protocol::{GeneratorOp, headers};
 use serde_json::Value;
 
-use crate::capped_body::CappedBodyError;
 use crate::run::Run;
+use inngest_runtime::capped_body::CappedBodyError;
 
 /// The largest answer an app may send, as the Go executor's `MaxSDKResponseBodySize` (a step's
 /// 4 MiB output and 4 MiB input): a larger one fails the attempt.
@@ -260,7 +260,7 @@ pub async fn send(http: &reqwest::Client, req: &CallRequest) -> CallResult {
     // A body cut off (a connection closed before `Content-Length` bytes) is a failed
     // attempt, not an empty answer; so is one over the Go executor's limit, which is never
     // held whole.
-    let mut text = match crate::capped_body::read_capped(resp, MAX_CALL_ANSWER).await {
+    let mut text = match inngest_runtime::capped_body::read_capped(resp, MAX_CALL_ANSWER).await {
         Ok(bytes) => String::from_utf8(bytes)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         Err(CappedBodyError::TooLarge { .. }) => {

@@ -33,7 +33,6 @@
 
 mod backoff;
 mod call;
-mod capped_body;
 mod clock;
 mod engine;
 mod error_object;

@@ -163,7 +163,7 @@ impl AppSyncer {
         let unreadable = || SyncError::Unreadable {
             url: url.to_string(),
         };
-        let body = crate::capped_body::read_capped(resp, MAX_ANSWER)
+        let body = inngest_runtime::capped_body::read_capped(resp, MAX_ANSWER)
             .await
             .map_err(|_| unreadable())?;
         let body = String::from_utf8_lossy(&body).into_owned();

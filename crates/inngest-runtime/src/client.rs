@@ -83,7 +83,12 @@ impl Inngest {
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .build()
-            .unwrap_or_default();
+            .unwrap_or_else(|e| {
+                // Only a TLS backend or system configuration that cannot load makes this fail,
+                // and reqwest's defaults would then fail the same way; said, not hidden.
+                tracing::error!(error = %e, "could not build the HTTP client with its timeouts; using reqwest's defaults");
+                reqwest::Client::default()
+            });
         Self {
             inner: Arc::new(Inner {
                 app_id: app_id.into(),
@@ -205,17 +210,19 @@ impl Inngest {
         }
         let resp = req.send().await?;
         let status = resp.status().as_u16();
-        let text = resp.text().await?;
+        let body =
+            crate::capped_body::read_capped(resp, crate::capped_body::MAX_API_ANSWER).await?;
+        let text = String::from_utf8_lossy(&body);
         let parsed: Option<SendEventsResponse> = serde_json::from_str(&text).ok();
         match parsed {
             Some(body) if (200..300).contains(&status) && body.error.is_none() => Ok(body.ids),
             Some(body) => Err(SendError::Refused {
                 status,
-                message: body.error.unwrap_or(text),
+                message: body.error.unwrap_or_else(|| text.into_owned()),
             }),
             None => Err(SendError::Refused {
                 status,
-                message: text,
+                message: text.into_owned(),
             }),
         }
     }

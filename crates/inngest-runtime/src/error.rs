@@ -235,6 +235,9 @@ pub enum SendError {
     /// The HTTP request failed.
     #[error("sending events failed")]
     Http(#[from] reqwest::Error),
+    /// The event API's answer could not be read (cut off, or over 1 MiB).
+    #[error("the event API's answer could not be read")]
+    Answer(#[from] crate::capped_body::CappedBodyError),
     /// The event API refused the events.
     #[error("the event API answered {status}: {message}")]
     Refused {

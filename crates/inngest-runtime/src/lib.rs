@@ -52,6 +52,7 @@
 
 pub mod app;
 pub mod canonical_json;
+pub mod capped_body;
 pub mod client;
 pub mod config;
 #[cfg(feature = "connect")]

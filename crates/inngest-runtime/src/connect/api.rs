@@ -23,6 +23,14 @@ pub enum ApiError {
         /// Why.
         source: reqwest::Error,
     },
+    /// The answer was cut off, or is over 1 MiB.
+    #[error("the connect API's answer at {url} could not be read")]
+    Answer {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: crate::capped_body::CappedBodyError,
+    },
     /// The signing key was refused (and the fallback key too, if set).
     #[error("the connect API refused the signing key (401); check INNGEST_SIGNING_KEY")]
     Unauthorized,
@@ -71,7 +79,7 @@ pub(super) async fn flush(client: &Inngest, reply: &SdkResponse) -> Result<(), A
 }
 
 /// POSTs a protobuf body to `{api}/v0/connect/{call}`; the answer's bytes.
-async fn post(client: &Inngest, call: &str, body: Vec<u8>) -> Result<bytes::Bytes, ApiError> {
+async fn post(client: &Inngest, call: &str, body: Vec<u8>) -> Result<Vec<u8>, ApiError> {
     let config = client.config();
     let url = format!("{}/v0/connect/{call}", config.api_origin());
     let keys = [
@@ -110,10 +118,12 @@ async fn post(client: &Inngest, call: &str, body: Vec<u8>) -> Result<bytes::Byte
         if status == reqwest::StatusCode::UNAUTHORIZED {
             continue;
         }
-        let bytes = resp.bytes().await.map_err(|source| ApiError::Http {
-            url: url.clone(),
-            source,
-        })?;
+        let bytes = crate::capped_body::read_capped(resp, crate::capped_body::MAX_API_ANSWER)
+            .await
+            .map_err(|source| ApiError::Answer {
+                url: url.clone(),
+                source,
+            })?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&bytes);
             return Err(ApiError::Refused {

@@ -71,11 +71,12 @@ impl PreparedOp {
     }
 }
 
-fn now_nanos() -> u128 {
+/// Nanoseconds since the Unix epoch, as a JSON number can carry them: a clock past the year
+/// 2554 (or before 1970) reads as the end (or the start) of the range, never a panic.
+fn now_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn base_op(run: &SharedRun, id: &str, kind: Opcode) -> PreparedOp {

@@ -63,6 +63,13 @@ enum LargeStateError {
         #[source]
         source: reqwest::Error,
     },
+    /// The answer was cut off or is over [`MAX_STATE_ANSWER`](crate::capped_body::MAX_STATE_ANSWER).
+    #[error("could not download the run's {what}")]
+    Download {
+        what: &'static str,
+        #[source]
+        source: crate::capped_body::CappedBodyError,
+    },
     /// The answer is not what the API sends.
     #[error("could not read the run's {what}")]
     Read {
@@ -373,13 +380,15 @@ impl ServeHandler {
                 r = r.bearer_auth(b);
             }
             let fetch = |source| LargeStateError::Fetch { what, source };
-            r.send()
+            let resp = r
+                .send()
                 .await
                 .and_then(|r| r.error_for_status())
-                .map_err(fetch)?
-                .bytes()
+                .map_err(fetch)?;
+            crate::capped_body::read_capped(resp, crate::capped_body::MAX_STATE_ANSWER)
                 .await
-                .map_err(fetch)
+                .map(Bytes::from)
+                .map_err(|source| LargeStateError::Download { what, source })
         };
         let read = |what| move |source| LargeStateError::Read { what, source };
         let events = get("events", "batch").await?;

@@ -88,7 +88,16 @@ pub(crate) async fn out_of_band(
         Err(e) => return failed(format!("could not reach the Inngest API to register: {e}")),
     };
     let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
+    let text = match crate::capped_body::read_capped(resp, crate::capped_body::MAX_API_ANSWER).await
+    {
+        Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+        Err(e) => {
+            return failed(format!(
+                "the Inngest API's answer to the sync could not be read ({status}): {}",
+                crate::error::chain(&e)
+            ));
+        }
+    };
     let reply: RegisterResponse = serde_json::from_str(&text).unwrap_or_default();
     if !status.is_success() {
         let message = reply.error.unwrap_or(text);
