@@ -6,6 +6,11 @@
 //! removes the temporary files (and the directories made for them). A failed rename undoes the
 //! renames before it: the old content of each replaced file, kept until every rename is done,
 //! is written back, and each created file is removed. Either way every file is as it was.
+//!
+//! A temporary file is created exclusively under a random name (so a link or file left at a
+//! predictable name cannot redirect the write) and synced before its rename; the directories
+//! are synced after. A target that is a symbolic link keeps being one: the file it names gets
+//! the new content.
 
 use std::path::{Path, PathBuf};
 
@@ -144,24 +149,25 @@ impl Plan {
             }
         }
         let mut undo = Undo::default();
-        let mut staged: Vec<Staged<'_>> = Vec::new();
+        let mut staged: Vec<Staged> = Vec::new();
         for c in &self.changes {
             match stage(c, &mut undo) {
                 Ok(s) => staged.push(s),
                 Err(e) => {
-                    undo.temps.extend(staged.into_iter().map(|s| s.temp));
+                    // Dropping the staged changes removes their temporary files.
+                    drop(staged);
                     undo.run();
                     return Err(e);
                 }
             }
         }
-        for (i, s) in staged.iter().enumerate() {
-            if let Err(source) = rename(&s.temp, s.target) {
-                undo.temps
-                    .extend(staged[i..].iter().map(|s| s.temp.clone()));
+        for i in 0..staged.len() {
+            let s = &staged[i];
+            if let Err(source) = rename(s.temp.as_ref(), &s.target) {
                 let unrestored = undo.restore(&staged[..i]);
+                let path = s.target.clone();
+                drop(staged);
                 undo.run();
-                let path = s.target.to_path_buf();
                 return Err(if unrestored.is_empty() {
                     ApplyError::Replace { path, source }
                 } else {
@@ -172,6 +178,19 @@ impl Plan {
                     }
                 });
             }
+        }
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for s in staged {
+            // Renamed: nothing is left at the temporary path to remove.
+            let _ = s.temp.keep();
+            if let Some(dir) = s.target.parent() {
+                if !dirs.iter().any(|d| d == dir) {
+                    dirs.push(dir.to_path_buf());
+                }
+            }
+        }
+        for dir in &dirs {
+            sync_dir(dir);
         }
         Ok(())
     }
@@ -222,18 +241,19 @@ pub enum ApplyError {
 }
 
 /// A change ready to be renamed into place.
-struct Staged<'a> {
-    /// The new content, beside the target.
-    temp: PathBuf,
-    target: &'a Path,
+struct Staged {
+    /// The new content, written and synced beside the target; removed when dropped unless kept.
+    temp: tempfile::TempPath,
+    /// The file written: the change's path, or the file it links to.
+    target: PathBuf,
     /// The target's content before (`None`: it does not exist).
     backup: Option<Vec<u8>>,
 }
 
-/// What undoes an apply that failed: the temporary files and the directories it created.
+/// What undoes an apply that failed: the directories it created (the temporary files remove
+/// themselves when dropped).
 #[derive(Default)]
 struct Undo {
-    temps: Vec<PathBuf>,
     /// In the order they were created, parents first.
     dirs: Vec<PathBuf>,
 }
@@ -241,67 +261,102 @@ struct Undo {
 impl Undo {
     /// Puts back every target in `done`: its old content, or no file when it was created.
     /// Returns the targets that could not be put back.
-    fn restore(&self, done: &[Staged<'_>]) -> Vec<PathBuf> {
+    fn restore(&self, done: &[Staged]) -> Vec<PathBuf> {
         done.iter()
             .rev()
             .filter(|s| {
                 let restored = match &s.backup {
-                    Some(old) => write_atomically(s.target, old),
-                    None => std::fs::remove_file(s.target),
+                    Some(old) => write_atomically(&s.target, old),
+                    None => std::fs::remove_file(&s.target),
                 };
                 restored.is_err()
             })
-            .map(|s| s.target.to_path_buf())
+            .map(|s| s.target.clone())
             .collect()
     }
 
-    /// Removes the temporary files, then the directories created (when empty).
+    /// Removes the directories created (when empty), deepest first.
     fn run(self) {
-        for temp in &self.temps {
-            let _ = std::fs::remove_file(temp);
-        }
         for dir in self.dirs.iter().rev() {
             let _ = std::fs::remove_dir(dir);
         }
     }
 }
 
+/// The file a change writes: `path` itself, or, when `path` is a symbolic link, the file it
+/// names, so the link stays a link and what it points at gets the new content (as an editor
+/// saves it).
+fn resolve(path: &Path) -> PathBuf {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Writes `content` to a new temporary file in `dir` and syncs it to disk. The file is
+/// created exclusively under a random name (never opened through a link or a file someone
+/// left there), with the permissions of `like` when given.
+fn write_temp(
+    dir: &Path,
+    name: &str,
+    content: &[u8],
+    like: Option<&std::fs::Metadata>,
+) -> std::io::Result<tempfile::TempPath> {
+    use std::io::Write as _;
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".cargo-inngest.tmp")
+        .tempfile_in(dir)?;
+    file.write_all(content)?;
+    if let Some(meta) = like {
+        file.as_file().set_permissions(meta.permissions())?;
+    }
+    file.as_file().sync_all()?;
+    Ok(file.into_temp_path())
+}
+
+/// Syncs a directory, so that a rename in it survives a crash (best effort: some file systems
+/// cannot sync a directory).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
 /// Writes `content` to a temporary file beside `target`, then renames it over `target`, so a
 /// crash leaves the old or the new content, never a part.
 fn write_atomically(target: &Path, content: &[u8]) -> std::io::Result<()> {
-    let name = target
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("not a file path"))?
-        .to_string_lossy();
-    let temp = target.with_file_name(format!(".{name}.cargo-inngest.restore"));
-    std::fs::write(&temp, content)?;
-    if let Ok(meta) = std::fs::metadata(target) {
-        let _ = std::fs::set_permissions(&temp, meta.permissions());
-    }
-    std::fs::rename(&temp, target).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temp);
-    })
+    let not_a_file = || std::io::Error::other("not a file path");
+    let dir = target.parent().ok_or_else(not_a_file)?;
+    let name = target.file_name().ok_or_else(not_a_file)?.to_string_lossy();
+    let like = std::fs::metadata(target).ok();
+    let temp = write_temp(dir, &name, content, like.as_ref())?;
+    temp.persist(target).map_err(|e| e.error)?;
+    sync_dir(dir);
+    Ok(())
 }
 
-/// Writes `c`'s content to a temporary file beside it (creating its directory, noted in
-/// `undo`), and keeps the target's old content.
-fn stage<'a>(c: &'a Change, undo: &mut Undo) -> Result<Staged<'a>, ApplyError> {
+/// Writes `c`'s content to a temporary file beside the file it changes (creating its
+/// directory, noted in `undo`), and keeps that file's old content.
+fn stage(c: &Change, undo: &mut Undo) -> Result<Staged, ApplyError> {
     let failed = |what, path: &Path| {
         let path = path.to_path_buf();
         move |source| ApplyError::Stage { what, path, source }
     };
     let not_a_file = || std::io::Error::other("not a file path");
-    let dir = c
-        .path
+    let target = resolve(&c.path);
+    let dir = target
         .parent()
         .ok_or_else(not_a_file)
         .map_err(failed("find the folder of", &c.path))?;
-    let name = c
-        .path
+    let name = target
         .file_name()
         .ok_or_else(not_a_file)
         .map_err(failed("find the file name of", &c.path))?
-        .to_string_lossy();
+        .to_string_lossy()
+        .into_owned();
     let missing: Vec<PathBuf> = dir
         .ancestors()
         .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
@@ -309,23 +364,17 @@ fn stage<'a>(c: &'a Change, undo: &mut Undo) -> Result<Staged<'a>, ApplyError> {
         .collect();
     std::fs::create_dir_all(dir).map_err(failed("create", dir))?;
     undo.dirs.extend(missing.into_iter().rev());
-    let backup = match std::fs::read(&c.path) {
+    let backup = match std::fs::read(&target) {
         Ok(old) => Some(old),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(failed("read", &c.path)(e)),
     };
-    let temp = dir.join(format!(".{name}.cargo-inngest.tmp"));
-    if let Err(e) = std::fs::write(&temp, &c.after) {
-        // A partial write may have left it.
-        undo.temps.push(temp.clone());
-        return Err(failed("write", &temp)(e));
-    }
-    if let Ok(meta) = std::fs::metadata(&c.path) {
-        let _ = std::fs::set_permissions(&temp, meta.permissions());
-    }
+    let like = std::fs::metadata(&target).ok();
+    let temp = write_temp(dir, &name, c.after.as_bytes(), like.as_ref())
+        .map_err(failed("write a temporary file beside", &target))?;
     Ok(Staged {
         temp,
-        target: &c.path,
+        target,
         backup,
     })
 }
@@ -440,5 +489,66 @@ mod tests {
                 ("new/dir/c.rs".into(), "// c\n".into()),
             ]
         );
+    }
+
+    /// A link left at the old, predictable temporary name (`.a.rs.cargo-inngest.tmp`) by a
+    /// cloned repository: the write goes to a new file of a random name, never through it.
+    #[test]
+    fn a_link_at_a_temporary_name_is_never_written_through() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = dir.path();
+        let outside = tempfile::tempdir().expect("another temp dir");
+        let victim = outside.path().join("victim");
+        std::fs::write(&victim, "precious\n").expect("write");
+        let plan = three_changes(root);
+        for name in ["a.rs", "b.rs", "c.rs"] {
+            let lure = root.join(format!(".{name}.cargo-inngest.tmp"));
+            std::os::unix::fs::symlink(&victim, lure).expect("symlink");
+        }
+        plan.apply().expect("applied");
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("read"),
+            "precious\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("a.rs")).expect("read"),
+            "// new a\n"
+        );
+        assert!(
+            !std::fs::symlink_metadata(root.join("a.rs"))
+                .expect("a.rs")
+                .file_type()
+                .is_symlink()
+        );
+    }
+
+    /// A target that is a symbolic link stays one, and the file it names gets the change.
+    #[test]
+    fn a_linked_target_keeps_its_link() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = dir.path();
+        std::fs::create_dir(root.join("real")).expect("mkdir");
+        std::fs::write(root.join("real/Cargo.toml"), "# old\n").expect("write");
+        std::os::unix::fs::symlink("real/Cargo.toml", root.join("Cargo.toml")).expect("symlink");
+        let mut plan = Plan::default();
+        plan.set(root.join("Cargo.toml"), "# new\n".into())
+            .expect("plan");
+        plan.apply().expect("applied");
+        assert!(
+            std::fs::symlink_metadata(root.join("Cargo.toml"))
+                .expect("the link")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("real/Cargo.toml")).expect("read"),
+            "# new\n"
+        );
+        let left: Vec<_> = std::fs::read_dir(root.join("real"))
+            .expect("read_dir")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["Cargo.toml"], "no temporary file left");
     }
 }
