@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
 use super::console::{Console, Source};
@@ -66,6 +66,9 @@ pub struct Job {
     tail: Tail,
 }
 
+/// The longest piece of a job's output shown as one line; a longer line is shown in pieces.
+const MAX_LINE_BYTES: u64 = 64 * 1024;
+
 /// How many lines of a job's output are kept for [`Job::last_lines`].
 const TAIL_LINES: usize = 12;
 
@@ -108,10 +111,25 @@ impl Job {
             let console = console.clone();
             let tail = tail.clone();
             tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(l)) = lines.next_line().await {
-                    tail.push(&l);
-                    console.line(source, &l);
+                let mut reader = BufReader::new(stream);
+                let mut line = Vec::new();
+                // Read until the pipe closes, whatever comes: bytes that are not UTF-8 are
+                // shown replaced and a very long line in pieces, so the child never writes to a
+                // pipe nobody reads (which would kill it with SIGPIPE).
+                loop {
+                    line.clear();
+                    let mut piece = (&mut reader).take(MAX_LINE_BYTES);
+                    match piece.read_until(b'\n', &mut line).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            while line.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+                                line.pop();
+                            }
+                            let text = String::from_utf8_lossy(&line);
+                            tail.push(&text);
+                            console.line(source, &text);
+                        }
+                    }
                 }
             });
         };
@@ -140,14 +158,32 @@ impl Job {
         self.pid
     }
 
-    /// Resolves when the process exits on its own.
+    /// Resolves when the process exits on its own. What it left running in its group (a
+    /// server it started, say, still holding the port) is killed then.
     pub async fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.wait().await.ok()
+        let status = self.child.wait().await.ok();
+        self.reaped();
+        status
     }
 
-    /// Whether it has exited, without waiting.
+    /// Whether it has exited, without waiting; if so, what it left in its group is killed.
     pub fn try_exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
+        let status = self.child.try_wait().ok().flatten();
+        if status.is_some() {
+            self.reaped();
+        }
+        status
+    }
+
+    /// The child has just been waited for: SIGKILL to what is left of its group. Right after
+    /// the wait, the group id cannot belong to anyone else: while a process of the group
+    /// lives, the system does not give its id to a new process, and when none does the signal
+    /// finds nobody.
+    fn reaped(&mut self) {
+        if !self.reaped {
+            let _ = killpg(self.group, Signal::SIGKILL);
+            self.reaped = true;
+        }
     }
 
     /// SIGTERM to the whole group, wait up to `grace`, then SIGKILL the group.
@@ -213,6 +249,53 @@ mod tests {
         assert!(status.is_some_and(|s| !s.success()), "{status:?}");
         // The whole group is gone (zombies aside, which whoever adopted them reaps).
         until_gone(group, "a stopped job").await;
+    }
+
+    /// A job that exits on its own (a crash) takes what it started with it: a leftover would
+    /// keep the port the next start needs.
+    #[tokio::test]
+    async fn a_job_that_exits_takes_its_leftovers_with_it() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 30 & sleep 0.3; exit 1"]);
+        let mut job = Job::start(cmd, &Console::new(), Source::App).expect("sh starts");
+        let group = job.group;
+        until_members(group, 2).await;
+        let status = job.exited().await;
+        assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+        until_gone(group, "an exited job").await;
+    }
+
+    /// Output that is not UTF-8, and a line longer than the piece shown at once, are shown and
+    /// the job goes on printing (it used to lose its pipe, and die of SIGPIPE at its next line).
+    #[tokio::test]
+    async fn output_that_is_not_utf8_does_not_cut_the_jobs_pipe() {
+        let mut cmd = Command::new("sh");
+        let long = "x".repeat(70_000);
+        cmd.args([
+            "-c",
+            &format!(
+                "printf '\\377bad\\n'; echo {long}; for i in 1 2 3; do echo tick$i; sleep 0.05; done"
+            ),
+        ]);
+        let mut job = Job::start(cmd, &Console::new(), Source::App).expect("sh starts");
+        let status = job.exited().await;
+        assert!(status.is_some_and(|s| s.success()), "{status:?}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !job.last_lines().iter().any(|l| l == "tick3") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                job.last_lines()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let lines = job.last_lines();
+        assert_eq!(
+            lines.first().map(String::as_str),
+            Some("\u{fffd}bad"),
+            "{lines:?}"
+        );
+        assert_eq!(lines.get(1).map(String::len), Some(65_536), "{lines:?}");
     }
 
     #[tokio::test]
