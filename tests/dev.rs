@@ -84,8 +84,10 @@ impl Dev {
         self.lines.wait_for(from, needle, secs)
     }
 
-    /// Waits until no new line has come for a second (a rebuild in flight has finished).
+    /// Waits until no new line has come for a second (a rebuild in flight has finished); fails
+    /// when the output never stops for 3 minutes (a rebuild loop, say).
     fn settle(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(180);
         let mut last = self.seen();
         loop {
             std::thread::sleep(Duration::from_millis(1000));
@@ -93,6 +95,11 @@ impl Dev {
             if now == last {
                 return;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the output never settled (a rebuild loop?):\n{}",
+                self.output()
+            );
             last = now;
         }
     }
@@ -258,7 +265,13 @@ fn finished_run(dev: &Dev, server: &str, id: &str, function: &str) -> Value {
 #[test]
 fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
     let (_tmp, project) = scratch_project();
-    let mut dev = Dev::start(&project, &["--server", "embedded"], None);
+    // The state in a file under `.inngest/`, as the guide shows: the server writing it must not
+    // count as a change to rebuild for (each start syncs, which writes it).
+    let mut dev = Dev::start(
+        &project,
+        &["--server", "embedded", "--state", ".inngest/dev.sqlite"],
+        None,
+    );
     // The first build may compile every dependency (a cold CI cache).
     dev.wait_for(0, "shop-welcome-user", 1200);
     let server = dev.server();
@@ -267,6 +280,10 @@ fn the_dev_loop_serves_rebuilds_keeps_the_old_build_on_errors_and_cleans_up() {
     // The first start follows no change, and says how to skip a sleep.
     let ready = dev.wait_for(0, "serving shop: ready", 60);
     assert!(ready.contains("ms after start"), "{ready}");
+    assert!(project.join(".inngest/dev.sqlite").is_file());
+    dev.settle();
+    let builds = dev.output().matches("built in ").count();
+    assert_eq!(builds, 1, "one build at the start:\n{}", dev.output());
     dev.wait_for(0, "/dev/time/advance", 5);
     assert!(
         !dev.output().contains("after the change"),

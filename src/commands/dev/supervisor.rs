@@ -154,6 +154,7 @@ impl Dev {
             &project.dir,
             &project.workspace_root,
             &project.target_dir,
+            self.options.state.as_deref(),
             self.options.debounce,
         );
         let mut watcher = match watcher {

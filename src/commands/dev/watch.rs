@@ -1,6 +1,8 @@
 //! Watching the project: `src/`, `templates/`, `.inngest/`, `Cargo.toml`, `Cargo.lock` and
-//! `build.rs`, debounced, ignoring the target directory, hidden and backup files and whatever
-//! `.gitignore` ignores.
+//! `build.rs`, debounced, ignoring the target directory, hidden and backup files, the dev
+//! server's state file and SQLite's files beside any database (`-wal`, `-shm`, `-journal`),
+//! and whatever `.gitignore` ignores. Only those folders are walked and watched, not the
+//! whole package (its `target/`, `node_modules/` or `.git/`).
 //!
 //! A file counts as changed only when its content did: cargo and rustc read every source while
 //! building, and cargo rewrites `Cargo.lock`, which file systems report as events too.
@@ -44,6 +46,9 @@ struct Filter {
     workspace: PathBuf,
     target: PathBuf,
     ignores: Vec<Gitignore>,
+    /// The dev server's state file, when it has one (absolute): the server writes it all the
+    /// time, and a rebuild for each write would restart the app, which syncs, which writes.
+    state: Option<PathBuf>,
     /// The content hash of every relevant file, as last seen (`None`: absent).
     contents: HashMap<PathBuf, Option<u64>>,
 }
@@ -56,14 +61,26 @@ fn content_hash(path: &Path) -> Option<u64> {
 }
 
 impl Filter {
-    /// Records every relevant file's content as the starting point.
-    fn scan(&mut self) {
-        let mut stack = vec![self.package.clone()];
-        let extra = [
+    /// The folders of the package whose files count (walked and watched recursively).
+    fn folders(&self) -> [PathBuf; 3] {
+        ["src", "templates", ".inngest"].map(|d| self.package.join(d))
+    }
+
+    /// The single files that count.
+    fn files(&self) -> Vec<PathBuf> {
+        vec![
+            self.package.join("Cargo.toml"),
+            self.package.join("build.rs"),
+            self.package.join("Cargo.lock"),
             self.workspace.join("Cargo.toml"),
             self.workspace.join("Cargo.lock"),
-        ];
-        let mut files: Vec<PathBuf> = extra.into_iter().filter(|p| p.is_file()).collect();
+        ]
+    }
+
+    /// Records every relevant file's content as the starting point.
+    fn scan(&mut self) {
+        let mut stack: Vec<PathBuf> = self.folders().into_iter().filter(|d| d.is_dir()).collect();
+        let mut files: Vec<PathBuf> = self.files().into_iter().filter(|p| p.is_file()).collect();
         while let Some(dir) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
@@ -108,6 +125,15 @@ impl Filter {
         if name.starts_with('.') && name != ".inngest" || name.ends_with('~') {
             return false;
         }
+        if ["-wal", "-shm", "-journal"]
+            .iter()
+            .any(|sidecar| name.ends_with(sidecar))
+        {
+            return false;
+        }
+        if self.state.as_deref().is_some_and(|state| path == state) {
+            return false;
+        }
         let in_package = |rel: &str| path.starts_with(self.package.join(rel));
         let wanted = in_package("src")
             || in_package("templates")
@@ -135,14 +161,16 @@ fn gitignore(dir: &Path) -> Option<Gitignore> {
     b.build().ok()
 }
 
-/// Starts watching.
+/// Starts watching. `state` is the dev server's state file, if any (relative to the current
+/// directory or absolute).
 pub fn watch(
     package: &Path,
     workspace: &Path,
     target: &Path,
+    state: Option<&Path>,
     debounce: Duration,
 ) -> Result<Watcher, WatchError> {
-    let filter = Filter {
+    let mut filter = Filter {
         package: package.to_path_buf(),
         workspace: workspace.to_path_buf(),
         target: target.to_path_buf(),
@@ -150,10 +178,11 @@ pub fn watch(
             .into_iter()
             .flatten()
             .collect(),
+        state: state.and_then(|s| std::path::absolute(s).ok()),
         contents: HashMap::new(),
     };
-    let mut filter = filter;
     filter.scan();
+    let folders = filter.folders();
     let (tx, rx) = mpsc::channel(64);
     let mut debouncer = new_debouncer(debounce, move |result: DebounceEventResult| {
         if let Ok(events) = result {
@@ -171,11 +200,20 @@ pub fn watch(
     })
     .map_err(WatchError::Start)?;
     let w = debouncer.watcher();
-    w.watch(package, RecursiveMode::Recursive)
+    // The package's own folder for its files (Cargo.toml, build.rs, …), then each folder that
+    // counts, whole.
+    w.watch(package, RecursiveMode::NonRecursive)
         .map_err(|source| WatchError::Path {
             path: package.to_path_buf(),
             source,
         })?;
+    for folder in folders.iter().filter(|d| d.is_dir()) {
+        w.watch(folder, RecursiveMode::Recursive)
+            .map_err(|source| WatchError::Path {
+                path: folder.clone(),
+                source,
+            })?;
+    }
     if package != workspace {
         // A workspace member: the root's manifest and lock file sit outside the package.
         for f in ["Cargo.toml", "Cargo.lock"] {
@@ -207,6 +245,10 @@ mod tests {
             ("src/generated/schema.rs", "// made by a tool\n"),
             ("target/debug/build.log", "\n"),
             ("README.md", "hi\n"),
+            (".inngest/dev.sqlite", "state\n"),
+            (".inngest/dev.sqlite-wal", "wal\n"),
+            (".inngest/templates/workflow.rs.tera", "// a template\n"),
+            ("node_modules/dep/index.js", "\n"),
         ] {
             let p = root.join(f);
             std::fs::create_dir_all(p.parent().expect("a parent")).expect("mkdir");
@@ -217,9 +259,30 @@ mod tests {
             workspace: root.to_path_buf(),
             target: root.join("target"),
             ignores: gitignore(root).into_iter().collect(),
+            state: Some(root.join(".inngest/dev.sqlite")),
             contents: HashMap::new(),
         };
         filter.scan();
+        let mut scanned: Vec<String> = filter
+            .contents
+            .keys()
+            .map(|p| {
+                p.strip_prefix(root)
+                    .expect("below root")
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        scanned.sort();
+        assert_eq!(
+            scanned,
+            [
+                ".inngest/templates/workflow.rs.tera",
+                "Cargo.toml",
+                "src/main.rs"
+            ],
+            "only the folders and files that count are read"
+        );
         let main = root.join("src/main.rs");
         assert!(!filter.changed(&main), "read but not changed");
         std::fs::write(&main, "fn main() { println!(); }\n").expect("write");
@@ -230,6 +293,10 @@ mod tests {
             "target/debug/build.log",
             "README.md",
             ".gitignore",
+            ".inngest/dev.sqlite",
+            ".inngest/dev.sqlite-wal",
+            ".inngest/dev.sqlite-shm",
+            "node_modules/dep/index.js",
         ] {
             let p = root.join(ignored);
             std::fs::write(&p, "changed\n").expect("write");

@@ -29,6 +29,14 @@ pub enum StoreError {
     /// A value does not convert to or from the JSON the database holds.
     #[error("the state database holds a value that does not convert to or from JSON")]
     Decode(#[from] serde_json::Error),
+    /// The folder the state file goes in could not be made.
+    #[error("cannot create the folder {} for the state file", .path.display())]
+    Folder {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Which runs [`Store::find_runs`] selects.
@@ -87,10 +95,18 @@ const REMEMBER_RECEIVED: &str = "INSERT OR REPLACE INTO received (id, at_ms) VAL
 const FORGET_RECEIVED: &str = "DELETE FROM received WHERE at_ms < ?1";
 
 impl Store {
-    /// Opens (creating if needed) the database at `path`, or an in-memory one.
+    /// Opens (creating if needed, with its folder) the database at `path`, or an in-memory one.
     pub fn open(path: Option<&Path>) -> Result<Self, StoreError> {
         let conn = match path {
-            Some(p) => Connection::open(p)?,
+            Some(p) => {
+                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                        path: dir.to_path_buf(),
+                        source,
+                    })?;
+                }
+                Connection::open(p)?
+            }
             None => Connection::open_in_memory()?,
         };
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")?;
@@ -557,6 +573,25 @@ mod tests {
     /// A state file's commits reach the database file through the checkpoint thread, not
     /// through a commit of the engine (whose own checkpoints start only past a WAL of
     /// `BACKSTOP_PAGES`, far more than this test writes).
+    /// A state file in a folder that does not exist yet (`--state .inngest/dev.sqlite` in a new
+    /// project): the folder is made; one that cannot be made is said plainly.
+    #[test]
+    fn a_state_files_folder_is_made() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let path = dir.path().join(".inngest/nested/dev.sqlite");
+        drop(Store::open(Some(&path)).expect("opens, its folders made"));
+        assert!(path.is_file());
+        let blocker = dir.path().join("a-file");
+        std::fs::write(&blocker, "").expect("write");
+        let err = Store::open(Some(&blocker.join("dev.sqlite")))
+            .err()
+            .expect("a file where the folder should be");
+        assert!(
+            err.to_string().starts_with("cannot create the folder"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn a_state_file_is_checkpointed_by_its_own_thread() {
         let dir = tempfile::tempdir().expect("a folder");
