@@ -5,7 +5,7 @@
 //! one gets the new entry at its end; a dependency already present is left alone, except that
 //! a source named on the command line replaces its source keys (its other keys stay).
 
-use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
+use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, TableLike, Value};
 
 /// Where a dependency comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +120,71 @@ pub enum Added {
     Present(&'static str, String),
     /// Already there from another source, which was replaced. Holds the old entry.
     Replaced(&'static str, String),
+    /// Already there without features the generated code needs, which were added (as
+    /// `cargo add` merges them). Holds the features added.
+    Featured(&'static str, Vec<&'static str>),
+}
+
+/// The key of `name`'s entry in a dependency table: `name` itself, or a key that renames it
+/// (`rt = { package = "name" }`), so a renamed dependency is not added a second time.
+fn entry_key(table: &dyn TableLike, name: &str) -> Option<String> {
+    if table.get(name).is_some_and(|e| !e.is_none()) {
+        return Some(name.to_string());
+    }
+    table
+        .iter()
+        .find(|(_, e)| e.get("package").and_then(Item::as_str) == Some(name))
+        .map(|(k, _)| k.to_string())
+}
+
+/// Enables `features` on an existing entry, keeping what it has: `"1"` becomes
+/// `{ version = "1", features = [...] }`, a table gets its `features` array extended. Returns
+/// the features that were missing.
+fn add_features(entry: &mut Item, features: &[&'static str]) -> Vec<&'static str> {
+    let present: Vec<String> = entry
+        .get("features")
+        .and_then(Item::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let missing: Vec<&'static str> = features
+        .iter()
+        .copied()
+        .filter(|f| !present.iter().any(|p| p == f))
+        .collect();
+    if missing.is_empty() {
+        return missing;
+    }
+    if let Some(Value::String(version)) = entry.as_value() {
+        let decor = version.decor().clone();
+        let mut t = InlineTable::new();
+        t.insert("version", version.value().as_str().into());
+        *entry = Item::Value(Value::InlineTable(t));
+        if let Some(value) = entry.as_value_mut() {
+            *value.decor_mut() = decor;
+        }
+    }
+    let Some(t) = entry.as_table_like_mut() else {
+        return Vec::new();
+    };
+    match t.get_mut("features").and_then(Item::as_array_mut) {
+        Some(array) => {
+            for f in &missing {
+                array.push(*f);
+            }
+        }
+        None => {
+            t.insert(
+                "features",
+                Item::Value(Value::Array(features_array(&missing))),
+            );
+        }
+    }
+    missing
 }
 
 fn is_sorted(table: &Table) -> bool {
@@ -190,16 +255,21 @@ fn add_to_table(
     }
     let mut out = Vec::new();
     for (dep, inherit) in deps.iter().zip(inherited) {
-        let existing = item
-            .as_table_like_mut()
-            .and_then(|t| t.get_mut(dep.name))
-            .filter(|e| !e.is_none());
+        let key = item.as_table_like().and_then(|t| entry_key(t, dep.name));
+        let existing = key
+            .as_deref()
+            .and_then(|k| item.as_table_like_mut().and_then(|t| t.get_mut(k)));
         if let Some(existing) = existing {
             let written = existing.to_string().trim().to_string();
-            if dep.replace_source && !has_source(existing, &dep.source) {
+            let replaced = dep.replace_source && !has_source(existing, &dep.source);
+            if replaced {
                 set_source(existing, &dep.source);
-                out.push(Added::Replaced(dep.name, written));
-            } else {
+                out.push(Added::Replaced(dep.name, written.clone()));
+            }
+            let featured = add_features(existing, &dep.features);
+            if !featured.is_empty() {
+                out.push(Added::Featured(dep.name, featured));
+            } else if !replaced {
                 out.push(Added::Present(dep.name, written));
             }
             continue;
@@ -459,6 +529,56 @@ mod tests {
             out,
             "[dependencies]\nzip = \"2\"\naxum = { version = \"0.7\" }\ngarde = \"0.23\"\n"
         );
+    }
+
+    /// An existing entry without a feature the generated code needs gets it added (the code
+    /// would not compile without it), its version and other keys kept, as `cargo add` does.
+    #[test]
+    fn missing_features_are_added_to_present_entries() {
+        let mut doc: DocumentMut = "[dependencies]\nserde = \"1\" # data\ntokio = { version = \"1\", features = [\"rt\"] }\n\n[dependencies.garde]\nversion = \"0.23\"\n"
+            .parse()
+            .expect("toml");
+        let added = add_dependencies(
+            &mut doc,
+            None,
+            &[
+                Dependency::new("serde", "1", &["derive"]),
+                Dependency::new("tokio", "1", &["macros", "rt"]),
+                Dependency::new("garde", "0.23", &["derive"]),
+            ],
+        );
+        assert_eq!(
+            doc.to_string(),
+            "[dependencies]\nserde = { version = \"1\", features = [\"derive\"] } # data\ntokio = { version = \"1\", features = [\"rt\", \"macros\"] }\n\n[dependencies.garde]\nversion = \"0.23\"\nfeatures = [\"derive\"]\n"
+        );
+        assert_eq!(
+            added,
+            [
+                Added::Featured("serde", vec!["derive"]),
+                Added::Featured("tokio", vec!["macros"]),
+                Added::Featured("garde", vec!["derive"]),
+            ]
+        );
+        let once = doc.to_string();
+        add_dependencies(
+            &mut doc,
+            None,
+            &[Dependency::new("serde", "1", &["derive"])],
+        );
+        assert_eq!(doc.to_string(), once, "a second run changes nothing");
+    }
+
+    /// A dependency the user renamed (`rt = { package = "inngest-runtime" }`) is found under
+    /// its new name: adding it again would make cargo refuse the manifest.
+    #[test]
+    fn a_renamed_dependency_is_not_added_twice() {
+        let text = "[dependencies]\nrt = { package = \"inngest-runtime\", path = \"../rt\" }\n";
+        let out = add(
+            text,
+            None,
+            &[Dependency::new("inngest-runtime", "0.1", &[])],
+        );
+        assert_eq!(out, text);
     }
 
     #[test]

@@ -204,6 +204,32 @@ fn generated_code_compiles_without_warnings() {
             "user/user.created",
         ],
     ));
+    // On an event the user wrote by hand, with no `id` field: the workflow must not read one.
+    std::fs::write(
+        project.join("src/events/order_shipped.rs"),
+        "use inngest_runtime::Event;\nuse serde::{Deserialize, Serialize};\n\n\
+         #[derive(Debug, Clone, Serialize, Deserialize, garde::Validate)]\n\
+         pub struct OrderShipped {\n    #[garde(range(min = 1))]\n    pub parcels: u32,\n}\n\n\
+         impl Event for OrderShipped {\n    const NAME: &'static str = \"shop/order.shipped\";\n}\n",
+    )
+    .expect("write");
+    let events_mod = project.join("src/events/mod.rs");
+    let text = std::fs::read_to_string(&events_mod).expect("events/mod.rs");
+    std::fs::write(
+        &events_mod,
+        format!("{text}mod order_shipped;\npub use order_shipped::OrderShipped;\n"),
+    )
+    .expect("write");
+    ok(&cargo_inngest(
+        &project,
+        &[
+            "make",
+            "workflow",
+            "Deliver",
+            "--event",
+            "shop/order.shipped",
+        ],
+    ));
     assert_checks_without_warnings(&project);
     // The tests `make workflow` wrote pass as generated, on the in-process test engine; the
     // one on the user's own event is ignored until it builds that event.
@@ -372,6 +398,34 @@ fn a_named_runtime_source_replaces_the_old_one() {
         &["no Cargo.toml there"],
     );
     refused(&shop, &["configure", "--rev", "abc"], &["--runtime-git"]);
+    // Sources cargo could not read are refused before anything is written.
+    refused(
+        &shop,
+        &["configure", "--runtime-version", "nope"],
+        &["--runtime-version \"nope\" is not a version requirement"],
+    );
+    refused(
+        &shop,
+        &["configure", "--runtime-git", "not a url"],
+        &["--runtime-git \"not a url\" is not a URL"],
+    );
+    // A runtime without the test engine beside it (a copy of the crate alone).
+    let lone = s.path().join("vendor/inngest-runtime");
+    std::fs::create_dir_all(&lone).expect("mkdir");
+    std::fs::write(
+        lone.join("Cargo.toml"),
+        "[package]\nname = \"inngest-runtime\"\nversion = \"0.1.0\"\n",
+    )
+    .expect("write");
+    refused(
+        &shop,
+        &[
+            "configure",
+            "--runtime-path",
+            lone.to_str().expect("a UTF-8 path"),
+        ],
+        &["the test engine (inngest-devserver) is expected beside it"],
+    );
     refused(
         &shop,
         &[

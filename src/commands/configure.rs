@@ -110,6 +110,29 @@ fn runtime_choice(args: &Args, project: &Project) -> anyhow::Result<Choice> {
                 p.display()
             );
         }
+        // The generated tests run on the test engine, taken from beside the runtime.
+        let engine = p.parent().map(|d| d.join("inngest-devserver"));
+        if !engine
+            .as_ref()
+            .is_some_and(|e| e.join("Cargo.toml").is_file())
+        {
+            anyhow::bail!(
+                "--runtime-path {}: the test engine (inngest-devserver) is expected beside it, at {}; \
+                 point at the runtime of a full cargo-inngest checkout",
+                p.display(),
+                engine.unwrap_or_default().display()
+            );
+        }
+    }
+    if let Some(v) = &requested.version {
+        if let Err(e) = cargo_metadata::semver::VersionReq::parse(v) {
+            anyhow::bail!("--runtime-version {v:?} is not a version requirement cargo reads: {e}");
+        }
+    }
+    if let Some(url) = &requested.git {
+        if let Err(e) = reqwest::Url::parse(url) {
+            anyhow::bail!("--runtime-git {url:?} is not a URL cargo can fetch: {e}");
+        }
     }
     let checkout = runtime_source::built_from_checkout();
     Ok(runtime_source::choose(
@@ -322,6 +345,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     "  changed dependency {n} from `{old}` to {} ({})",
                     runtime.source, runtime.why
                 ),
+                Added::Featured(n, features) => println!(
+                    "  added feature{} {} to dependency {n}",
+                    if features.len() == 1 { "" } else { "s" },
+                    features.join(", ")
+                ),
                 Added::Present(..) => {}
             }
         }
@@ -330,6 +358,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 Added::New(n) => println!("  added dev-dependency {n} (for the workflow tests)"),
                 Added::Inherited(n) => println!("  added dev-dependency {n} (workspace = true)"),
                 Added::Replaced(n, old) => println!("  changed dev-dependency {n} from `{old}`"),
+                Added::Featured(n, features) => println!(
+                    "  added feature{} {} to dev-dependency {n}",
+                    if features.len() == 1 { "" } else { "s" },
+                    features.join(", ")
+                ),
                 Added::Present(..) => {}
             }
         }
