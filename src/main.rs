@@ -53,6 +53,16 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Gives SIGPIPE its default action back (Rust ignores it, so writes to a closed pipe fail and
+/// `println!` panics).
+fn restore_default_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: called once, before any other thread exists, with the default handler (no Rust
+    // code runs in a signal handler).
+    // Failing leaves Rust's default (ignored), which is only less tidy.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 fn run() -> anyhow::Result<()> {
     // `cargo inngest …` runs `cargo-inngest inngest …`: drop the subcommand name.
     let args = std::env::args()
@@ -60,6 +70,12 @@ fn run() -> anyhow::Result<()> {
         .filter(|(i, a)| !(*i == 1 && a == "inngest"))
         .map(|(_, a)| a);
     let cli = Cli::parse_from(args);
+    if !matches!(cli.command, Command::Dev(_) | Command::DevServer(_)) {
+        // A command whose output goes to a pipe closed early (`cargo inngest runs | head -1`)
+        // ends quietly, as Unix tools do, instead of panicking at its next `println!`. Not for
+        // the long-running ones: they must stop their children and server on the way out.
+        restore_default_sigpipe();
+    }
     match cli.command {
         Command::Configure(args) => commands::configure::run(args),
         Command::Make(what) => commands::make::run(what),

@@ -19,12 +19,14 @@ pub fn declares_mod(text: &str, name: &str) -> bool {
 }
 
 /// Adds `<prefix>mod <name>;` lines that are missing, after the file's other `mod` lines, or
-/// after its inner doc comments and attributes.
+/// after its header: comments (`//`, `//!`, `/* */`, `/*! */`) and inner attributes (`#![…]`,
+/// over several lines too). The file's line endings (`\n` or `\r\n`) are kept.
 pub fn add_mods(text: &str, names: &[&str], prefix: &str) -> String {
     let missing: Vec<&&str> = names.iter().filter(|n| !declares_mod(text, n)).collect();
     if missing.is_empty() {
         return text.to_string();
     }
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let lines: Vec<&str> = text.lines().collect();
     let last_mod = lines.iter().rposition(|l| {
         let t = l.trim_start();
@@ -33,13 +35,7 @@ pub fn add_mods(text: &str, names: &[&str], prefix: &str) -> String {
     });
     let insert_at = match last_mod {
         Some(i) => i + 1,
-        None => lines
-            .iter()
-            .position(|l| {
-                let t = l.trim_start();
-                !(t.starts_with("//!") || t.starts_with("#![") || t.is_empty())
-            })
-            .unwrap_or(lines.len()),
+        None => header_end(&lines),
     };
     let mut out: Vec<String> = lines[..insert_at].iter().map(|s| s.to_string()).collect();
     let needs_blank_before =
@@ -54,11 +50,52 @@ pub fn add_mods(text: &str, names: &[&str], prefix: &str) -> String {
         out.push(String::new());
     }
     out.extend(lines[insert_at..].iter().map(|s| s.to_string()));
-    let mut joined = out.join("\n");
+    let mut joined = out.join(newline);
     if text.ends_with('\n') || text.is_empty() {
-        joined.push('\n');
+        joined.push_str(newline);
     }
     joined
+}
+
+/// The index of the first line after a file's header: blank lines, comments of every kind and
+/// inner attributes, which must all come before the first item.
+fn header_end(lines: &[&str]) -> usize {
+    let mut in_comment = false;
+    // Open brackets of an inner attribute that goes on over several lines.
+    let mut open_brackets: i64 = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        if open_brackets > 0 {
+            open_brackets += brackets(t);
+            continue;
+        }
+        if in_comment {
+            in_comment = !t.contains("*/");
+            continue;
+        }
+        if t.is_empty() || t.starts_with("//") {
+            continue;
+        }
+        if let Some(rest) = t.strip_prefix("/*") {
+            in_comment = !rest.contains("*/");
+            continue;
+        }
+        if t.starts_with("#![") {
+            open_brackets = brackets(t);
+            continue;
+        }
+        return i;
+    }
+    lines.len()
+}
+
+/// `[` minus `]` on a line (an attribute's strings with brackets in them are rare enough).
+fn brackets(line: &str) -> i64 {
+    line.chars().fold(0, |n, c| match c {
+        '[' => n + 1,
+        ']' => n - 1,
+        _ => n,
+    })
 }
 
 /// Adds `pub mod <module>;` and `pub use <module>::<ty>;` to a module file, if missing.
@@ -121,6 +158,22 @@ mod tests {
             "//! Lib.\n#![forbid(unsafe_code)]\n\npub mod inngest;\n\npub fn f() {}\n"
         );
         assert_eq!(add_mods("", &["a"], ""), "mod a;\n");
+        // A licence line before the docs, an attribute over several lines, a block comment.
+        let spdx = "// SPDX-License-Identifier: MIT\n//! Lib.\n#![cfg_attr(\n    docsrs,\n    feature(doc_cfg)\n)]\n/*! More. */\n\npub fn f() {}\n";
+        assert_eq!(
+            add_mods(spdx, &["inngest"], "pub "),
+            "// SPDX-License-Identifier: MIT\n//! Lib.\n#![cfg_attr(\n    docsrs,\n    feature(doc_cfg)\n)]\n/*! More. */\n\npub mod inngest;\n\npub fn f() {}\n"
+        );
+        let block = "/*!\n * Lib.\n */\nuse std::fmt;\n";
+        assert_eq!(
+            add_mods(block, &["inngest"], ""),
+            "/*!\n * Lib.\n */\n\nmod inngest;\n\nuse std::fmt;\n"
+        );
+        // Windows line endings stay.
+        assert_eq!(
+            add_mods("//! App.\r\n\r\nfn main() {}\r\n", &["inngest"], ""),
+            "//! App.\r\n\r\nmod inngest;\r\n\r\nfn main() {}\r\n"
+        );
         assert_eq!(add_mods(main, &["db"], ""), main);
         assert!(declares_mod("pub(crate) mod inngest;", "inngest"));
     }

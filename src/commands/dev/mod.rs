@@ -76,8 +76,8 @@ pub struct Args {
     /// An event (JSON) to send once the app first serves, e.g. '{"name":"shop/hello.requested","data":{"id":"Ada"}}'.
     #[arg(long, value_name = "JSON")]
     send: Vec<String>,
-    /// How long the official dev server gets to start and answer, in seconds.
-    #[arg(long, default_value_t = 10)]
+    /// How long the official dev server gets to start and answer, in seconds (1 to 3600).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     official_timeout: u64,
     /// Milliseconds of quiet after a change before rebuilding (50 to 200).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(50..=200))]

@@ -246,7 +246,8 @@ async fn official(settings: &Settings, console: &Console) -> Result<Server, Offi
     let mut job = Job::start(cmd, console, Source::Server).map_err(OfficialError::Spawn)?;
     let url = format!("http://127.0.0.1:{port}");
     let http = super::http_client();
-    let deadline = Instant::now() + settings.official_timeout;
+    // Checked: the option is bounded, but a deadline past what `Instant` holds is none at all.
+    let deadline = Instant::now().checked_add(settings.official_timeout);
     loop {
         if let Some(status) = job.try_exited() {
             // Let the output readers catch up with what it printed before exiting.
@@ -269,7 +270,7 @@ async fn official(settings: &Settings, console: &Console) -> Result<Server, Offi
                 syncer: AppSyncer::new(),
             });
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             let last = job.last_lines();
             job.stop(Duration::from_secs(2)).await;
             return Err(OfficialError::NoAnswer {
