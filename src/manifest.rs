@@ -140,17 +140,30 @@ fn entry_key(table: &dyn TableLike, name: &str) -> Option<String> {
 /// Enables `features` on an existing entry, keeping what it has: `"1"` becomes
 /// `{ version = "1", features = [...] }`, a table gets its `features` array extended. Returns
 /// the features that were missing.
-fn add_features(entry: &mut Item, features: &[&'static str]) -> Vec<&'static str> {
-    let present: Vec<String> = entry
-        .get("features")
-        .and_then(Item::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+///
+/// An entry that inherits from the workspace (`workspace = true`) has the features the
+/// workspace gives it too (`inherited`).
+fn add_features(
+    entry: &mut Item,
+    features: &[&'static str],
+    inherited: Option<&Item>,
+) -> Vec<&'static str> {
+    let listed = |item: &Item| -> Vec<String> {
+        item.get("features")
+            .and_then(Item::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut present = listed(entry);
+    let inherits = entry.get("workspace").and_then(Item::as_bool) == Some(true);
+    if let Some(from_workspace) = inherited.filter(|_| inherits) {
+        present.extend(listed(from_workspace));
+    }
     let missing: Vec<&'static str> = features
         .iter()
         .copied()
@@ -194,6 +207,16 @@ fn is_sorted(table: &Table) -> bool {
 
 fn features_array(features: &[&str]) -> Array {
     features.iter().copied().collect()
+}
+
+/// A manifest's `[workspace.dependencies]`, if it has one.
+fn workspace_dependencies(doc: &DocumentMut) -> Option<&Item> {
+    doc.get("workspace").and_then(|w| w.get("dependencies"))
+}
+
+/// `name`'s entry in a `[workspace.dependencies]` table.
+fn workspace_entry<'a>(deps: Option<&'a Item>, name: &str) -> Option<&'a Item> {
+    deps.and_then(|d| d.get(name))
 }
 
 /// Whether the workspace manifest declares `name` in `[workspace.dependencies]`.
@@ -246,6 +269,12 @@ fn add_to_table(
             }
         })
         .collect();
+    // The package's own `[workspace.dependencies]`, read before the table is borrowed to edit.
+    let own_workspace_deps: Option<Item> = if own_workspace {
+        workspace_dependencies(doc).cloned()
+    } else {
+        None
+    };
     let item = doc
         .as_table_mut()
         .entry(table)
@@ -266,7 +295,12 @@ fn add_to_table(
                 set_source(existing, &dep.source);
                 out.push(Added::Replaced(dep.name, written.clone()));
             }
-            let featured = add_features(existing, &dep.features);
+            let from_workspace = if own_workspace {
+                workspace_entry(own_workspace_deps.as_ref(), dep.name)
+            } else {
+                workspace_entry(workspace.and_then(workspace_dependencies), dep.name)
+            };
+            let featured = add_features(existing, &dep.features, from_workspace);
             if !featured.is_empty() {
                 out.push(Added::Featured(dep.name, featured));
             } else if !replaced {
@@ -566,6 +600,22 @@ mod tests {
             &[Dependency::new("serde", "1", &["derive"])],
         );
         assert_eq!(doc.to_string(), once, "a second run changes nothing");
+    }
+
+    /// An entry inheriting from the workspace has the workspace's features: nothing is added
+    /// when the workspace gives the one needed.
+    #[test]
+    fn an_inherited_entry_counts_the_workspaces_features() {
+        let member = "[dependencies]\nserde.workspace = true\n";
+        let with =
+            "[workspace.dependencies]\nserde = { version = \"1\", features = [\"derive\"] }\n";
+        let serde = [Dependency::new("serde", "1", &["derive"])];
+        assert_eq!(add(member, Some(with), &serde), member);
+        let without = "[workspace.dependencies]\nserde = \"1\"\n";
+        assert_eq!(
+            add(member, Some(without), &serde),
+            "[dependencies]\nserde.workspace = true\nserde.features = [\"derive\"]\n"
+        );
     }
 
     /// A dependency the user renamed (`rt = { package = "inngest-runtime" }`) is found under
