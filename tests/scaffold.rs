@@ -453,6 +453,18 @@ fn refused(dir: &Path, args: &[&str], needles: &[&str]) {
 fn bad_input_is_refused_and_changes_nothing() {
     let s = Scratch::new();
 
+    // A package on edition 2015 (no `edition` key): the generated code would not compile.
+    s.write(
+        "old/Cargo.toml",
+        "[package]\nname = \"old\"\nversion = \"0.1.0\"\n",
+    );
+    s.write("old/src/main.rs", "fn main() {}\n");
+    refused(
+        &s.path().join("old"),
+        &["configure"],
+        &["is on edition 2015", "needs edition 2021 or later"],
+    );
+
     // An unparsable Cargo.toml.
     s.write("broken/Cargo.toml", "[package\nname = \"broken\"\n");
     s.write("broken/src/main.rs", "fn main() {}\n");

@@ -174,6 +174,26 @@ async fn send_runs_run_and_invoke_against_a_dev_server() {
     assert_eq!(run["function_id"], "probe-app-child-fn");
     assert_eq!(run["output"], serde_json::json!({ "doubled": 40 }), "{run}");
 
+    // `INNGEST_DEV=0` is cloud mode, as the runtime reads it: with an event key, `send` goes
+    // to the event API the environment names (here the dev server, which takes any key), not
+    // to a local dev server at the default address.
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-inngest"))
+        .args(["inngest", "send", "app/cloud", "--json"])
+        .env_remove("INNGEST_BASE_URL")
+        .env("INNGEST_DEV", "0")
+        .env("INNGEST_EVENT_KEY", "test-key")
+        .env("INNGEST_EVENT_API_BASE_URL", &base)
+        .output()
+        .expect("the binary runs");
+    let sent: Value = serde_json::from_str(ok_stdout(&out).trim()).expect("JSON");
+    let cloud_id = sent["ids"][0].as_str().expect("an id").to_string();
+    let event = get(&format!("{base}/v1/events?name=app/cloud")).await;
+    assert_eq!(
+        event.as_ref().map(|e| e["data"][0]["event"]["id"].clone()),
+        Some(Value::from(cloud_id.clone())),
+        "{event:?}"
+    );
+
     // Bad input: a clear error, a non-zero exit.
     for (args, says) in [
         (vec!["invoke", "no-such-fn"], "no function \"no-such-fn\""),

@@ -2,9 +2,10 @@
 //! writes the config module, the workflows and events modules with a sample of each and
 //! `.env.example`, wires the modules in, and says what to do next.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use toml_edit::DocumentMut;
 
 use crate::manifest::{Added, Dependency, GitRef, add_dependencies, add_dev_dependencies};
 use crate::plan::Plan;
@@ -95,6 +96,32 @@ fn relative(from: &std::path::Path, to: &std::path::Path) -> String {
         }
     }
     to.to_string_lossy().to_string()
+}
+
+/// Refuses a package on an edition before 2021 (no `edition` key is 2015): the generated code
+/// is written for 2021 and later (`async fn`, the 2021 prelude).
+fn check_edition(doc: &DocumentMut, root: &DocumentMut, manifest: &Path) -> anyhow::Result<()> {
+    let edition = doc.get("package").and_then(|p| p.get("edition"));
+    let inherited = edition
+        .and_then(|e| e.get("workspace"))
+        .and_then(|w| w.as_bool())
+        == Some(true);
+    let edition = if inherited {
+        root.get("workspace")
+            .and_then(|w| w.get("package"))
+            .and_then(|p| p.get("edition"))
+    } else {
+        edition
+    };
+    let edition = edition.and_then(|e| e.as_str()).unwrap_or("2015");
+    if matches!(edition, "2015" | "2018") {
+        anyhow::bail!(
+            "{} is on edition {edition}; the generated code needs edition 2021 or later: set \
+             `edition = \"2021\"` (or \"2024\") in [package]",
+            manifest.display()
+        );
+    }
+    Ok(())
 }
 
 /// The runtime dependency: where from, and why.
@@ -219,6 +246,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(p) => Some(project::read_manifest(p)?.1),
         None => None,
     };
+    check_edition(
+        &doc,
+        workspace_doc.as_ref().unwrap_or(&doc),
+        &project.manifest,
+    )?;
     let runtime = runtime_choice(&args, &project)?;
     let added = add_dependencies(
         &mut doc,

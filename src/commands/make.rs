@@ -144,7 +144,8 @@ fn workflow(args: WorkflowArgs) -> anyhow::Result<()> {
         Some(c) => {
             inngest_runtime::cron::CronSchedule::parse(c)
                 .with_context(|| format!("--cron {c:?} is not a valid schedule"))?;
-            c.clone()
+            // Trimmed as it was parsed: a trailing newline would end the doc line it goes in.
+            c.trim().to_string()
         }
         None => String::new(),
     };

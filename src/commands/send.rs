@@ -25,13 +25,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let data = data_object(&args.data)?;
     // A dev server named (flag or INNGEST_DEV) gets it; else the environment decides, as for
     // an app: INNGEST_EVENT_KEY and Inngest Cloud.
+    // `INNGEST_DEV=0` (or `false`) means cloud mode, as the runtime reads it.
+    let from_env = Config::from_env();
     let named_server = args.target.server.is_some()
-        || std::env::var("INNGEST_DEV").is_ok_and(|v| !v.is_empty())
-        || std::env::var("INNGEST_EVENT_KEY").is_err();
+        || from_env.mode == inngest_runtime::config::Mode::Dev
+        || from_env.event_key.is_none();
     let config = if named_server {
         Config::dev(args.target.base())
     } else {
-        Config::from_env()
+        from_env
     };
     let client = inngest_runtime::Inngest::with_config("cargo-inngest", config);
     let payload = EventPayload::new(args.name.clone(), Value::Object(data));

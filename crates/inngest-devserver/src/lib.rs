@@ -523,9 +523,23 @@ mod tests {
             "event 1 of the batch is not valid: the event has no name"
         );
 
-        let store = store::Store::open(Some(std::path::Path::new("/nonexistent/dir/state.db")))
+        // A file where the state file's folder should be: neither the folder nor the database
+        // can be made (a missing folder is made, so it is no failure).
+        let dir = tempfile::tempdir().expect("a folder");
+        let blocker = dir.path().join("a-file");
+        std::fs::write(
+            &blocker,
+            "this is not a SQLite database, and it is long enough to tell",
+        )
+        .expect("write");
+        let store = store::Store::open(Some(&blocker.join("state.db")))
             .err()
-            .expect("no such directory");
+            .expect("no folder can be made there");
+        assert_no_level_repeats_its_source(&store);
+        // A database file that cannot be opened as one.
+        let store = store::Store::open(Some(&blocker))
+            .err()
+            .expect("not a database");
         assert_no_level_repeats_its_source(&store);
         let bind = DevServerError::Bind {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1),
