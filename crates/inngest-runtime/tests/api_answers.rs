@@ -10,6 +10,8 @@ use inngest_runtime::error::SendError;
 use inngest_runtime::{Event, Inngest};
 use serde::{Deserialize, Serialize};
 
+mod support;
+
 #[derive(Debug, Serialize, Deserialize, garde::Validate)]
 struct Pinged {}
 impl Event for Pinged {
@@ -25,13 +27,8 @@ async fn an_endless_answer_from_the_event_api_is_cut_off_at_the_cap() {
         axum::body::Body::from_stream(stream)
     };
     let router = axum::Router::new().route("/e/{key}", axum::routing::post(endless));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
-    let url = format!("http://{}", listener.local_addr().expect("bound"));
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serving");
-    });
+    let (addr, task) = support::serve(router).await;
+    let url = format!("http://{addr}");
 
     let client = Inngest::with_config("answers-test", Config::dev(url));
     let sent = tokio::time::timeout(Duration::from_secs(20), client.send(Pinged {}))

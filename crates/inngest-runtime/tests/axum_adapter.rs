@@ -1,7 +1,6 @@
 //! The axum adapter over real TCP: how it reads a request's body (limit, time, malformed
 //! framing) and which path it hands the handler when mounted under `Router::nest`.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use inngest_runtime::config::Config;
@@ -9,8 +8,11 @@ use inngest_runtime::serve::{self, ServeHandler};
 use inngest_runtime::{App, Context, Event, Inngest, Workflow, WorkflowError, WorkflowOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use support::{register_api, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
+
+mod support;
 
 #[derive(Debug, Serialize, Deserialize, garde::Validate)]
 struct Pinged {}
@@ -37,16 +39,6 @@ fn handler(vars: Vec<(&str, String)>) -> ServeHandler {
         .build()
         .expect("a valid app");
     ServeHandler::new(app)
-}
-
-/// Serves `router` on a loopback listener bound here; the task is aborted by the caller.
-async fn serve(router: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let addr = listener.local_addr().expect("bound").to_string();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serving");
-    });
-    (addr, task)
 }
 
 /// Writes `head` (and nothing more) to the server, then reads its answer: status line, headers
@@ -139,26 +131,6 @@ async fn a_malformed_chunked_body_gets_400_and_an_oversized_one_413() {
         "{oversized}"
     );
     task.abort();
-}
-
-/// A stand-in for Inngest's `POST /fn/register` (the runtime cannot depend on the dev server,
-/// which depends on it) that records the URLs apps register.
-async fn register_api() -> (String, Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let urls = seen.clone();
-    let router = axum::Router::new().route(
-        "/fn/register",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let urls = urls.clone();
-            async move {
-                let url = body["url"].as_str().unwrap_or_default().to_string();
-                urls.lock().expect("not poisoned").push(url);
-                axum::Json(json!({ "ok": true, "modified": true }))
-            }
-        }),
-    );
-    let (addr, task) = serve(router).await;
-    (format!("http://{addr}"), seen, task)
 }
 
 /// `Router::nest` strips its prefix from the path the handler sees; the URL a sync registers

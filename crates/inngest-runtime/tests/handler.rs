@@ -17,6 +17,9 @@ use inngest_runtime::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use support::register_api;
+
+mod support;
 
 #[derive(Debug, Clone, Serialize, Deserialize, garde::Validate)]
 struct OrderPlaced {
@@ -154,15 +157,9 @@ impl EventApi {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
-        let url = format!("http://{}", listener.local_addr().expect("bound"));
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serving");
-        });
+        let (addr, task) = support::serve(router).await;
         Self {
-            url,
+            url: format!("http://{addr}"),
             received,
             task,
         }
@@ -715,31 +712,6 @@ async fn hostile_request_bodies_get_an_answer_never_a_panic() {
         );
         assert!(body["message"].is_string(), "{body}");
     }
-}
-
-/// A stand-in for Inngest's `POST /fn/register` that records the URLs apps register.
-async fn register_api() -> (String, Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let urls = seen.clone();
-    let router = axum::Router::new().route(
-        "/fn/register",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let urls = urls.clone();
-            async move {
-                let url = body["url"].as_str().unwrap_or_default().to_string();
-                urls.lock().expect("not poisoned").push(url);
-                axum::Json(json!({ "ok": true, "modified": true }))
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
-    let url = format!("http://{}", listener.local_addr().expect("bound"));
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serving");
-    });
-    (url, seen, task)
 }
 
 const SIGNING_KEY: &str = "signkey-test-12345678";
