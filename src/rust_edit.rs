@@ -111,6 +111,53 @@ pub fn add_export(text: &str, module: &str, ty: &str) -> String {
     out
 }
 
+/// `new` (a module file rendered again) with the `pub mod <m>;` / `pub use <m>::<T>;` pairs of
+/// `old` that it lacks: what `make` added survives `configure --force`.
+pub fn carry_exports(old: &str, new: &str) -> String {
+    let mut out = new.to_string();
+    for line in old.lines() {
+        let Some(module) = line
+            .trim()
+            .strip_prefix("pub mod ")
+            .and_then(|m| m.strip_suffix(';'))
+        else {
+            continue;
+        };
+        let prefix = format!("pub use {module}::");
+        let ty = old.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix(prefix.as_str())
+                .and_then(|t| t.strip_suffix(';'))
+        });
+        if let Some(ty) = ty {
+            out = add_export(&out, module, ty);
+        }
+    }
+    out
+}
+
+/// `new` (`src/inngest.rs` rendered again) with the workflows `old` registered: what `make`
+/// registered survives `configure --force`. A registration the new text has no marker for is
+/// left out, and returned.
+pub fn carry_registrations(old: &str, new: &str) -> (String, Vec<String>) {
+    let mut out = new.to_string();
+    let mut lost = Vec::new();
+    for line in old.lines() {
+        let Some(expr) = line
+            .trim()
+            .strip_prefix(".register(")
+            .and_then(|e| e.strip_suffix(')'))
+        else {
+            continue;
+        };
+        match register(&out, expr) {
+            Ok(text) => out = text,
+            Err(_) => lost.push(expr.to_string()),
+        }
+    }
+    (out, lost)
+}
+
 /// Why a workflow could not be registered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -176,6 +223,31 @@ mod tests {
         );
         assert_eq!(add_mods(main, &["db"], ""), main);
         assert!(declares_mod("pub(crate) mod inngest;", "inngest"));
+    }
+
+    #[test]
+    fn what_make_added_is_carried_into_a_regenerated_file() {
+        let fresh =
+            "//! Workflows.\n\npub mod hello_workflow;\npub use hello_workflow::HelloWorkflow;\n";
+        let old = format!(
+            "{fresh}\npub mod refund_workflow;\npub use refund_workflow::RefundWorkflow;\n"
+        );
+        assert_eq!(carry_exports(&old, fresh), old);
+        assert_eq!(carry_exports(fresh, fresh), fresh);
+
+        let config = |lines: &str| {
+            format!(
+                "    App::builder(client)\n{lines}        {REGISTER_MARKER}\n        .build()\n"
+            )
+        };
+        let hello = "        .register(crate::workflows::HelloWorkflow::default())\n";
+        let refund = "        .register(crate::workflows::RefundWorkflow::default())\n";
+        let (carried, lost) =
+            carry_registrations(&config(&format!("{hello}{refund}")), &config(hello));
+        assert_eq!(carried, config(&format!("{hello}{refund}")));
+        assert!(lost.is_empty());
+        let (_, lost) = carry_registrations(&config(refund), "no marker here\n");
+        assert_eq!(lost, ["crate::workflows::RefundWorkflow::default()"]);
     }
 
     #[test]

@@ -726,3 +726,53 @@ fn assert_rustfmt_clean(project: &Path) {
         String::from_utf8_lossy(&fmt.stdout)
     );
 }
+
+/// `configure --force` renders its files again, and keeps what `make` added to them; modules
+/// the user wrote get the sample's export added; a file-style module is refused.
+#[test]
+fn configure_force_keeps_what_make_added_and_user_modules_are_respected() {
+    let s = Scratch::new();
+    cargo_new(s.path(), "shop", false);
+    let shop = s.path().join("shop");
+    ok(&cargo_inngest(&shop, &["configure"]));
+    ok(&cargo_inngest(&shop, &["make", "workflow", "Refund"]));
+    let read = |p: &str| std::fs::read_to_string(shop.join(p)).expect("a file");
+    let before = (
+        read("src/inngest.rs"),
+        read("src/workflows/mod.rs"),
+        read("src/events/mod.rs"),
+    );
+    assert!(before.0.contains(".register(crate::workflows::RefundWorkflow::default())"));
+    let out = ok(&cargo_inngest(&shop, &["configure", "--force"]));
+    assert!(out.contains("Nothing to change"), "{out}");
+    assert_eq!(
+        (
+            read("src/inngest.rs"),
+            read("src/workflows/mod.rs"),
+            read("src/events/mod.rs"),
+        ),
+        before,
+        "--force dropped what make added"
+    );
+
+    // A project with its own events module: configure adds its sample to it.
+    cargo_new(s.path(), "own", false);
+    let own = s.path().join("own");
+    std::fs::create_dir_all(own.join("src/events")).expect("mkdir");
+    std::fs::write(own.join("src/events/mod.rs"), "//! Mine.\n").expect("write");
+    ok(&cargo_inngest(&own, &["configure"]));
+    assert_eq!(
+        std::fs::read_to_string(own.join("src/events/mod.rs")).expect("read"),
+        "//! Mine.\n\npub mod hello_requested;\npub use hello_requested::HelloRequested;\n"
+    );
+
+    // A file-style module where configure writes a folder one.
+    cargo_new(s.path(), "flat", false);
+    let flat = s.path().join("flat");
+    std::fs::write(flat.join("src/events.rs"), "// mine\n").expect("write");
+    refused(
+        &flat,
+        &["configure"],
+        &["src/events.rs exists", "move yours to src/events/mod.rs"],
+    );
+}

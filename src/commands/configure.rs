@@ -276,26 +276,74 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     // Generated files.
+    for module in ["events", "workflows"] {
+        let file = project.path(&format!("src/{module}.rs"));
+        if file.exists() {
+            anyhow::bail!(
+                "{} exists: configure writes the `{module}` module as src/{module}/ (a mod.rs and \
+                 a file each); move yours to src/{module}/mod.rs first, and configure adds to it",
+                file.display()
+            );
+        }
+    }
     let hello_event = format!("{app_id}/hello.requested");
-    plan.create(
-        project.path("src/inngest.rs"),
-        templates.render("inngest.rs", &values)?,
-        args.force,
-    )?;
-    plan.create(
-        project.path("src/workflows/mod.rs"),
-        templates.render("workflows_mod.rs", &values)?,
-        args.force,
+    // Files `make` edits, rendered again by --force, keep what `make` added to them.
+    let config_path = project.path("src/inngest.rs");
+    let mut config = templates.render("inngest.rs", &values)?;
+    if let Some(old) = std::fs::read_to_string(&config_path)
+        .ok()
+        .filter(|_| args.force)
+    {
+        let (carried, lost) = rust_edit::carry_registrations(&old, &config);
+        config = carried;
+        for expr in lost {
+            advice.push(format!(
+                "src/inngest.rs registered {expr}, and the template has no place marked for it: add `.register({expr})` back"
+            ));
+        }
+    }
+    plan.create(config_path, config, args.force)?;
+    // A module file: rendered when new; with --force rendered again, keeping what `make`
+    // added; else kept, with the sample configure writes beside it exported (a module the
+    // user wrote would otherwise leave it out, and the registration of it would not build).
+    let module_file = |plan: &mut Plan,
+                       module: &str,
+                       template: &str,
+                       (sample, ty): (&str, &str)|
+     -> anyhow::Result<()> {
+        let path = project.path(module);
+        let rendered = templates.render(template, &values)?;
+        match std::fs::read_to_string(&path).ok() {
+            None => plan.create(path, rendered, args.force),
+            Some(old) if args.force => {
+                plan.create(path, rust_edit::carry_exports(&old, &rendered), true)
+            }
+            Some(old) => {
+                let exported = rust_edit::add_export(&old, sample, ty);
+                if exported == old {
+                    plan.create(path, rendered, false)
+                } else {
+                    plan.set(path, exported)
+                }
+            }
+        }
+    };
+    module_file(
+        &mut plan,
+        "src/workflows/mod.rs",
+        "workflows_mod.rs",
+        ("hello_workflow", "HelloWorkflow"),
     )?;
     plan.create(
         project.path("src/workflows/hello_workflow.rs"),
         templates.render("hello_workflow.rs", &values)?,
         args.force,
     )?;
-    plan.create(
-        project.path("src/events/mod.rs"),
-        templates.render("events_mod.rs", &values)?,
-        args.force,
+    module_file(
+        &mut plan,
+        "src/events/mod.rs",
+        "events_mod.rs",
+        ("hello_requested", "HelloRequested"),
     )?;
     plan.create(
         project.path("src/events/hello_requested.rs"),
