@@ -465,6 +465,20 @@ fn stand_in(dir: &Path, fail: bool) -> PathBuf {
     bin
 }
 
+/// The pid of the stand-in's dev server on `port` (`… dev-server --port <port>`), from `/proc`.
+fn official_pid(port: &str) -> Option<String> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let serves = args.windows(2).any(|w| w[0] == "dev-server")
+            && args.windows(2).any(|w| w[0] == "--port" && w[1] == port);
+        serves.then(|| e.file_name().to_string_lossy().into_owned())
+    })
+}
+
 #[test]
 fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails() {
     let (tmp, project) = scratch_project();
@@ -491,7 +505,27 @@ fn the_official_server_is_run_with_the_app_url_and_auto_falls_back_when_it_fails
         "shop-welcome-user",
     );
     assert_eq!(run["status"], "Completed", "{run}");
-    assert!(dev.terminate().success());
+
+    // The official server dies while `dev` runs: `dev` says so and stops, with an error,
+    // instead of going on against nothing.
+    let port = server.rsplit(':').next().unwrap_or_default().to_string();
+    let official = official_pid(&port).expect("the stand-in's server process");
+    let killed = Command::new("kill")
+        .args(["-KILL", &official])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let said = dev.wait_for(0, "error: the official dev server exited", 30);
+    assert!(said.contains("signal: 9"), "{said}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = dev.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "dev went on:\n{}", dev.output());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "{status:?}");
     drop(dev);
 
     // It fails: `auto` says so and uses the embedded server; `official` refuses.

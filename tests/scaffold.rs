@@ -742,7 +742,11 @@ fn configure_force_keeps_what_make_added_and_user_modules_are_respected() {
         read("src/workflows/mod.rs"),
         read("src/events/mod.rs"),
     );
-    assert!(before.0.contains(".register(crate::workflows::RefundWorkflow::default())"));
+    assert!(
+        before
+            .0
+            .contains(".register(crate::workflows::RefundWorkflow::default())")
+    );
     let out = ok(&cargo_inngest(&shop, &["configure", "--force"]));
     assert!(out.contains("Nothing to change"), "{out}");
     assert_eq!(

@@ -99,6 +99,15 @@ pub enum Server {
     },
 }
 
+/// How a server was lost while `dev` ran.
+#[derive(Debug)]
+pub enum Failure {
+    /// The embedded server's engine panicked, with this message.
+    Panicked(String),
+    /// The official server's process ended: how, and its last lines.
+    Exited(String),
+}
+
 impl Server {
     /// The server's base URL (what the app gets as `INNGEST_DEV`).
     pub fn url(&self) -> String {
@@ -167,12 +176,23 @@ impl Server {
         }
     }
 
-    /// Resolves with the panic's message if the embedded server's engine dies; pending
-    /// otherwise (the official binary is a child process the supervisor watches).
-    pub async fn failed(&self) -> String {
+    /// Resolves when the server is gone while `dev` runs: the embedded server's engine died (a
+    /// panic), or the official server's process ended.
+    pub async fn failed(&mut self) -> Failure {
         match self {
-            Server::Embedded(s) => s.failed().await,
-            Server::Official { .. } => std::future::pending().await,
+            Server::Embedded(s) => Failure::Panicked(s.failed().await),
+            Server::Official { job, .. } => {
+                let status = job.exited().await;
+                // Let the output readers catch up with what it printed before exiting.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let how = status.map_or("ended".to_string(), |s| format!("exited ({s})"));
+                let last = job.last_lines();
+                Failure::Exited(if last.is_empty() {
+                    how
+                } else {
+                    format!("{how}; its last lines: {}", last.join(" | "))
+                })
+            }
         }
     }
 

@@ -36,6 +36,9 @@ pub enum DevError {
     /// The embedded dev server's engine panicked (a bug); the server has closed.
     #[error("the dev server's engine stopped on a panic: {0}")]
     ServerDied(String),
+    /// The official dev server's process ended while `dev` ran.
+    #[error("the official dev server {0}")]
+    OfficialExited(String),
 }
 
 /// Runs `dev` until Ctrl-C or SIGTERM.
@@ -132,7 +135,7 @@ impl Dev {
             app_url: self.app_url.clone(),
             official_timeout: self.options.official_timeout,
         };
-        let server = Server::start(&settings, &self.console).await?;
+        let mut server = Server::start(&settings, &self.console).await?;
         let url = server.url();
         self.console.line(
             Source::Server,
@@ -209,13 +212,16 @@ impl Dev {
                     self.console.line(Source::App, &format!("the app {how}; it restarts on the next change"));
                     app = None;
                 }
-                message = server.failed() => {
+                failure = server.failed() => {
                     self.console.done();
                     if let Some(job) = app.take() {
                         job.stop(GRACE).await;
                     }
                     server.stop().await;
-                    return Err(DevError::ServerDied(message));
+                    return Err(match failure {
+                        server::Failure::Panicked(message) => DevError::ServerDied(message),
+                        server::Failure::Exited(how) => DevError::OfficialExited(how),
+                    });
                 }
             }
         }
