@@ -76,7 +76,9 @@ fn find_manifest(selection: &Selection) -> anyhow::Result<PathBuf> {
         if !p.is_file() {
             bail!("{} does not exist", p.display());
         }
-        return std::path::absolute(p).with_context(|| format!("resolving {}", p.display()));
+        // Canonical, as cargo names the manifests it reports: `../app/Cargo.toml` kept its
+        // `..` and matched no package.
+        return std::fs::canonicalize(p).with_context(|| format!("resolving {}", p.display()));
     }
     let cwd = std::env::current_dir().context("reading the current directory")?;
     for dir in cwd.ancestors() {

@@ -770,6 +770,13 @@ fn configure_force_keeps_what_make_added_and_user_modules_are_respected() {
         "//! Mine.\n\npub mod hello_requested;\npub use hello_requested::HelloRequested;\n"
     );
 
+    // A manifest path with `..` in it, from a sibling folder.
+    let listed = ok(&cargo_inngest(
+        &own,
+        &["list", "--manifest-path", "../shop/Cargo.toml"],
+    ));
+    assert!(listed.contains("shop-refund"), "{listed}");
+
     // A file-style module where configure writes a folder one.
     cargo_new(s.path(), "flat", false);
     let flat = s.path().join("flat");
