@@ -80,6 +80,52 @@ pub fn event_type_for(event_name: &str) -> Result<String, NameError> {
     Names::parse(&words.trim().replace(' ', "_"), "").map(|n| n.camel)
 }
 
+/// Names the generated files use for something else: the imports of a workflow or event file,
+/// the prelude's types, and crates a module name would shadow.
+const TAKEN_TYPES: &[&str] = &[
+    "Context",
+    "FailureContext",
+    "Trigger",
+    "Workflow",
+    "WorkflowError",
+    "WorkflowOptions",
+    "ScheduledTimer",
+    "Event",
+    "Serialize",
+    "Deserialize",
+    "Result",
+    "Option",
+    "String",
+    "Vec",
+    "Box",
+    "Value",
+];
+const TAKEN_MODULES: &[&str] = &["core", "std", "alloc", "serde", "garde", "inngest_runtime"];
+
+/// Checks the type (`type_name`) and module (`module`) an event would be written as: neither
+/// may clash with a name the generated code already uses, nor end like the types a workflow
+/// file defines (`…Workflow`, `…Output`).
+pub fn check_event_type(type_name: &str, module: &str) -> Result<(), NameError> {
+    let refused = |reason| {
+        Err(NameError {
+            input: type_name.to_string(),
+            reason,
+        })
+    };
+    if TAKEN_TYPES.contains(&type_name) {
+        return refused("the generated code already uses that name; pick another event name");
+    }
+    if type_name.ends_with("Workflow") || type_name.ends_with("Output") {
+        return refused(
+            "event types may not end in Workflow or Output, the names of a workflow's own types",
+        );
+    }
+    if TAKEN_MODULES.contains(&module) {
+        return refused("its module would shadow a crate of that name; pick another event name");
+    }
+    Ok(())
+}
+
 /// Checks an event name: non-empty, no spaces or quotes.
 pub fn check_event_name(name: &str) -> Result<(), NameError> {
     let ok = !name.is_empty()

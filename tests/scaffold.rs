@@ -550,6 +550,20 @@ fn bad_input_is_refused_and_changes_nothing() {
         &["make", "workflow", "Nightly", "--event", "has space"],
         &["event name"],
     );
+    // Event types that would clash with what the generated code imports or defines, or a
+    // module that would shadow a crate.
+    for (event, says) in [
+        ("app/context", "the generated code already uses that name"),
+        ("app/result", "the generated code already uses that name"),
+        ("app/nightly-output", "may not end in Workflow or Output"),
+    ] {
+        refused(
+            &shop,
+            &["make", "workflow", "Nightly", "--event", event],
+            &[says],
+        );
+    }
+    refused(&shop, &["make", "event", "Core"], &["would shadow a crate"]);
     // Twice the same workflow.
     ok(&cargo_inngest(&shop, &["make", "workflow", "WelcomeUser"]));
     refused(

@@ -92,6 +92,7 @@ fn plan_event(
     force: bool,
 ) -> anyhow::Result<()> {
     let snake = heck::ToSnakeCase::to_snake_case(type_name);
+    names::check_event_type(type_name, &snake)?;
     let file = project.path(&format!("src/events/{snake}.rs"));
     if file.exists() && !force {
         bail!("{} exists; pass --force to overwrite it", file.display());
