@@ -290,7 +290,9 @@ impl Dev {
         cmd.current_dir(&self.options.project.dir)
             .env("INNGEST_DEV", &url)
             .env("INNGEST_BASE_URL", &url)
-            .env("PORT", self.options.app_port.to_string());
+            .env("PORT", self.options.app_port.to_string())
+            // The address `dev` reaches the app at, whatever the project's .env says.
+            .env("HOST", "127.0.0.1");
         let mut job = match Job::start(cmd, &self.console, Source::App) {
             Ok(j) => j,
             Err(e) => {
