@@ -207,6 +207,12 @@ impl Dev {
                     self.console.line(Source::Dev, &format!("changed: {}", shown.join(", ")));
                     changed_at = Some(at);
                 }
+                Some(error) = watcher.errors.recv() => {
+                    self.console.line(
+                        Source::Dev,
+                        &format!("the file watcher reported an error (changes may be missed; restart dev if so): {error}"),
+                    );
+                }
                 status = app_exit(&mut app) => {
                     let how = status.map_or("ended".to_string(), |s| format!("exited ({s})"));
                     self.console.line(Source::App, &format!("the app {how}; it restarts on the next change"));

@@ -39,6 +39,9 @@ pub struct Watcher {
     _debouncer: Debouncer<notify::RecommendedWatcher>,
     /// Each batch of changes, relative to nothing (absolute paths).
     pub changes: mpsc::Receiver<Vec<PathBuf>>,
+    /// What the file watcher reported as going wrong (a folder gone, the system's limit of
+    /// watches reached): changes may then be missed, which the user should know.
+    pub errors: mpsc::Receiver<String>,
 }
 
 struct Filter {
@@ -184,18 +187,25 @@ pub fn watch(
     filter.scan();
     let folders = filter.folders();
     let (tx, rx) = mpsc::channel(64);
+    // A few errors are enough to say; more while they are unread are dropped.
+    let (error_tx, error_rx) = mpsc::channel(8);
     let mut debouncer = new_debouncer(debounce, move |result: DebounceEventResult| {
-        if let Ok(events) = result {
-            let mut paths: Vec<PathBuf> = events
-                .into_iter()
-                .map(|e| e.path)
-                .filter(|p| filter.changed(p))
-                .collect();
-            paths.sort();
-            paths.dedup();
-            if !paths.is_empty() {
-                let _ = tx.blocking_send(paths);
+        let events = match result {
+            Ok(events) => events,
+            Err(error) => {
+                let _ = error_tx.try_send(error.to_string());
+                return;
             }
+        };
+        let mut paths: Vec<PathBuf> = events
+            .into_iter()
+            .map(|e| e.path)
+            .filter(|p| filter.changed(p))
+            .collect();
+        paths.sort();
+        paths.dedup();
+        if !paths.is_empty() {
+            let _ = tx.blocking_send(paths);
         }
     })
     .map_err(WatchError::Start)?;
@@ -227,6 +237,7 @@ pub fn watch(
     Ok(Watcher {
         _debouncer: debouncer,
         changes: rx,
+        errors: error_rx,
     })
 }
 
