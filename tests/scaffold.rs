@@ -564,6 +564,24 @@ fn bad_input_is_refused_and_changes_nothing() {
         );
     }
     refused(&shop, &["make", "event", "Core"], &["would shadow a crate"]);
+    // A type of that name written by hand in another file.
+    std::fs::write(
+        shop.join("src/events/custom.rs"),
+        "use inngest_runtime::Event;\n\npub struct Parcel {}\n\nimpl Event for Parcel {\n    const NAME: &'static str = \"shop/parcel\";\n}\n",
+    )
+    .expect("write");
+    refused(
+        &shop,
+        &[
+            "make",
+            "event",
+            "Parcel",
+            "--event-name",
+            "shop/parcel.sent",
+        ],
+        &["an event type Parcel already exists in src/events/custom.rs"],
+    );
+    std::fs::remove_file(shop.join("src/events/custom.rs")).expect("rm");
     // Twice the same workflow.
     ok(&cargo_inngest(&shop, &["make", "workflow", "WelcomeUser"]));
     refused(

@@ -251,6 +251,22 @@ fn event(args: EventArgs) -> anyhow::Result<()> {
             e.file
         );
     }
+    // The same type written elsewhere (by hand, in another file) would be defined twice.
+    let file = format!(
+        "src/events/{}.rs",
+        heck::ToSnakeCase::to_snake_case(names.camel.as_str())
+    );
+    if let Some(e) = scan::events(&project)
+        .into_iter()
+        .find(|e| e.type_name == names.camel && e.file != file)
+    {
+        bail!(
+            "an event type {} already exists in {} (for {:?}); pick another name",
+            e.type_name,
+            e.file,
+            e.event_name
+        );
+    }
     let mut plan = Plan::default();
     plan_event(
         &mut plan,
