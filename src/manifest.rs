@@ -430,8 +430,9 @@ mod tests {
 
     mod generated {
         //! `add_dependencies` on generated manifests: whatever shape the dependency entries
-        //! and tables have, the edit does not panic, keeps the document valid TOML, adds every
-        //! dependency, and a second run changes nothing.
+        //! and tables have (renamed, malformed), the edit does not panic, keeps the document
+        //! valid TOML, adds every dependency (or finds it renamed), and a second run changes
+        //! nothing.
 
         use super::super::*;
         use proptest::prelude::*;
@@ -446,6 +447,12 @@ mod tests {
                 Just("[1, 2]".to_string()),
                 Just("true".to_string()),
                 Just("{}".to_string()),
+                // A rename, and malformed values where the edit reads: features that are not
+                // a list of strings, a package that is not a string.
+                Just("{ package = \"inngest-runtime\", path = \"../rt\" }".to_string()),
+                Just("{ version = \"1\", features = \"derive\" }".to_string()),
+                Just("{ version = \"1\", features = [1, true, \"x\"] }".to_string()),
+                Just("{ package = 7 }".to_string()),
             ]
         }
 
@@ -513,9 +520,11 @@ mod tests {
                 let reparsed: DocumentMut = once.parse().map_err(|e| {
                     TestCaseError::fail(format!("invalid TOML after the edit: {e}\n{once}"))
                 })?;
+                let table = reparsed.get("dependencies").and_then(Item::as_table_like);
                 for d in &deps {
+                    // Under its name, or under a key that renames it.
                     prop_assert!(
-                        reparsed.get("dependencies").and_then(|t| t.get(d.name)).is_some(),
+                        table.and_then(|t| entry_key(t, d.name)).is_some(),
                         "{} missing from\n{once}", d.name
                     );
                 }

@@ -216,6 +216,13 @@ mod tests {
             add_mods(block, &["inngest"], ""),
             "/*!\n * Lib.\n */\n\nmod inngest;\n\nuse std::fmt;\n"
         );
+        // A bracket inside an attribute's string: the header seems to run on, and the line goes
+        // at the end, where a `mod` declaration is valid too; nothing of the file is lost.
+        let odd = "#![doc = \"[\"]\nfn main() {}\n";
+        assert_eq!(
+            add_mods(odd, &["inngest"], ""),
+            "#![doc = \"[\"]\nfn main() {}\n\nmod inngest;\n"
+        );
         // Windows line endings stay.
         assert_eq!(
             add_mods("//! App.\r\n\r\nfn main() {}\r\n", &["inngest"], ""),
