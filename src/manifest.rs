@@ -146,23 +146,11 @@ fn entry_key(table: &dyn TableLike, name: &str) -> Option<String> {
 fn add_features(
     entry: &mut Item,
     features: &[&'static str],
-    inherited: Option<&Item>,
+    inherited: &[String],
 ) -> Vec<&'static str> {
-    let listed = |item: &Item| -> Vec<String> {
-        item.get("features")
-            .and_then(Item::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let mut present = listed(entry);
-    let inherits = entry.get("workspace").and_then(Item::as_bool) == Some(true);
-    if let Some(from_workspace) = inherited.filter(|_| inherits) {
-        present.extend(listed(from_workspace));
+    let mut present = listed_features(entry);
+    if entry.get("workspace").and_then(Item::as_bool) == Some(true) {
+        present.extend_from_slice(inherited);
     }
     let missing: Vec<&'static str> = features
         .iter()
@@ -209,23 +197,28 @@ fn features_array(features: &[&str]) -> Array {
     features.iter().copied().collect()
 }
 
-/// A manifest's `[workspace.dependencies]`, if it has one.
-fn workspace_dependencies(doc: &DocumentMut) -> Option<&Item> {
-    doc.get("workspace").and_then(|w| w.get("dependencies"))
+/// The features an entry lists (`features = [...]`), its strings only.
+fn listed_features(entry: &Item) -> Vec<String> {
+    entry
+        .get("features")
+        .and_then(Item::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-/// `name`'s entry in a `[workspace.dependencies]` table.
-fn workspace_entry<'a>(deps: Option<&'a Item>, name: &str) -> Option<&'a Item> {
-    deps.and_then(|d| d.get(name))
-}
-
-/// Whether the workspace manifest declares `name` in `[workspace.dependencies]`.
-fn workspace_declares(workspace: Option<&DocumentMut>, name: &str) -> bool {
-    workspace
-        .and_then(|w| w.get("workspace"))
-        .and_then(|w| w.get("dependencies"))
-        .and_then(|d| d.get(name))
-        .is_some()
+/// The features `name`'s entry in the manifest's `[workspace.dependencies]` lists; `None` when
+/// the workspace does not declare it.
+fn workspace_features(workspace: Option<&DocumentMut>, name: &str) -> Option<Vec<String>> {
+    let entry = workspace?
+        .get("workspace")?
+        .get("dependencies")?
+        .get(name)?;
+    Some(listed_features(entry))
 }
 
 /// Adds `deps` to `[dependencies]` of `doc`. `workspace` is the workspace root's manifest
@@ -255,26 +248,13 @@ fn add_to_table(
     table: &str,
     deps: &[Dependency],
 ) -> Vec<Added> {
-    let own_workspace = workspace.is_none();
-    let inherited: Vec<bool> = deps
+    // The workspace's entries, read before the table is borrowed to edit: `doc`'s own when it
+    // is the root.
+    let root = workspace.or(Some(&*doc));
+    let from_workspace: Vec<Option<Vec<String>>> = deps
         .iter()
-        .map(|d| {
-            // A source named on the command line is used as named, as `cargo add --path` does.
-            if d.replace_source {
-                false
-            } else if own_workspace {
-                workspace_declares(Some(doc), d.name)
-            } else {
-                workspace_declares(workspace, d.name)
-            }
-        })
+        .map(|d| workspace_features(root, d.name))
         .collect();
-    // The package's own `[workspace.dependencies]`, read before the table is borrowed to edit.
-    let own_workspace_deps: Option<Item> = if own_workspace {
-        workspace_dependencies(doc).cloned()
-    } else {
-        None
-    };
     let item = doc
         .as_table_mut()
         .entry(table)
@@ -283,7 +263,9 @@ fn add_to_table(
         *item = Item::Table(Table::new());
     }
     let mut out = Vec::new();
-    for (dep, inherit) in deps.iter().zip(inherited) {
+    for (dep, from_workspace) in deps.iter().zip(from_workspace) {
+        // A source named on the command line is used as named, as `cargo add --path` does.
+        let inherit = !dep.replace_source && from_workspace.is_some();
         let key = item.as_table_like().and_then(|t| entry_key(t, dep.name));
         let existing = key
             .as_deref()
@@ -295,12 +277,8 @@ fn add_to_table(
                 set_source(existing, &dep.source);
                 out.push(Added::Replaced(dep.name, written.clone()));
             }
-            let from_workspace = if own_workspace {
-                workspace_entry(own_workspace_deps.as_ref(), dep.name)
-            } else {
-                workspace_entry(workspace.and_then(workspace_dependencies), dep.name)
-            };
-            let featured = add_features(existing, &dep.features, from_workspace);
+            let inherited = from_workspace.as_deref().unwrap_or_default();
+            let featured = add_features(existing, &dep.features, inherited);
             if !featured.is_empty() {
                 out.push(Added::Featured(dep.name, featured));
             } else if !replaced {

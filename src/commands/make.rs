@@ -82,7 +82,15 @@ fn configured(project: &Project) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Plans a new event type (file and export); returns its type name.
+/// The file an event type is written to, relative to the package: `src/events/<snake>.rs`.
+fn event_file(type_name: &str) -> String {
+    format!(
+        "src/events/{}.rs",
+        heck::ToSnakeCase::to_snake_case(type_name)
+    )
+}
+
+/// Plans a new event type: its file, and its export from `src/events/mod.rs`.
 fn plan_event(
     plan: &mut Plan,
     project: &Project,
@@ -93,7 +101,7 @@ fn plan_event(
 ) -> anyhow::Result<()> {
     let snake = heck::ToSnakeCase::to_snake_case(type_name);
     names::check_event_type(type_name, &snake)?;
-    let file = project.path(&format!("src/events/{snake}.rs"));
+    let file = project.path(&event_file(type_name));
     if file.exists() && !force {
         bail!("{} exists; pass --force to overwrite it", file.display());
     }
@@ -252,10 +260,7 @@ fn event(args: EventArgs) -> anyhow::Result<()> {
         );
     }
     // The same type written elsewhere (by hand, in another file) would be defined twice.
-    let file = format!(
-        "src/events/{}.rs",
-        heck::ToSnakeCase::to_snake_case(names.camel.as_str())
-    );
+    let file = event_file(&names.camel);
     if let Some(e) = scan::events(&project)
         .into_iter()
         .find(|e| e.type_name == names.camel && e.file != file)

@@ -52,6 +52,12 @@ fn process_group(pid: Option<u32>) -> Result<Pid, GroupError> {
     }
 }
 
+/// How a job ended, for a line of output: `exited (<status>)`, or `ended` when its status
+/// could not be read.
+pub fn how_it_ended(status: Option<std::process::ExitStatus>) -> String {
+    status.map_or("ended".to_string(), |s| format!("exited ({s})"))
+}
+
 /// A running child in its own process group.
 ///
 /// Dropped without [`Job::stop`] (a rebuild cancelled by Ctrl-C, say), it kills its whole group,
@@ -153,6 +159,13 @@ impl Job {
         self.tail.lines()
     }
 
+    /// Its last lines of output once it has exited: a moment is left for the readers to catch
+    /// up with what it printed before it exited.
+    pub async fn last_words(&self) -> Vec<String> {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.tail.lines()
+    }
+
     /// The process id (also its process group id).
     pub fn pid(&self) -> u32 {
         self.pid
@@ -162,7 +175,7 @@ impl Job {
     /// server it started, say, still holding the port) is killed then.
     pub async fn exited(&mut self) -> Option<std::process::ExitStatus> {
         let status = self.child.wait().await.ok();
-        self.reaped();
+        self.kill_leftovers();
         status
     }
 
@@ -170,7 +183,7 @@ impl Job {
     pub fn try_exited(&mut self) -> Option<std::process::ExitStatus> {
         let status = self.child.try_wait().ok().flatten();
         if status.is_some() {
-            self.reaped();
+            self.kill_leftovers();
         }
         status
     }
@@ -179,7 +192,7 @@ impl Job {
     /// the wait, the group id cannot belong to anyone else: while a process of the group
     /// lives, the system does not give its id to a new process, and when none does the signal
     /// finds nobody.
-    fn reaped(&mut self) {
+    fn kill_leftovers(&mut self) {
         if !self.reaped {
             let _ = killpg(self.group, Signal::SIGKILL);
             self.reaped = true;

@@ -182,11 +182,8 @@ impl Server {
         match self {
             Server::Embedded(s) => Failure::Panicked(s.failed().await),
             Server::Official { job, .. } => {
-                let status = job.exited().await;
-                // Let the output readers catch up with what it printed before exiting.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                let how = status.map_or("ended".to_string(), |s| format!("exited ({s})"));
-                let last = job.last_lines();
+                let how = super::process::how_it_ended(job.exited().await);
+                let last = job.last_words().await;
                 Failure::Exited(if last.is_empty() {
                     how
                 } else {
@@ -270,11 +267,9 @@ async fn official(settings: &Settings, console: &Console) -> Result<Server, Offi
     let deadline = Instant::now().checked_add(settings.official_timeout);
     loop {
         if let Some(status) = job.try_exited() {
-            // Let the output readers catch up with what it printed before exiting.
-            tokio::time::sleep(Duration::from_millis(100)).await;
             return Err(OfficialError::Exited {
                 status,
-                last: job.last_lines(),
+                last: job.last_words().await,
             });
         }
         if http

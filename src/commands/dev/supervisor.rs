@@ -214,7 +214,7 @@ impl Dev {
                     );
                 }
                 status = app_exit(&mut app) => {
-                    let how = status.map_or("ended".to_string(), |s| format!("exited ({s})"));
+                    let how = super::process::how_it_ended(status);
                     self.console.line(Source::App, &format!("the app {how}; it restarts on the next change"));
                     app = None;
                 }
@@ -354,7 +354,7 @@ impl Dev {
             self.draining.retain(|d| !d.is_finished());
             self.draining.push(tokio::spawn(async move {
                 let status = old.stop(DRAIN_GRACE).await;
-                let how = status.map_or("ended".to_string(), |s| format!("exited ({s})"));
+                let how = super::process::how_it_ended(status);
                 console.line(
                     Source::App,
                     &format!("the previous build (pid {pid}) {how}"),

@@ -45,8 +45,11 @@ pub struct Watcher {
 }
 
 struct Filter {
-    package: PathBuf,
-    workspace: PathBuf,
+    /// The folders whose files count (walked and watched recursively): the package's `src/`,
+    /// `templates/` and `.inngest/`.
+    folders: [PathBuf; 3],
+    /// The single files that count: the manifests, lock files and `build.rs`.
+    files: Vec<PathBuf>,
     target: PathBuf,
     ignores: Vec<Gitignore>,
     /// The dev server's state file, when it has one (absolute): the server writes it all the
@@ -64,26 +67,38 @@ fn content_hash(path: &Path) -> Option<u64> {
 }
 
 impl Filter {
-    /// The folders of the package whose files count (walked and watched recursively).
-    fn folders(&self) -> [PathBuf; 3] {
-        ["src", "templates", ".inngest"].map(|d| self.package.join(d))
-    }
-
-    /// The single files that count.
-    fn files(&self) -> Vec<PathBuf> {
-        vec![
-            self.package.join("Cargo.toml"),
-            self.package.join("build.rs"),
-            self.package.join("Cargo.lock"),
-            self.workspace.join("Cargo.toml"),
-            self.workspace.join("Cargo.lock"),
-        ]
+    /// The filter of `package` (in `workspace`, building into `target`); `state` is the dev
+    /// server's state file, if any.
+    fn new(package: &Path, workspace: &Path, target: &Path, state: Option<&Path>) -> Self {
+        let mut ignores: Vec<Gitignore> = gitignore(package).into_iter().collect();
+        if workspace != package {
+            ignores.extend(gitignore(workspace));
+        }
+        Filter {
+            folders: ["src", "templates", ".inngest"].map(|d| package.join(d)),
+            files: vec![
+                package.join("Cargo.toml"),
+                package.join("build.rs"),
+                package.join("Cargo.lock"),
+                workspace.join("Cargo.toml"),
+                workspace.join("Cargo.lock"),
+            ],
+            target: target.to_path_buf(),
+            ignores,
+            state: state.and_then(|s| std::path::absolute(s).ok()),
+            contents: HashMap::new(),
+        }
     }
 
     /// Records every relevant file's content as the starting point.
     fn scan(&mut self) {
-        let mut stack: Vec<PathBuf> = self.folders().into_iter().filter(|d| d.is_dir()).collect();
-        let mut files: Vec<PathBuf> = self.files().into_iter().filter(|p| p.is_file()).collect();
+        let mut stack: Vec<PathBuf> = self
+            .folders
+            .iter()
+            .filter(|d| d.is_dir())
+            .cloned()
+            .collect();
+        let mut files: Vec<PathBuf> = self.files.iter().filter(|p| p.is_file()).cloned().collect();
         while let Some(dir) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
@@ -137,15 +152,8 @@ impl Filter {
         if self.state.as_deref().is_some_and(|state| path == state) {
             return false;
         }
-        let in_package = |rel: &str| path.starts_with(self.package.join(rel));
-        let wanted = in_package("src")
-            || in_package("templates")
-            || in_package(".inngest")
-            || path == self.package.join("Cargo.toml")
-            || path == self.package.join("build.rs")
-            || path == self.workspace.join("Cargo.toml")
-            || path == self.workspace.join("Cargo.lock")
-            || path == self.package.join("Cargo.lock");
+        let wanted = self.folders.iter().any(|d| path.starts_with(d))
+            || self.files.iter().any(|f| path == f);
         wanted
             && !self.ignores.iter().any(|g| {
                 g.matched_path_or_any_parents(path, path.is_dir())
@@ -173,19 +181,9 @@ pub fn watch(
     state: Option<&Path>,
     debounce: Duration,
 ) -> Result<Watcher, WatchError> {
-    let mut filter = Filter {
-        package: package.to_path_buf(),
-        workspace: workspace.to_path_buf(),
-        target: target.to_path_buf(),
-        ignores: [gitignore(package), gitignore(workspace)]
-            .into_iter()
-            .flatten()
-            .collect(),
-        state: state.and_then(|s| std::path::absolute(s).ok()),
-        contents: HashMap::new(),
-    };
+    let mut filter = Filter::new(package, workspace, target, state);
     filter.scan();
-    let folders = filter.folders();
+    let folders = filter.folders.clone();
     let (tx, rx) = mpsc::channel(64);
     // A few errors are enough to say; more while they are unread are dropped.
     let (error_tx, error_rx) = mpsc::channel(8);
@@ -265,14 +263,12 @@ mod tests {
             std::fs::create_dir_all(p.parent().expect("a parent")).expect("mkdir");
             std::fs::write(p, text).expect("write");
         }
-        let mut filter = Filter {
-            package: root.to_path_buf(),
-            workspace: root.to_path_buf(),
-            target: root.join("target"),
-            ignores: gitignore(root).into_iter().collect(),
-            state: Some(root.join(".inngest/dev.sqlite")),
-            contents: HashMap::new(),
-        };
+        let mut filter = Filter::new(
+            root,
+            root,
+            &root.join("target"),
+            Some(&root.join(".inngest/dev.sqlite")),
+        );
         filter.scan();
         let mut scanned: Vec<String> = filter
             .contents

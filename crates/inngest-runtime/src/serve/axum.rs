@@ -47,8 +47,8 @@ async fn serve(State(handler): State<ServeHandler>, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
     // Under `Router::nest` the path arrives without its prefix; a sync must register the path
     // Inngest calls.
-    if let Some(OriginalUri(uri)) = parts.extensions.get::<OriginalUri>() {
-        parts.uri = uri.clone();
+    if let Some(OriginalUri(uri)) = parts.extensions.remove::<OriginalUri>() {
+        parts.uri = uri;
     }
     let read = tokio::time::timeout(handler.body_read_timeout(), to_bytes(body, handler.limit()));
     let bytes = match read.await {
