@@ -29,6 +29,8 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
+mod support;
+
 #[derive(Debug, Serialize, Deserialize, garde::Validate)]
 struct Job {
     #[garde(skip)]
@@ -183,11 +185,8 @@ async fn the_worker_connects_acks_extends_replies_heartbeats_and_pauses() {
                 },
             ),
         );
-    let api_listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
-    let api_url = format!("http://{}", api_listener.local_addr().expect("addr"));
-    let api_task = tokio::spawn(async move {
-        let _ = axum::serve(api_listener, api).await;
-    });
+    let (api_addr, api_task) = support::serve(api).await;
+    let api_url = format!("http://{api_addr}");
 
     // The worker.
     let app = App::builder(Inngest::with_config("wk", Config::dev(api_url)))
@@ -504,11 +503,8 @@ async fn a_failed_gateway_is_excluded_on_the_next_start() {
             }
         }),
     );
-    let api_listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
-    let api_url = format!("http://{}", api_listener.local_addr().expect("addr"));
-    let api_task = tokio::spawn(async move {
-        let _ = axum::serve(api_listener, api).await;
-    });
+    let (api_addr, api_task) = support::serve(api).await;
+    let api_url = format!("http://{api_addr}");
     let app = App::builder(Inngest::with_config("wk", Config::dev(api_url)))
         .register(Slow)
         .build()
@@ -584,11 +580,8 @@ async fn a_refused_signing_key_backs_off_without_a_tight_loop() {
             }
         }),
     );
-    let api_listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
-    let api_url = format!("http://{}", api_listener.local_addr().expect("addr"));
-    let api_task = tokio::spawn(async move {
-        let _ = axum::serve(api_listener, api).await;
-    });
+    let (api_addr, api_task) = support::serve(api).await;
+    let api_url = format!("http://{api_addr}");
     let config = Config::from_vars([
         ("INNGEST_API_BASE_URL", api_url.as_str()),
         ("INNGEST_SIGNING_KEY", "signkey-test-0011"),
@@ -681,11 +674,8 @@ async fn a_gateway_closing_at_once_does_not_make_a_tight_loop() {
             }
         }),
     );
-    let api_listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
-    let api_url = format!("http://{}", api_listener.local_addr().expect("addr"));
-    let api_task = tokio::spawn(async move {
-        let _ = axum::serve(api_listener, api).await;
-    });
+    let (api_addr, api_task) = support::serve(api).await;
+    let api_url = format!("http://{api_addr}");
     // Every connection: the handshake, then GATEWAY_CLOSING at once.
     let gateway_task = tokio::spawn(async move {
         while let Ok((tcp, _)) = ws_listener.accept().await {
